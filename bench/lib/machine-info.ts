@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { isOnPath, versionLine } from './tools.ts';
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly kernel: string;
+  readonly node: string;
+  readonly haproxy: string;
+  readonly wrk: string;
+  readonly h2load: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  return {
+    cpuModel: model,
+    cores: cpus().length,
+    kernel: release(),
+    node: process.version,
+    haproxy: isOnPath('haproxy') ? versionLine('haproxy', ['-v']) : 'not installed',
+    wrk: versionLine('wrk', ['-v']),
+    h2load: versionLine('h2load', ['--version']),
+  };
+}

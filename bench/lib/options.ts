@@ -1,0 +1,55 @@
+import { parseArgs } from 'node:util';
+import { ROW_NAMES, SCENARIOS, type RowName, type Scenario } from './scenarios.ts';
+
+export interface BenchOptions {
+  readonly durationS: number;
+  readonly rounds: number;
+  readonly warmupS: number;
+  readonly rows: readonly RowName[];
+  readonly scenarios: readonly Scenario[];
+}
+
+export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b]
+  --duration   seconds of load per row, scenario and round (default 8)
+  --rounds     rounds; each runs every row, and the report shows medians (default 3)
+  --warmup     seconds of discarded load per row and scenario before round 1 (default 2; 0 for none)
+  --rows       subset of ${ROW_NAMES.join(',')}
+  --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}`;
+
+function positiveInteger(name: string, raw: string, allowZero = false): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a whole number${allowZero ? '' : ' above 0'}, got ${raw}\n${USAGE}`);
+  return value;
+}
+
+function subset<T extends string>(name: string, raw: string | undefined, all: readonly T[]): T[] {
+  if (raw === undefined) return [...all];
+  const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = picked.filter((p) => !all.includes(p as T));
+  if (unknown.length > 0 || picked.length === 0) throw new Error(`--${name}: unknown ${unknown.join(', ') || '(empty)'}; choose from ${all.join(', ')}`);
+  return all.filter((item) => picked.includes(item));
+}
+
+/** Parses the bench's flags; throws with the usage text on anything it does not understand. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      duration: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '2' },
+      rows: { type: 'string' },
+      scenarios: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const scenarioIds = subset('scenarios', values.scenarios, SCENARIOS.map((s) => s.id));
+  return {
+    durationS: positiveInteger('duration', values.duration),
+    rounds: positiveInteger('rounds', values.rounds),
+    warmupS: positiveInteger('warmup', values.warmup, true),
+    rows: subset('rows', values.rows, ROW_NAMES),
+    scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
+  };
+}

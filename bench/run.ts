@@ -1,0 +1,143 @@
+// `npm run bench`: meshlet against no proxy, bare Node forwarders and HAProxy, side by side in
+// one run. See bench/README.md for what each row and scenario is.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOAD_CPU } from './lib/cpus.ts';
+import { encodeEchoRequestFrame } from './lib/grpc-frame.ts';
+import { runLoad } from './lib/load.ts';
+import { machineInfo } from './lib/machine-info.ts';
+import { measure, type MeasureContext, type Measurement } from './lib/measure.ts';
+import { parseBenchOptions, USAGE, type BenchOptions } from './lib/options.ts';
+import { clockTicksPerSecond } from './lib/proc-stats.ts';
+import { ProcessGroup } from './lib/processes.ts';
+import { lastError } from './lib/readiness.ts';
+import { writeResults } from './lib/results-files.ts';
+import { rowsFor, type Scenario } from './lib/scenarios.ts';
+import { summarize } from './lib/summary.ts';
+import { renderReport } from './lib/table.ts';
+import { evaluateTargets, formatTargetCheck } from './lib/targets.ts';
+import { ensureTools } from './lib/tools.ts';
+import { startUpstreams } from './lib/upstreams.ts';
+import { skipAll, type Row, type RowTarget } from './rows/row.ts';
+import { startRows, unavailableLines } from './rows/start-rows.ts';
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** The rows of a scenario that still have a live target, rotated by round so no row always goes first. */
+function runnable(scenario: Scenario, rows: readonly Row[], options: BenchOptions, round: number): Array<[Row, RowTarget]> {
+  const names = rowsFor(scenario, options.rows);
+  const shift = round % Math.max(1, names.length);
+  const ordered = [...names.slice(shift), ...names.slice(0, shift)];
+  const result: Array<[Row, RowTarget]> = [];
+  for (const name of ordered) {
+    const row = rows.find((r) => r.name === name);
+    const target = row?.targets.get(scenario.protocol);
+    if (row && target) result.push([row, target]);
+  }
+  return result;
+}
+
+/** A run that failed takes its row out of that protocol (or out of everything, if its process died). */
+function retire(row: Row, target: RowTarget, scenario: Scenario, error: Error): void {
+  const owner = target.process;
+  if (owner && !owner.isRunning()) {
+    const protocols = [...row.targets].filter(([, t]) => t.process === owner).map(([p]) => p);
+    for (const protocol of protocols) row.targets.delete(protocol);
+    skipAll(row, protocols, `exited during ${scenario.id}: ${lastError(owner.outputTail())}`);
+  } else {
+    row.targets.delete(scenario.protocol);
+    row.skipped.set(scenario.protocol, `${scenario.id} failed: ${error.message}`);
+  }
+  log(`  ${row.name}: ${row.skipped.get(scenario.protocol)}`);
+}
+
+async function warmUp(ctx: MeasureContext, rows: Row[], options: BenchOptions): Promise<void> {
+  if (options.warmupS === 0) return;
+  log(`warm-up: ${options.warmupS} s per row and scenario`);
+  for (const scenario of options.scenarios) {
+    for (const [row, target] of runnable(scenario, rows, options, 0)) {
+      try {
+        await runLoad(ctx, scenario, target.port, options.warmupS);
+      } catch (error) {
+        retire(row, target, scenario, error as Error);
+      }
+    }
+  }
+}
+
+async function runRounds(ctx: MeasureContext, rows: Row[], options: BenchOptions): Promise<Measurement[]> {
+  const measurements: Measurement[] = [];
+  for (let round = 1; round <= options.rounds; round += 1) {
+    for (const scenario of options.scenarios) {
+      for (const [row, target] of runnable(scenario, rows, options, round - 1)) {
+        try {
+          const m = await measure(ctx, round, row.name, scenario, target, options.durationS);
+          measurements.push(m);
+          log(`round ${round}/${options.rounds} ${scenario.id} ${row.name}: ${m.requestsPerSecond.toFixed(0)} req/s, p50 ${m.p50Ms.toFixed(3)} ms, p99 ${m.p99Ms.toFixed(3)} ms, ${m.errors} errors`);
+        } catch (error) {
+          retire(row, target, scenario, error as Error);
+        }
+      }
+    }
+  }
+  return measurements;
+}
+
+async function main(options: BenchOptions, group: ProcessGroup, tmpDir: string): Promise<void> {
+  const startedAt = new Date();
+  const machine = machineInfo();
+  const grpcFrameFile = join(tmpDir, 'echo-request.bin');
+  writeFileSync(grpcFrameFile, encodeEchoRequestFrame());
+
+  const upstreams = await startUpstreams(group);
+  const rows = await startRows(options.rows, group, upstreams, tmpDir);
+  const ctx: MeasureContext = { group, tmpDir, grpcFrameFile, upstreams, clockTicksPerSecond: clockTicksPerSecond() };
+  for (const line of unavailableLines(rows)) log(line);
+
+  await warmUp(ctx, rows, options);
+  const measurements = await runRounds(ctx, rows, options);
+
+  const summary = summarize(measurements, (scenarioId, rowName) => {
+    const protocol = options.scenarios.find((s) => s.id === scenarioId)?.protocol;
+    return protocol && rows.find((r) => r.name === rowName)?.idleRssKiB.get(protocol);
+  });
+  const unavailable = unavailableLines(rows);
+  const targets = evaluateTargets(summary);
+  const report = renderReport({
+    startedAt, machine, rounds: options.rounds, durationS: options.durationS, warmupS: options.warmupS,
+    scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets,
+  });
+  const files = writeResults(startedAt, report, { startedAt, options, machine, unavailable, measurements });
+  log('');
+  log(report);
+  for (const check of targets) log(formatTargetCheck(check));
+  log(`\nwrote ${files.join(', ')}`);
+}
+
+const parsed = parseBenchOptions(process.argv.slice(2));
+if (parsed === 'help') {
+  log(USAGE);
+} else {
+  ensureTools(['taskset', 'wrk', 'h2load', ...(parsed.rows.includes('haproxy') ? ['haproxy'] : [])]);
+  // This harness shares CPU 0 with the load generators, leaving CPU 1 to the proxy under test.
+  spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+  const group = new ProcessGroup();
+  const tmpDir = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
+  const abort = (): void => {
+    group.killAllNow();
+    rmSync(tmpDir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  try {
+    await main(parsed, group, tmpDir);
+  } finally {
+    await group.stopAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}

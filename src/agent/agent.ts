@@ -1,0 +1,216 @@
+// The composition root: builds an agent from its config, starts its listeners, applies
+// reloads without tearing requests in flight, and drains on shutdown.
+
+import type { Logger } from 'pino';
+import { systemClock, systemRandom, type Clock, type Random } from '../clock.ts';
+import type { AgentConfig, ServiceConfig, UpstreamConfig } from '../config/types.ts';
+import { LB_DEFAULTS } from '../config/lb-schema.ts';
+import { POLICY_DEFAULTS } from '../config/policy-schema.ts';
+import { redactConfig } from '../config/redact.ts';
+import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
+import { AccessLog } from '../observability/logger.ts';
+import { MeshletMetrics } from '../observability/metrics.ts';
+import { ForwarderPool } from '../proxy/forwarder-pool.ts';
+import { HttpFrontend, type FrontendEnvironment } from '../proxy/frontend.ts';
+import { Listener } from '../proxy/listener.ts';
+import { connectHandler, upstreamNameOf } from '../proxy/tunnel.ts';
+import { UpstreamRuntime } from '../proxy/upstream.ts';
+import { InFlightCounter } from '../proxy/in-flight.ts';
+
+/** An upstream's current runtime plus the frontend its port and CONNECT tunnels feed. */
+interface UpstreamSlot {
+  runtime: UpstreamRuntime;
+  readonly frontend: HttpFrontend;
+}
+
+export interface AgentDependencies {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly random?: Random;
+}
+
+/** Local services are fronted like upstreams with one endpoint: the local application. */
+function inboundUpstream(service: ServiceConfig): UpstreamConfig {
+  return {
+    name: `inbound:${service.name}`,
+    protocol: service.protocol,
+    listen: service.listen,
+    endpoints: [{ address: service.target.text, host: service.target.host, port: service.target.port, weight: 1, backup: false, metadata: {} }],
+    policy: { lb: { ...LB_DEFAULTS }, timeout: POLICY_DEFAULTS.timeout, connectTimeout: POLICY_DEFAULTS.connectTimeout },
+  };
+}
+
+function sameConfig(a: UpstreamConfig, b: UpstreamConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class Agent {
+  readonly metrics = new MeshletMetrics();
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly forwarders: ForwarderPool;
+  private readonly inFlight = new InFlightCounter();
+  private readonly env: FrontendEnvironment;
+  private config: AgentConfig;
+  /** Outbound upstreams by name; inbound services by "inbound:<name>". */
+  private slots = new Map<string, UpstreamSlot>();
+  private readonly listeners = new Map<string, Listener>();
+  private proxyFrontend: HttpFrontend | undefined;
+  private admin: AdminServer | undefined;
+  private ready = false;
+  private draining = false;
+
+  constructor(config: AgentConfig, deps: AgentDependencies) {
+    this.config = config;
+    this.logger = deps.logger;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? systemRandom;
+    this.forwarders = new ForwarderPool(this.clock);
+    this.env = {
+      clock: this.clock,
+      accessLog: config.log.access ? new AccessLog(this.logger) : undefined,
+      metrics: this.metrics,
+      logger: this.logger,
+      draining: () => this.draining,
+      inFlight: this.inFlight,
+    };
+  }
+
+  /** Starts every listener and the admin API; resolves once all are bound. */
+  async start(): Promise<Record<string, string>> {
+    this.admin = await startAdminServer({
+      listen: this.config.admin.listen,
+      metrics: this.metrics,
+      logger: this.logger,
+      source: {
+        isLive: () => true,
+        isReady: () => this.ready && !this.draining,
+        upstreams: () => [...this.slots.values()].map((slot) => slot.runtime.describe()),
+        effectiveConfig: () => redactConfig(this.config),
+      },
+    });
+    this.buildSlots(this.config);
+    await this.syncListeners(this.config);
+    this.ready = true;
+    return this.listenerAddresses();
+  }
+
+  listenerAddresses(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.admin) out.admin = `${this.admin.address.host.includes(':') ? `[${this.admin.address.host}]` : this.admin.address.host}:${this.admin.address.port}`;
+    for (const [name, listener] of this.listeners) out[name] = listener.address;
+    return out;
+  }
+
+  /**
+   * Applies a new, already validated config. Unchanged upstreams keep their runtime (pools,
+   * picker state); changed ones get a new runtime that inherits load state; requests in flight
+   * finish on the objects they started with.
+   */
+  async reload(config: AgentConfig): Promise<void> {
+    if (config.admin.listen.text !== this.config.admin.listen.text) {
+      this.logger.warn({ field: 'admin.listen' }, 'admin.listen changed: takes effect after a restart');
+    }
+    this.config = config;
+    this.buildSlots(config);
+    await this.syncListeners(config);
+    void this.forwarders.sweep();
+  }
+
+  /** Readiness false, stop accepting, let requests in flight finish up to the timeout. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    for (const listener of this.listeners.values()) listener.stop();
+    const frontends = this.frontends();
+    for (const frontend of frontends) frontend.drain();
+    const finished = await this.inFlight.whenIdle(timeoutMs, this.clock);
+    if (!finished) for (const frontend of frontends) frontend.destroy();
+    return finished;
+  }
+
+  async stop(): Promise<void> {
+    for (const listener of this.listeners.values()) listener.stop();
+    for (const frontend of this.frontends()) frontend.destroy();
+    await this.forwarders.closeAll();
+    await this.admin?.close();
+  }
+
+  private frontends(): HttpFrontend[] {
+    const all = [...this.slots.values()].map((slot) => slot.frontend);
+    if (this.proxyFrontend) all.push(this.proxyFrontend);
+    return all;
+  }
+
+  private buildSlots(config: AgentConfig): void {
+    const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders };
+    const wanted = [...config.upstreams, ...config.services.map(inboundUpstream)];
+    const next = new Map<string, UpstreamSlot>();
+    this.forwarders.beginGeneration();
+    for (const upstream of wanted) {
+      const slot = this.slots.get(upstream.name);
+      if (slot && sameConfig(slot.runtime.config, upstream)) {
+        // Re-acquire so the sweep keeps this upstream's forwarders.
+        for (const endpoint of slot.runtime.set.endpoints) this.forwarders.acquire(upstream.protocol, endpoint, upstream.policy.connectTimeout);
+        next.set(upstream.name, slot);
+        continue;
+      }
+      const runtime = new UpstreamRuntime(upstream, deps, slot?.runtime);
+      if (slot) {
+        for (const endpoint of slot.runtime.set.endpoints) {
+          if (!runtime.set.endpoints.some((e) => e.address === endpoint.address)) this.metrics.removeEndpoint(upstream.name, endpoint.address);
+        }
+        slot.runtime = runtime;
+        next.set(upstream.name, slot);
+      } else {
+        const created: UpstreamSlot = {
+          runtime,
+          frontend: new HttpFrontend(`upstream:${upstream.name}`, () => created.runtime, this.env),
+        };
+        next.set(upstream.name, created);
+      }
+    }
+    for (const [name, slot] of this.slots) {
+      if (next.has(name)) continue;
+      this.metrics.removeUpstream(name);
+      slot.frontend.drain();
+    }
+    this.slots = next;
+    if (config.proxy && !this.proxyFrontend) {
+      this.proxyFrontend = new HttpFrontend(
+        'proxy',
+        (authority) => this.outboundSlot(upstreamNameOf(authority))?.runtime,
+        this.env,
+        connectHandler((name) => this.outboundSlot(name)?.frontend, this.metrics, 'proxy'),
+      );
+    }
+  }
+
+  private outboundSlot(name: string): UpstreamSlot | undefined {
+    return name.startsWith('inbound:') ? undefined : this.slots.get(name);
+  }
+
+  private async syncListeners(config: AgentConfig): Promise<void> {
+    const wanted = new Map<string, { listen: NonNullable<UpstreamConfig['listen']>; frontend: HttpFrontend }>();
+    if (config.proxy && this.proxyFrontend) wanted.set('proxy', { listen: config.proxy.listen, frontend: this.proxyFrontend });
+    for (const upstream of config.upstreams) {
+      if (upstream.listen) wanted.set(`upstream:${upstream.name}`, { listen: upstream.listen, frontend: this.slots.get(upstream.name)!.frontend });
+    }
+    for (const service of config.services) {
+      wanted.set(`service:${service.name}`, { listen: service.listen, frontend: this.slots.get(`inbound:${service.name}`)!.frontend });
+    }
+    for (const [name, listener] of this.listeners) {
+      const want = wanted.get(name);
+      if (want && want.listen.text === listener.listen.text) continue;
+      listener.stop();
+      this.listeners.delete(name);
+      this.metrics.removeListener(name);
+    }
+    for (const [name, want] of wanted) {
+      if (this.listeners.has(name)) continue;
+      const listener = new Listener(name, want.listen, want.frontend);
+      await listener.start();
+      this.listeners.set(name, listener);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// Per-address load shared by the successive pickers of one upstream. A new picker takes the
+// very same record for every address that remains, so a request started on the old picker
+// and ended on either one settles the same count, and a reload resets nothing.
+
+import type { Endpoint } from './endpoint-set.ts';
+
+export class EndpointLoad {
+  inFlight = 0;
+  /** peak_ewma's latency estimate in ms as of `stampMs`; meaningful once `sampled`. */
+  ewmaMs = 0;
+  stampMs = 0;
+  sampled = false;
+
+  started(): void {
+    this.inFlight++;
+  }
+
+  /** Never below zero: a request may end on a picker that never saw it start. */
+  ended(): void {
+    if (this.inFlight > 0) this.inFlight--;
+  }
+}
+
+export class LoadTable {
+  private readonly byAddress = new Map<string, EndpointLoad>();
+
+  /** One record per address in `endpoints`, reusing `previous`'s record where there is one. */
+  constructor(endpoints: readonly Endpoint[], previous?: LoadTable) {
+    for (const endpoint of endpoints) {
+      if (this.byAddress.has(endpoint.address)) continue;
+      this.byAddress.set(endpoint.address, previous?.byAddress.get(endpoint.address) ?? new EndpointLoad());
+    }
+  }
+
+  get(address: string): EndpointLoad | undefined {
+    return this.byAddress.get(address);
+  }
+}

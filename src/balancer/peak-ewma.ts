@@ -1,0 +1,89 @@
+// Peak EWMA as Finagle and Linkerd do it: each endpoint's latency estimate jumps to any
+// slower observation at once (the peak) and otherwise decays toward what is observed, with
+// time constant `lb.decay`; between observations it decays toward zero, so an endpoint left
+// alone after being slow is eventually tried again. Cost = estimate × (inFlight + 1); each
+// pick compares two distinct random endpoints and takes the cheaper.
+// Weights are not used, as in Finagle and Linkerd.
+
+import type { Clock } from '../clock.ts';
+import type { Endpoint } from './endpoint-set.ts';
+import { BalancerConfigError } from './errors.ts';
+import type { EndpointLoad } from './load-table.ts';
+import type { PickerContext } from './picker-context.ts';
+import { DistinctChoices } from './random-choice.ts';
+import { TrackedPicker } from './tracked-picker.ts';
+
+/**
+ * Cost of an endpoint with no latency sample yet and a request already out to it (Finagle's
+ * Penalty): an endpoint of unknown speed gets one request at a time until the first answers.
+ */
+const UNPROBED_PENALTY = 1e12;
+
+/** The estimate at `nowMs`: the last one decayed toward zero for the time since. */
+export function decayedEstimate(load: EndpointLoad, nowMs: number, decayMs: number): number {
+  const elapsed = Math.max(0, nowMs - load.stampMs);
+  return load.ewmaMs * Math.exp(-elapsed / decayMs);
+}
+
+/** Folds one observed latency into the estimate: a peak is taken at once, anything else blended by age. */
+export function observeLatency(load: EndpointLoad, latencyMs: number, nowMs: number, decayMs: number): void {
+  if (!load.sampled || latencyMs > load.ewmaMs) {
+    load.ewmaMs = latencyMs;
+  } else {
+    const w = Math.exp(-Math.max(0, nowMs - load.stampMs) / decayMs);
+    load.ewmaMs = load.ewmaMs * w + latencyMs * (1 - w);
+  }
+  load.stampMs = nowMs;
+  load.sampled = true;
+}
+
+/** What a pick minimizes. An endpoint never measured costs nothing while idle, so a new one is tried at once. */
+export function peakEwmaCost(load: EndpointLoad, nowMs: number, decayMs: number): number {
+  if (!load.sampled) return load.inFlight === 0 ? 0 : UNPROBED_PENALTY + load.inFlight;
+  return decayedEstimate(load, nowMs, decayMs) * (load.inFlight + 1);
+}
+
+export class PeakEwmaPicker extends TrackedPicker {
+  readonly algorithm = 'peak_ewma';
+  private readonly clock: Clock;
+  private readonly decayMs: number;
+  private readonly choices: DistinctChoices;
+
+  constructor(context: PickerContext) {
+    super(context);
+    const { decay } = context.lb;
+    if (!(decay > 0 && Number.isFinite(decay))) {
+      throw new BalancerConfigError(`peak_ewma decay must be a positive number of ms, got ${decay}`);
+    }
+    this.clock = context.clock;
+    this.decayMs = decay;
+    this.choices = new DistinctChoices(this.endpoints.length, context.random);
+  }
+
+  pick(): Endpoint | undefined {
+    const n = this.endpoints.length;
+    if (n <= 1) return this.endpoints[0];
+    const now = this.clock.now();
+    const a = this.choices.draw(0);
+    const b = this.choices.draw(1);
+    const costA = peakEwmaCost(this.loads[a]!, now, this.decayMs);
+    const costB = peakEwmaCost(this.loads[b]!, now, this.decayMs);
+    return this.endpoints[costB < costA ? b : a];
+  }
+
+  /**
+   * A failure is no evidence of speed: it may raise the estimate (a timeout) but never lowers
+   * it, so an endpoint that refuses fast does not look attractive. Breakers deal with failures.
+   */
+  protected override observe(load: EndpointLoad, latencyMs: number, failed: boolean): void {
+    if (!(latencyMs >= 0)) return;
+    const now = this.clock.now();
+    const sample = failed && load.sampled ? Math.max(latencyMs, decayedEstimate(load, now, this.decayMs)) : latencyMs;
+    observeLatency(load, sample, now, this.decayMs);
+  }
+
+  protected override describeEndpoint(index: number): { ewmaMs: number | undefined } {
+    const load = this.loads[index]!;
+    return { ewmaMs: load.sampled ? decayedEstimate(load, this.clock.now(), this.decayMs) : undefined };
+  }
+}

@@ -1,0 +1,41 @@
+// `meshlet` command line: agent, validate, demo.
+
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { runAgent } from './agent-command.ts';
+import { runValidate } from './validate-command.ts';
+import { runDemo } from './demo.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('meshlet')
+  .description('Meshlet: a service-mesh sidecar agent for HTTP/1.1, HTTP/2 and gRPC')
+  .version(pkg.version, '-v, --version');
+
+program
+  .command('agent')
+  .description('run the agent: listeners, load balancing, admin API')
+  .requiredOption('-c, --config <file>', 'agent config (YAML)')
+  .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
+  .action(async (opts: { config: string; watch?: boolean }) => {
+    process.exitCode = await runAgent(opts.config, { watch: opts.watch === true });
+  });
+
+program
+  .command('validate')
+  .description('check a config file; exits 0 when valid, 1 with one line per problem otherwise')
+  .requiredOption('-c, --config <file>', 'agent config (YAML)')
+  .action(async (opts: { config: string }) => {
+    process.exitCode = await runValidate(opts.config);
+  });
+
+program
+  .command('demo')
+  .description('start sample HTTP and gRPC instances with an agent in front, send a short load, print what happened')
+  .option('-n, --requests <count>', 'HTTP requests to send', (v) => Number.parseInt(v, 10))
+  .action(async (opts: { requests?: number }) => {
+    process.exitCode = await runDemo(opts.requests !== undefined ? { requests: opts.requests } : {});
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,128 @@
+// upstreams[].policy: timeouts, balancing and the resilience sections. Each section is
+// optional; one that is written gets defaults for the fields left out.
+
+import { z } from 'zod';
+import { formatDuration } from './duration.ts';
+import { fallbackSchema } from './fallback-schema.ts';
+import { duration, positiveInt } from './fields.ts';
+import { LB_DEFAULTS, lbSchema } from './lb-schema.ts';
+import type { CircuitBreakerConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
+
+/** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
+export const RETRY_ON = [
+  'connect-failure',
+  'refused-stream',
+  'reset',
+  'timeout',
+  '5xx',
+  'gateway-error',
+  'retriable-4xx',
+  'unavailable',
+  'resource-exhausted',
+  'cancelled',
+  'deadline-exceeded',
+] as const;
+
+/** Istio's default triggers, less those of status codes the user has to name. */
+export const DEFAULT_RETRY_ON: readonly (typeof RETRY_ON)[number][] = ['connect-failure', 'refused-stream', 'unavailable'];
+
+const MAX_ATTEMPTS = 10;
+
+const retrySchema = z
+  .strictObject({
+    attempts: z.int().min(1).max(MAX_ATTEMPTS).optional(),
+    perTryTimeout: duration.optional(),
+    backoff: z.strictObject({ base: duration.optional(), max: duration.optional() }).optional(),
+    on: z.array(z.enum(RETRY_ON)).min(1).optional(),
+    budget: z
+      .strictObject({ ratio: z.number().gt(0).max(1).optional(), minPerSecond: z.int().min(0).optional() })
+      .optional(),
+  })
+  .transform((raw, ctx): RetryConfig => {
+    const base = raw.backoff?.base ?? 25;
+    // Envoy's rule: the cap defaults to ten times the base.
+    const max = raw.backoff?.max ?? base * 10;
+    if (max < base) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backoff', 'max'],
+        message: `must not be shorter than backoff.base (${formatDuration(base)})`,
+        input: max,
+      });
+    }
+    return {
+      // Total tries, the first included: 2 is one retry (Envoy's and Istio's default).
+      attempts: raw.attempts ?? 2,
+      ...(raw.perTryTimeout !== undefined ? { perTryTimeout: raw.perTryTimeout } : {}),
+      backoff: { base, max },
+      on: [...new Set(raw.on ?? DEFAULT_RETRY_ON)],
+      ...(raw.budget ? { budget: { ratio: raw.budget.ratio ?? 0.2, minPerSecond: raw.budget.minPerSecond ?? 10 } } : {}),
+    };
+  });
+
+// Hystrix's defaults: 50% errors over 10s with at least 20 calls opens it for 5s.
+const circuitBreakerSchema = z
+  .strictObject({
+    errorThresholdPercentage: z.number().gt(0).max(100).optional(),
+    volumeThreshold: z.int().min(0).optional(),
+    window: duration.optional(),
+    resetTimeout: duration.optional(),
+  })
+  .transform(
+    (raw): CircuitBreakerConfig => ({
+      errorThresholdPercentage: raw.errorThresholdPercentage ?? 50,
+      volumeThreshold: raw.volumeThreshold ?? 20,
+      window: raw.window ?? 10_000,
+      resetTimeout: raw.resetTimeout ?? 5000,
+    }),
+  );
+
+const limitsSchema = z
+  .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional() })
+  .transform((raw): LimitsConfig => ({ maxConcurrent: raw.maxConcurrent ?? 1024, maxPending: raw.maxPending ?? 256 }));
+
+// Envoy's outlier-detection defaults.
+const outlierDetectionSchema = z
+  .strictObject({
+    consecutiveFailures: positiveInt.optional(),
+    interval: duration.optional(),
+    baseEjectionTime: duration.optional(),
+    maxEjectionPercent: z.number().min(0).max(100).optional(),
+  })
+  .transform(
+    (raw): OutlierDetectionConfig => ({
+      consecutiveFailures: raw.consecutiveFailures ?? 5,
+      interval: raw.interval ?? 10_000,
+      baseEjectionTime: raw.baseEjectionTime ?? 30_000,
+      maxEjectionPercent: raw.maxEjectionPercent ?? 10,
+    }),
+  );
+
+export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
+
+export const policySchema = z
+  .strictObject({
+    lb: lbSchema.optional(),
+    timeout: duration.optional(),
+    connectTimeout: duration.optional(),
+    retry: retrySchema.optional(),
+    circuitBreaker: circuitBreakerSchema.optional(),
+    limits: limitsSchema.optional(),
+    outlierDetection: outlierDetectionSchema.optional(),
+    fallback: fallbackSchema.optional(),
+  })
+  .transform(
+    (raw): PolicyConfig => ({
+      lb: raw.lb ?? LB_DEFAULTS,
+      timeout: raw.timeout ?? POLICY_DEFAULTS.timeout,
+      connectTimeout: raw.connectTimeout ?? POLICY_DEFAULTS.connectTimeout,
+      ...(raw.retry ? { retry: raw.retry } : {}),
+      ...(raw.circuitBreaker ? { circuitBreaker: raw.circuitBreaker } : {}),
+      ...(raw.limits ? { limits: raw.limits } : {}),
+      ...(raw.outlierDetection ? { outlierDetection: raw.outlierDetection } : {}),
+      ...(raw.fallback ? { fallback: raw.fallback } : {}),
+    }),
+  );
+
+/** The policy of an upstream that has no `policy` section. */
+export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS };

@@ -1,0 +1,66 @@
+// The whole agent config: the YAML users write (../shared/examples/agent.yaml) → AgentConfig
+// less the node name, whose default (the host name) the loader supplies. Every object is
+// strict, so a misspelt field is refused instead of silently ignored.
+
+import { z } from 'zod';
+import { address, duration, listenAddress, nonEmptyString } from './fields.ts';
+import { serviceSchema } from './service-schema.ts';
+import type { AgentConfig, ControlConfig, GossipConfig, HostPort, LogConfig } from './types.ts';
+import { upstreamSchema } from './upstream-schema.ts';
+
+export const DEFAULT_ADMIN_LISTEN: HostPort = { host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' };
+export const DEFAULT_DRAIN_TIMEOUT = 10_000;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+const logSchema = z
+  .strictObject({ level: z.enum(LOG_LEVELS).optional(), access: z.boolean().optional() })
+  .transform((raw): LogConfig => ({ level: raw.level ?? 'info', access: raw.access ?? false }));
+
+const gossipSchema = z
+  .strictObject({
+    bind: listenAddress,
+    advertise: address.optional(),
+    join: z.array(address).optional(),
+    // The keyring checks each key's bytes; here a key is only required to be written.
+    keys: z.array(nonEmptyString).optional(),
+  })
+  .transform(
+    (raw): GossipConfig => ({
+      bind: raw.bind,
+      ...(raw.advertise ? { advertise: raw.advertise } : {}),
+      join: raw.join ?? [],
+      keys: raw.keys ?? [],
+    }),
+  );
+
+const controlSchema = z
+  .strictObject({ address, token: nonEmptyString.optional() })
+  .transform((raw): ControlConfig => ({ address: raw.address, ...(raw.token !== undefined ? { token: raw.token } : {}) }));
+
+export type ConfigWithoutNode = Omit<AgentConfig, 'node'> & { readonly node?: string };
+
+export const agentConfigSchema = z
+  .strictObject({
+    node: nonEmptyString.optional(),
+    admin: z.strictObject({ listen: listenAddress.optional() }).optional(),
+    proxy: z.strictObject({ listen: listenAddress }).optional(),
+    log: logSchema.optional(),
+    drainTimeout: duration.optional(),
+    gossip: gossipSchema.optional(),
+    control: controlSchema.optional(),
+    services: z.array(serviceSchema).optional(),
+    upstreams: z.array(upstreamSchema).optional(),
+  })
+  .transform(
+    (raw): ConfigWithoutNode => ({
+      ...(raw.node !== undefined ? { node: raw.node } : {}),
+      admin: { listen: raw.admin?.listen ?? DEFAULT_ADMIN_LISTEN },
+      ...(raw.proxy ? { proxy: raw.proxy } : {}),
+      log: raw.log ?? { level: 'info', access: false },
+      drainTimeout: raw.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
+      ...(raw.gossip ? { gossip: raw.gossip } : {}),
+      ...(raw.control ? { control: raw.control } : {}),
+      services: raw.services ?? [],
+      upstreams: raw.upstreams ?? [],
+    }),
+  );

@@ -1,0 +1,167 @@
+// The effective agent config after parsing, interpolation, validation and defaults. The YAML
+// shape users write is ../shared/examples/agent.yaml; schema.ts turns it into these types.
+// Durations are milliseconds; addresses are parsed once here so nothing re-parses them later.
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+  /** As written, e.g. "127.0.0.1:9001" or "[::1]:9001". */
+  readonly text: string;
+}
+
+export type Protocol = 'http' | 'http2' | 'grpc';
+
+export type LbAlgorithm =
+  | 'round_robin'
+  | 'weighted_round_robin'
+  | 'random'
+  | 'least_request'
+  | 'peak_ewma'
+  | 'ring_hash'
+  | 'maglev';
+
+export type HashOn =
+  | { readonly header: string }
+  | { readonly cookie: string }
+  | { readonly sourceAddress: true };
+
+export interface LbConfig {
+  readonly algorithm: LbAlgorithm;
+  /** ring_hash / maglev: where the hash key comes from; absent → random pick. */
+  readonly hashOn?: HashOn;
+  /** peak_ewma: decay time constant in ms (default 10000, as Finagle). */
+  readonly decay: number;
+  /** least_request: how many random choices (default 2). */
+  readonly choiceCount: number;
+  /** ring_hash: virtual nodes per unit of weight, min ring size (default 1024). */
+  readonly minRingSize: number;
+  /** maglev: lookup table size, a prime (default 65537). */
+  readonly tableSize: number;
+}
+
+export interface EndpointConfig {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly zone?: string;
+  readonly backup: boolean;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface RetryConfig {
+  readonly attempts: number;
+  readonly perTryTimeout?: number;
+  readonly backoff: { readonly base: number; readonly max: number };
+  readonly on: readonly string[];
+  readonly budget?: { readonly ratio: number; readonly minPerSecond: number };
+}
+
+export interface CircuitBreakerConfig {
+  readonly errorThresholdPercentage: number;
+  readonly volumeThreshold: number;
+  readonly window: number;
+  readonly resetTimeout: number;
+}
+
+export interface LimitsConfig {
+  readonly maxConcurrent: number;
+  readonly maxPending: number;
+}
+
+export interface OutlierDetectionConfig {
+  readonly consecutiveFailures: number;
+  readonly interval: number;
+  readonly baseEjectionTime: number;
+  readonly maxEjectionPercent: number;
+}
+
+export type FallbackConfig =
+  | { readonly grpcStatus: string; readonly message?: string }
+  | { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body?: string };
+
+export interface PolicyConfig {
+  readonly lb: LbConfig;
+  /** Whole-request timeout in ms (default 15000); 504 / DEADLINE_EXCEEDED when exceeded. */
+  readonly timeout: number;
+  /** TCP connect timeout in ms (default 1000). */
+  readonly connectTimeout: number;
+  readonly retry?: RetryConfig;
+  readonly circuitBreaker?: CircuitBreakerConfig;
+  readonly limits?: LimitsConfig;
+  readonly outlierDetection?: OutlierDetectionConfig;
+  readonly fallback?: FallbackConfig;
+}
+
+export interface UpstreamConfig {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly listen?: HostPort;
+  readonly endpoints: readonly EndpointConfig[];
+  readonly policy: PolicyConfig;
+}
+
+export interface HealthCheckConfig {
+  readonly http?: string;
+  readonly grpc?: string | true;
+  readonly tcp?: true;
+  readonly interval: number;
+  readonly timeout: number;
+  readonly fall: number;
+  readonly rise: number;
+}
+
+export interface ServiceConfig {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly target: HostPort;
+  readonly listen: HostPort;
+  readonly health?: HealthCheckConfig;
+}
+
+export interface GossipConfig {
+  readonly bind: HostPort;
+  readonly advertise?: HostPort;
+  readonly join: readonly HostPort[];
+  readonly keys: readonly string[];
+}
+
+export interface ControlConfig {
+  readonly address: HostPort;
+  readonly token?: string;
+}
+
+export interface LogConfig {
+  readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** One JSON line per proxied request (default false). */
+  readonly access: boolean;
+}
+
+export interface AgentConfig {
+  readonly node: string;
+  readonly admin: { readonly listen: HostPort };
+  readonly proxy?: { readonly listen: HostPort };
+  readonly log: LogConfig;
+  /** How long SIGTERM waits for in-flight requests, ms (default 10000). */
+  readonly drainTimeout: number;
+  readonly gossip?: GossipConfig;
+  readonly control?: ControlConfig;
+  readonly services: readonly ServiceConfig[];
+  readonly upstreams: readonly UpstreamConfig[];
+}
+
+/** A field that is parsed and validated but whose feature a later version enforces. */
+export interface ConfigWarning {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ConfigIssue {
+  /** e.g. "upstreams[0].policy.lb.algorithm" */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: AgentConfig; readonly warnings: readonly ConfigWarning[] }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };

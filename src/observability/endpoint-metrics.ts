@@ -1,0 +1,144 @@
+// The metric handles the request path holds: one EndpointMetrics per endpoint and one
+// UpstreamMetrics per upstream, built when config or discovery adds them. Recording is a
+// few additions into typed arrays, with no label lookup; MeshletMetrics exports the slots
+// into its registry when Prometheus scrapes.
+import type { Counter, Gauge } from 'prom-client';
+import { HistogramCells, type LiveSeries } from './live-histogram.ts';
+
+export type WireProtocol = 'http1' | 'http2' | 'grpc';
+
+export const WIRE_PROTOCOLS: readonly WireProtocol[] = ['http1', 'http2', 'grpc'];
+const PROTOCOL_INDEX: Readonly<Record<WireProtocol, number>> = { http1: 0, http2: 1, grpc: 2 };
+
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** gRPC status code names by number (grpc/doc/statuscodes.md). */
+export const GRPC_STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
+  'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED',
+  'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+] as const;
+const GRPC_UNKNOWN = 2;
+
+/** Seconds; from half a millisecond (a local hop) to the longest sensible proxy timeout. */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/**
+ * Index into STATUS_CLASSES. A status outside 100–599 means no valid response was produced,
+ * so it counts as a server error.
+ */
+export function statusClassIndex(status: number): number {
+  return status >= 100 && status < 600 ? ((status / 100) | 0) - 1 : 4;
+}
+
+/** Unknown codes are UNKNOWN, as gRPC clients treat them. */
+function grpcStatusIndex(code: number): number {
+  return code >= 0 && code < GRPC_STATUS_NAMES.length ? code | 0 : GRPC_UNKNOWN;
+}
+
+export type RequestLabel = 'upstream' | 'endpoint' | 'protocol' | 'status_class';
+export type GrpcLabel = 'upstream' | 'endpoint' | 'grpc_status';
+export type DurationLabel = 'upstream' | 'endpoint' | 'protocol';
+
+/** Attempts sent to one endpoint of one upstream. */
+export class EndpointMetrics {
+  private inFlight = 0;
+  /** Indexed protocol × status class. */
+  private readonly responses = new Float64Array(WIRE_PROTOCOLS.length * STATUS_CLASSES.length);
+  private readonly grpcResponses = new Float64Array(GRPC_STATUS_NAMES.length);
+  private readonly durations: readonly HistogramCells[];
+
+  constructor(
+    readonly upstream: string,
+    readonly endpoint: string,
+  ) {
+    this.durations = WIRE_PROTOCOLS.map(() => new HistogramCells(DURATION_BUCKETS));
+  }
+
+  /** An attempt was sent to this endpoint; pair with finished(). */
+  started(): void {
+    this.inFlight += 1;
+  }
+
+  /** The attempt ended with this HTTP status (and gRPC status, for gRPC) after `seconds`. */
+  finished(protocol: WireProtocol, status: number, seconds: number, grpcStatus?: number): void {
+    this.inFlight -= 1;
+    const p = PROTOCOL_INDEX[protocol];
+    this.responses[p * STATUS_CLASSES.length + statusClassIndex(status)]! += 1;
+    if (grpcStatus !== undefined) this.grpcResponses[grpcStatusIndex(grpcStatus)]! += 1;
+    this.durations[p]!.observe(seconds >= 0 ? seconds : 0);
+  }
+
+  exportResponses(counter: Counter<RequestLabel>): void {
+    for (let p = 0; p < WIRE_PROTOCOLS.length; p++) {
+      for (let c = 0; c < STATUS_CLASSES.length; c++) {
+        const n = this.responses[p * STATUS_CLASSES.length + c]!;
+        if (n === 0) continue;
+        counter.inc({ upstream: this.upstream, endpoint: this.endpoint, protocol: WIRE_PROTOCOLS[p]!, status_class: STATUS_CLASSES[c]! }, n);
+      }
+    }
+  }
+
+  exportGrpcResponses(counter: Counter<GrpcLabel>): void {
+    for (let code = 0; code < GRPC_STATUS_NAMES.length; code++) {
+      const n = this.grpcResponses[code]!;
+      if (n === 0) continue;
+      counter.inc({ upstream: this.upstream, endpoint: this.endpoint, grpc_status: GRPC_STATUS_NAMES[code]! }, n);
+    }
+  }
+
+  exportInFlight(gauge: Gauge<'upstream' | 'endpoint'>): void {
+    gauge.set({ upstream: this.upstream, endpoint: this.endpoint }, this.inFlight);
+  }
+
+  *durationSeries(): Generator<LiveSeries<DurationLabel>> {
+    for (let p = 0; p < WIRE_PROTOCOLS.length; p++) {
+      const cells = this.durations[p]!;
+      if (cells.count === 0) continue;
+      yield { labels: { upstream: this.upstream, endpoint: this.endpoint, protocol: WIRE_PROTOCOLS[p]! }, cells };
+    }
+  }
+}
+
+/** Error codes are a fixed set in the code base; the cap only guards against a caller bug. */
+const MAX_ERROR_CODES = 64;
+export const OVERFLOW_ERROR_CODE = 'MESHLET_OTHER';
+
+/** Requests the agent holds for one upstream, and the errors it met on their way. */
+export class UpstreamMetrics {
+  private inFlight = 0;
+  private readonly errors = new Map<string, number>();
+
+  constructor(readonly upstream: string) {}
+
+  /** A client request for this upstream arrived; retries within it do not count again. */
+  requestStarted(): void {
+    this.inFlight += 1;
+  }
+
+  requestFinished(): void {
+    this.inFlight -= 1;
+  }
+
+  /** `code` is a stable error code such as MESHLET_CONNECT_FAILED. */
+  error(code: string): void {
+    const seen = this.errors.get(code);
+    if (seen !== undefined) {
+      this.errors.set(code, seen + 1);
+    } else if (this.errors.size < MAX_ERROR_CODES) {
+      this.errors.set(code, 1);
+    } else {
+      this.errors.set(OVERFLOW_ERROR_CODE, (this.errors.get(OVERFLOW_ERROR_CODE) ?? 0) + 1);
+    }
+  }
+
+  exportInFlight(gauge: Gauge<'upstream'>): void {
+    gauge.set({ upstream: this.upstream }, this.inFlight);
+  }
+
+  exportErrors(counter: Counter<'upstream' | 'code'>): void {
+    for (const [code, n] of this.errors) counter.inc({ upstream: this.upstream, code }, n);
+  }
+}

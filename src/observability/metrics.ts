@@ -1,0 +1,199 @@
+// The agent's Prometheus metrics, one registry per agent process. Request-path metrics are
+// recorded into pre-built EndpointMetrics / UpstreamMetrics handles and read into the
+// registry by collect() at scrape time; cold-path metrics (reloads, malformed requests,
+// endpoint counts) use prom-client directly. Removing an upstream or endpoint drops its
+// handles, so its series disappear at the next scrape and reloads never grow the registry.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import {
+  DURATION_BUCKETS,
+  EndpointMetrics,
+  UpstreamMetrics,
+  type DurationLabel,
+  type GrpcLabel,
+  type RequestLabel,
+} from './endpoint-metrics.ts';
+import { LiveHistogram, type LiveSeries } from './live-histogram.ts';
+
+export { EndpointMetrics, UpstreamMetrics, type WireProtocol } from './endpoint-metrics.ts';
+
+export type EndpointHealth = 'healthy' | 'unhealthy' | 'unknown';
+export type EndpointCounts = Readonly<Record<EndpointHealth, number>>;
+export type ConfigReloadResult = 'applied' | 'rejected';
+
+const ENDPOINT_HEALTHS: readonly EndpointHealth[] = ['healthy', 'unhealthy', 'unknown'];
+
+interface UpstreamEntry {
+  readonly metrics: UpstreamMetrics;
+  readonly endpoints: Map<string, EndpointMetrics>;
+}
+
+export class MeshletMetrics {
+  private readonly register = new Registry();
+  private readonly upstreams = new Map<string, UpstreamEntry>();
+  private readonly endpointCounts: Gauge<'upstream' | 'health'>;
+  private readonly configReloads: Counter<'result'>;
+  private readonly malformed: Counter<'listener' | 'reason'>;
+  /** Reasons seen per listener, so removeListener() can drop every series of one listener. */
+  private readonly malformedReasons = new Map<string, Set<string>>();
+
+  constructor() {
+    const register = this.register;
+    collectDefaultMetrics({ register, prefix: 'meshlet_' });
+
+    const requests: Counter<RequestLabel> = new Counter({
+      name: 'meshlet_requests_total',
+      help: 'Attempts sent to an endpoint, by protocol and response status class.',
+      labelNames: ['upstream', 'endpoint', 'protocol', 'status_class'],
+      registers: [register],
+      collect: () => {
+        requests.reset();
+        for (const endpoint of this.allEndpoints()) endpoint.exportResponses(requests);
+      },
+    });
+    const grpcResponses: Counter<GrpcLabel> = new Counter({
+      name: 'meshlet_grpc_responses_total',
+      help: 'gRPC attempts sent to an endpoint, by grpc-status code name.',
+      labelNames: ['upstream', 'endpoint', 'grpc_status'],
+      registers: [register],
+      collect: () => {
+        grpcResponses.reset();
+        for (const endpoint of this.allEndpoints()) endpoint.exportGrpcResponses(grpcResponses);
+      },
+    });
+    new LiveHistogram<DurationLabel>({
+      name: 'meshlet_request_duration_seconds',
+      help: 'Time from sending an attempt to an endpoint until its response ended.',
+      labelNames: ['upstream', 'endpoint', 'protocol'],
+      buckets: DURATION_BUCKETS,
+      register,
+      series: () => this.durationSeries(),
+    });
+    const inFlight: Gauge<'upstream'> = new Gauge({
+      name: 'meshlet_requests_in_flight',
+      help: 'Client requests the agent holds for an upstream, retries included once.',
+      labelNames: ['upstream'],
+      registers: [register],
+      collect: () => {
+        inFlight.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportInFlight(inFlight);
+      },
+    });
+    const endpointInFlight: Gauge<'upstream' | 'endpoint'> = new Gauge({
+      name: 'meshlet_endpoint_requests_in_flight',
+      help: 'Attempts currently outstanding at an endpoint.',
+      labelNames: ['upstream', 'endpoint'],
+      registers: [register],
+      collect: () => {
+        endpointInFlight.reset();
+        for (const endpoint of this.allEndpoints()) endpoint.exportInFlight(endpointInFlight);
+      },
+    });
+    const upstreamErrors: Counter<'upstream' | 'code'> = new Counter({
+      name: 'meshlet_upstream_errors_total',
+      help: 'Errors met while proxying to an upstream, by stable error code.',
+      labelNames: ['upstream', 'code'],
+      registers: [register],
+      collect: () => {
+        upstreamErrors.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportErrors(upstreamErrors);
+      },
+    });
+
+    this.endpointCounts = new Gauge({
+      name: 'meshlet_endpoints',
+      help: 'Endpoints of an upstream by health.',
+      labelNames: ['upstream', 'health'],
+      registers: [register],
+    });
+    this.configReloads = new Counter({
+      name: 'meshlet_config_reloads_total',
+      help: 'Config reloads, applied or rejected.',
+      labelNames: ['result'],
+      registers: [register],
+    });
+    this.configReloads.inc({ result: 'applied' }, 0);
+    this.configReloads.inc({ result: 'rejected' }, 0);
+    this.malformed = new Counter({
+      name: 'meshlet_malformed_requests_total',
+      help: 'Requests or upstream responses refused as malformed, by listener and reason.',
+      labelNames: ['listener', 'reason'],
+      registers: [register],
+    });
+  }
+
+  get contentType(): string {
+    return this.register.contentType;
+  }
+
+  metricsText(): Promise<string> {
+    return this.register.metrics();
+  }
+
+  /** The handle for one upstream; the same object for as long as the upstream is not removed. */
+  bindUpstream(upstream: string): UpstreamMetrics {
+    return this.upstreamEntry(upstream).metrics;
+  }
+
+  /** The handle for one endpoint; the same object until removeEndpoint / removeUpstream. */
+  bindEndpoint(upstream: string, endpointAddress: string): EndpointMetrics {
+    const entry = this.upstreamEntry(upstream);
+    let endpoint = entry.endpoints.get(endpointAddress);
+    if (endpoint === undefined) {
+      endpoint = new EndpointMetrics(upstream, endpointAddress);
+      entry.endpoints.set(endpointAddress, endpoint);
+    }
+    return endpoint;
+  }
+
+  /** Drops every series of the upstream and its endpoints. */
+  removeUpstream(upstream: string): void {
+    this.upstreams.delete(upstream);
+    for (const health of ENDPOINT_HEALTHS) this.endpointCounts.remove({ upstream, health });
+  }
+
+  removeEndpoint(upstream: string, endpointAddress: string): void {
+    this.upstreams.get(upstream)?.endpoints.delete(endpointAddress);
+  }
+
+  setEndpointCounts(upstream: string, counts: EndpointCounts): void {
+    for (const health of ENDPOINT_HEALTHS) this.endpointCounts.set({ upstream, health }, counts[health]);
+  }
+
+  configReload(result: ConfigReloadResult): void {
+    this.configReloads.inc({ result });
+  }
+
+  /** `reason` e.g. bad_request, header_overflow, bad_chunking, unknown_host, bad_upstream_response. */
+  malformedRequest(listener: string, reason: string): void {
+    let reasons = this.malformedReasons.get(listener);
+    if (reasons === undefined) {
+      reasons = new Set();
+      this.malformedReasons.set(listener, reasons);
+    }
+    reasons.add(reason);
+    this.malformed.inc({ listener, reason });
+  }
+
+  /** Drops the malformed-request series of a listener that config removed. */
+  removeListener(listener: string): void {
+    for (const reason of this.malformedReasons.get(listener) ?? []) this.malformed.remove({ listener, reason });
+    this.malformedReasons.delete(listener);
+  }
+
+  private upstreamEntry(upstream: string): UpstreamEntry {
+    let entry = this.upstreams.get(upstream);
+    if (entry === undefined) {
+      entry = { metrics: new UpstreamMetrics(upstream), endpoints: new Map() };
+      this.upstreams.set(upstream, entry);
+    }
+    return entry;
+  }
+
+  private *allEndpoints(): Generator<EndpointMetrics> {
+    for (const { endpoints } of this.upstreams.values()) yield* endpoints.values();
+  }
+
+  private *durationSeries(): Generator<LiveSeries<DurationLabel>> {
+    for (const endpoint of this.allEndpoints()) yield* endpoint.durationSeries();
+  }
+}

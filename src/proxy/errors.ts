@@ -1,0 +1,73 @@
+// Errors the agent makes itself. Logs, metrics, the x-meshlet-error header and tests key on
+// the stable code, never on the message text.
+
+export type ProxyErrorCode =
+  | 'MESHLET_CONNECT_FAILED'
+  | 'MESHLET_UPSTREAM_RESET'
+  | 'MESHLET_UPSTREAM_TIMEOUT'
+  | 'MESHLET_NO_HEALTHY_ENDPOINT'
+  | 'MESHLET_BAD_UPSTREAM_RESPONSE'
+  | 'MESHLET_UNKNOWN_HOST'
+  | 'MESHLET_BAD_REQUEST';
+
+/** gRPC status codes the agent answers with (grpc/doc/statuscodes.md). */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+interface ErrorShape {
+  readonly httpStatus: number;
+  readonly grpcStatus: number;
+}
+
+const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
+  MESHLET_CONNECT_FAILED: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  MESHLET_UPSTREAM_RESET: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  MESHLET_UPSTREAM_TIMEOUT: { httpStatus: 504, grpcStatus: GrpcStatus.DEADLINE_EXCEEDED },
+  MESHLET_NO_HEALTHY_ENDPOINT: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: GrpcStatus.UNAVAILABLE },
+  MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: GrpcStatus.UNIMPLEMENTED },
+  MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: GrpcStatus.INTERNAL },
+};
+
+export class ProxyError extends Error {
+  readonly httpStatus: number;
+  readonly grpcStatus: number;
+
+  constructor(
+    readonly code: ProxyErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProxyError';
+    const shape = SHAPES[code];
+    this.httpStatus = shape.httpStatus;
+    this.grpcStatus = shape.grpcStatus;
+  }
+}
+
+const CONNECT_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT',
+]);
+
+/**
+ * Sorts a transport error into the agent's error codes. `sessionUp` is false while an HTTP/2
+ * session has never connected, so any failure then is a connect failure.
+ */
+export function classifyTransportError(err: unknown, sessionUp = true): ProxyErrorCode {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (CONNECT_ERROR_CODES.has(code)) return 'MESHLET_CONNECT_FAILED';
+    if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'ERR_HTTP2_ERROR' || code === 'ERR_HTTP2_INVALID_HEADER_VALUE') {
+      return 'MESHLET_BAD_UPSTREAM_RESPONSE';
+    }
+    if (code === 'UND_ERR_INVALID_ARG') return 'MESHLET_BAD_REQUEST';
+  }
+  return sessionUp ? 'MESHLET_UPSTREAM_RESET' : 'MESHLET_CONNECT_FAILED';
+}

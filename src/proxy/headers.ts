@@ -1,0 +1,87 @@
+// Hop-by-hop header handling (RFC 9110 §7.6.1): these describe one connection, not the
+// message, so a proxy removes them, along with every header the Connection field names.
+
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'expect', 'http2-settings',
+]);
+
+function connectionNamed(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name && name !== 'close' && name !== 'keep-alive') names.add(name);
+  }
+  return names.size > 0 ? names : undefined;
+}
+
+/**
+ * End-to-end request headers from an HTTP/1.1 request's raw list, as a flat [name, value, …]
+ * array undici takes as is. `te: trailers` survives because gRPC needs it end to end; Host
+ * becomes the upstream request's authority, passed separately.
+ */
+export function endToEndRequestHeaders(raw: readonly string[]): string[] {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') named = connectionNamed(raw[i + 1]);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'te' && value.trim().toLowerCase() === 'trailers') out.push(name, value);
+      continue;
+    }
+    if (named?.has(name)) continue;
+    out.push(name, value);
+  }
+  return out;
+}
+
+/** End-to-end headers of an HTTP/2 message: pseudo-headers and connection-specific ones dropped. */
+export function endToEndFromHttp2(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    if (HOP_BY_HOP.has(name) && !(name === 'te' && headers[name] === 'trailers')) continue;
+    out[name] = headers[name];
+  }
+  return out;
+}
+
+/** Response headers from undici's raw Buffer list, without hop-by-hop ones. */
+export function endToEndResponseHeaders(raw: readonly Buffer[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'connection') {
+      named = connectionNamed(value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(name)) continue;
+    const prior = out[name];
+    if (prior === undefined) out[name] = value;
+    else if (Array.isArray(prior)) prior.push(value);
+    else out[name] = [String(prior), value];
+  }
+  if (named) for (const name of named) delete out[name];
+  return out;
+}
+
+/** Trailers from undici's raw list (null when the response had none). */
+export function trailersFromRaw(raw: readonly (Buffer | string)[] | null): OutgoingHttpHeaders | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) out[raw[i]!.toString().toLowerCase()] = raw[i + 1]!.toString();
+  return out;
+}
+
+export function isGrpcContentType(value: string | string[] | undefined): boolean {
+  return typeof value === 'string' && value.startsWith('application/grpc');
+}

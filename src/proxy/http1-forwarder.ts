@@ -1,0 +1,96 @@
+// HTTP/1.1 to one endpoint through an undici keep-alive pool. Each attempt is a raw dispatch
+// handler, so the response streams straight into the client's sink with back-pressure.
+
+import { Pool, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { classifyTransportError } from './errors.ts';
+import type { Attempt, Forwarder } from './forwarder.ts';
+import { endToEndResponseHeaders, trailersFromRaw } from './headers.ts';
+import type { ProxyCall } from './proxy-call.ts';
+
+export interface Http1ForwarderOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+}
+
+export class Http1Forwarder implements Forwarder {
+  private readonly pool: Pool;
+
+  constructor(options: Http1ForwarderOptions) {
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    this.pool = new Pool(`http://${host}:${options.port}`, {
+      connectTimeout: options.connectTimeoutMs,
+      // The call's own deadline (policy.timeout) governs; these would only cut long streams short.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  forward(call: ProxyCall): void {
+    const request = call.request;
+    const exchange = new Http1Exchange(call);
+    call.attempt = exchange;
+    this.pool.dispatch(
+      {
+        path: request.path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers as string[] | IncomingHttpHeaders,
+        body: request.body,
+      },
+      exchange,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** One request on the pool; implements undici's dispatch handler protocol. */
+class Http1Exchange implements Attempt, Dispatcher.DispatchHandler {
+  private abortUpstream: ((reason?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private status = 0;
+
+  constructor(private readonly call: ProxyCall) {}
+
+  cancel(): void {
+    this.abortUpstream?.(new Error('cancelled by meshlet'));
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortUpstream = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (status < 200 || this.call.settled) return true;
+    this.status = status;
+    this.resumeUpstream = resume;
+    const headers = endToEndResponseHeaders(rawHeaders);
+    this.call.sink.start(status, headers, false, headers.trailer !== undefined);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const sink = this.call.sink;
+    if (this.call.settled) return true;
+    sink.bytesSent += chunk.length;
+    const more = sink.body.write(chunk);
+    if (!more) sink.body.once('drain', this.resumeUpstream!);
+    return more;
+  }
+
+  onComplete(rawTrailers: (Buffer | string)[] | null): void {
+    if (this.call.settled) return;
+    this.call.sink.finish(trailersFromRaw(rawTrailers));
+    this.call.complete(this.status, undefined);
+  }
+
+  onError(err: Error): void {
+    if (this.call.settled) return;
+    const code = classifyTransportError(err);
+    this.call.fail(code, err.message || (err as { code?: string }).code || 'upstream error');
+  }
+}

@@ -1,0 +1,48 @@
+// ResponseSink over a node:http ServerResponse (client spoke HTTP/1.1).
+
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
+import type { ProxyError } from './errors.ts';
+import type { ResponseSink } from './response-sink.ts';
+
+export class Http1Sink implements ResponseSink {
+  bytesSent = 0;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  get body(): Writable {
+    return this.res;
+  }
+
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    this.res.writeHead(status, headers);
+    if (endStream) this.res.end();
+  }
+
+  finish(trailers: OutgoingHttpHeaders | undefined): void {
+    if (trailers && this.res.chunkedEncoding) this.res.addTrailers(trailers as Record<string, string>);
+    this.res.end();
+  }
+
+  reset(): void {
+    this.res.destroy();
+  }
+
+  fail(error: ProxyError, upstream: string): void {
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    const body = `${upstream}: ${error.message}\n`;
+    this.res.writeHead(error.httpStatus, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-meshlet-error': error.code,
+    });
+    this.res.end(body);
+  }
+}

@@ -1,0 +1,198 @@
+// HTTP/2 (h2c) and gRPC to one endpoint over one multiplexed session, opened lazily and
+// replaced after GOAWAY or close; streams already running on a closing session finish there.
+
+import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Clock, TimerHandle } from '../clock.ts';
+import { classifyTransportError } from './errors.ts';
+import type { Attempt, Forwarder } from './forwarder.ts';
+import { endToEndFromHttp2 } from './headers.ts';
+import type { ProxiedRequest } from './proxied-request.ts';
+import type { ProxyCall } from './proxy-call.ts';
+
+const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
+
+/** Big windows so one bulk upload or download is not throttled to 64 KiB per round trip. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
+export interface Http2ForwarderOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+  readonly clock: Clock;
+}
+
+export class Http2Forwarder implements Forwarder {
+  private session: ClientHttp2Session | undefined;
+  private readonly connectedSessions = new WeakSet<ClientHttp2Session>();
+  private closing = false;
+  private readonly authority: string;
+
+  constructor(private readonly options: Http2ForwarderOptions) {
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    this.authority = `http://${host}:${options.port}`;
+  }
+
+  forward(call: ProxyCall): void {
+    const session = this.currentSession();
+    const exchange = new Http2Exchange(call, this);
+    call.attempt = exchange;
+    exchange.start(session);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const session = this.session;
+    this.session = undefined;
+    if (session && !session.closed) await new Promise<void>((resolve) => session.close(resolve));
+  }
+
+  /** Whether `session` ever connected: failures before that are connect failures. */
+  hasConnected(session: Http2Session | undefined): boolean {
+    return session !== undefined && this.connectedSessions.has(session as ClientHttp2Session);
+  }
+
+  private currentSession(): ClientHttp2Session {
+    const existing = this.session;
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const session = http2.connect(this.authority, {
+      settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
+    });
+    this.session = session;
+    let connectTimer: TimerHandle | undefined = this.options.clock.setTimeout(() => {
+      connectTimer = undefined;
+      const err = Object.assign(new Error(`connect timeout after ${this.options.connectTimeoutMs}ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+      session.destroy(err);
+    }, this.options.connectTimeoutMs);
+    const clearConnectTimer = (): void => {
+      if (connectTimer !== undefined) this.options.clock.clearTimeout(connectTimer);
+      connectTimer = undefined;
+    };
+    session.once('connect', () => {
+      clearConnectTimer();
+      this.connectedSessions.add(session);
+      session.setLocalWindowSize(WINDOW_BYTES);
+    });
+    const forget = (): void => {
+      clearConnectTimer();
+      if (this.session === session) this.session = undefined;
+    };
+    // Errors reach the streams on this session; the session itself only needs forgetting.
+    session.on('error', forget);
+    session.once('goaway', forget);
+    session.once('close', forget);
+    if (this.closing) session.close();
+    return session;
+  }
+}
+
+function upstreamRequestHeaders(request: ProxiedRequest): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  const source = request.headers;
+  if (Array.isArray(source)) {
+    for (let i = 0; i < source.length; i += 2) {
+      const name = source[i]!;
+      if (name === 'host') continue;
+      const prior = headers[name];
+      headers[name] = prior === undefined ? source[i + 1]! : `${String(prior)}, ${source[i + 1]!}`;
+    }
+  } else {
+    for (const name in source) if (name !== 'host') headers[name] = (source as OutgoingHttpHeaders)[name];
+  }
+  headers[':method'] = request.method;
+  headers[':path'] = request.path;
+  headers[':authority'] = request.authority;
+  headers[':scheme'] = 'http';
+  return headers;
+}
+
+function grpcStatusOf(headers: IncomingHttpHeaders | OutgoingHttpHeaders | undefined): number | undefined {
+  const value = headers?.['grpc-status'];
+  return value === undefined ? undefined : Number(value);
+}
+
+/** One stream on the session, relaying the response into the call's sink. */
+class Http2Exchange implements Attempt {
+  private stream: ClientHttp2Stream | undefined;
+  private status = 0;
+  private responseHeaders: IncomingHttpHeaders | undefined;
+  private trailers: OutgoingHttpHeaders | undefined;
+  private endedWithHeaders = false;
+
+  constructor(
+    private readonly call: ProxyCall,
+    private readonly forwarder: Http2Forwarder,
+  ) {}
+
+  private get sessionUp(): boolean {
+    return this.status > 0 || this.forwarder.hasConnected(this.stream?.session);
+  }
+
+  start(session: ClientHttp2Session): void {
+    const request = this.call.request;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request(upstreamRequestHeaders(request), { endStream: request.body === null });
+    } catch (err) {
+      this.call.fail(classifyTransportError(err, this.forwarder.hasConnected(session)), (err as Error).message);
+      return;
+    }
+    this.stream = stream;
+    stream.on('response', this.onResponse);
+    stream.on('trailers', this.onTrailers);
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+    if (request.body) request.body.pipe(stream);
+  }
+
+  cancel(): void {
+    const stream = this.stream;
+    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+  }
+
+  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+    if (this.call.settled) return;
+    this.status = Number(headers[':status']);
+    this.responseHeaders = headers;
+    const endStream = (flags & HTTP2_FLAG_END_STREAM) !== 0;
+    this.endedWithHeaders = endStream;
+    const expectTrailers = this.call.request.grpc || headers.trailer !== undefined;
+    this.call.sink.start(this.status, endToEndFromHttp2(headers), endStream, expectTrailers);
+  };
+
+  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+    this.trailers = endToEndFromHttp2(trailers);
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.call.settled) return;
+    const sink = this.call.sink;
+    sink.bytesSent += chunk.length;
+    if (!sink.body.write(chunk)) {
+      this.stream!.pause();
+      sink.body.once('drain', this.resume);
+    }
+  };
+
+  private readonly resume = (): void => {
+    this.stream?.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.call.settled || this.status === 0) return;
+    if (!this.endedWithHeaders) this.call.sink.finish(this.trailers);
+    this.call.complete(this.status, grpcStatusOf(this.trailers) ?? grpcStatusOf(this.responseHeaders));
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (this.call.settled) return;
+    this.call.fail(classifyTransportError(err, this.sessionUp), err.message);
+  };
+
+  private readonly onClose = (): void => {
+    if (this.call.settled) return;
+    const code = this.stream?.rstCode ?? 0;
+    this.call.fail(this.sessionUp ? 'MESHLET_UPSTREAM_RESET' : 'MESHLET_CONNECT_FAILED', `stream closed by upstream (RST_STREAM code ${code})`);
+  };
+}

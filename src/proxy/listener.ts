@@ -1,0 +1,41 @@
+// A TCP listener that serves HTTP/1.1 and h2c on one port through a frontend.
+
+import net from 'node:net';
+import type { HostPort } from '../config/types.ts';
+import type { HttpFrontend } from './frontend.ts';
+import { sniffAndServe } from './sniff.ts';
+
+export class Listener {
+  private readonly server: net.Server;
+  private bound: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly listen: HostPort,
+    frontend: HttpFrontend,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => sniffAndServe(socket, frontend));
+  }
+
+  /** "host:port" actually bound (port 0 in config becomes the OS's choice). */
+  get address(): string {
+    return this.bound ?? this.listen.text;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.listen.host, port: this.listen.port, backlog: 4096 }, () => {
+        this.server.removeListener('error', reject);
+        const address = this.server.address() as net.AddressInfo;
+        this.bound = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting; connections already open are left to their frontend to drain. */
+  stop(): void {
+    this.server.close();
+  }
+}

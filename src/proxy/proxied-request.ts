@@ -1,0 +1,27 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+
+/** One client request as the forwarders see it, whichever protocol the client spoke. */
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Origin-form path with query. */
+  readonly path: string;
+  /** Host / :authority the client sent. */
+  readonly authority: string;
+  /** End-to-end headers: a flat [name, value, …] list from HTTP/1.1, an object from HTTP/2. */
+  readonly headers: readonly string[] | OutgoingHttpHeaders;
+  /** The request body, or null when the request has none. */
+  readonly body: Readable | null;
+  readonly grpc: boolean;
+  readonly sourceAddress: string;
+}
+
+/** Header lookup that works on both header shapes; for the few reads done per request. */
+export function headerValue(headers: ProxiedRequest['headers'], name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+    return undefined;
+  }
+  const value = (headers as OutgoingHttpHeaders)[name];
+  return Array.isArray(value) ? value[0] : value === undefined ? undefined : String(value);
+}

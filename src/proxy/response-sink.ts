@@ -1,0 +1,22 @@
+// Where a proxied response goes: the client's HTTP/1.1 response or HTTP/2 stream. Forwarders
+// write to this one shape, so each upstream protocol works under each client protocol.
+
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Writable } from 'node:stream';
+import type { ProxyError } from './errors.ts';
+
+export interface ResponseSink {
+  /** True once a status line / HEADERS frame went to the client: from then on errors reset. */
+  readonly headersSent: boolean;
+  /** Response body bytes go here (with back-pressure); never ended directly, see finish(). */
+  readonly body: Writable;
+  /** Bytes of response body sent so far, for the access log. */
+  bytesSent: number;
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): void;
+  /** Ends the response, with trailers when the upstream sent any. */
+  finish(trailers: OutgoingHttpHeaders | undefined): void;
+  /** The upstream reset mid-response: reset the client too, never fake a clean end. */
+  reset(): void;
+  /** Answers with an error the agent made (503/504/502, or gRPC trailers-only). */
+  fail(error: ProxyError, upstream: string): void;
+}

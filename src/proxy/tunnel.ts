@@ -1,0 +1,38 @@
+// CONNECT on the proxy listener (grpc-js's grpc_proxy, HTTPS_PROXY-style clients): the agent
+// does not pipe bytes to one instance; it answers 200 and then speaks HTTP/1.1 or h2c on the
+// tunnel itself, balancing every request inside it over the named upstream.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { MeshletMetrics } from '../observability/metrics.ts';
+import type { HttpFrontend } from './frontend.ts';
+import { sniffAndServe } from './sniff.ts';
+
+export function upstreamNameOf(authority: string): string {
+  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']'));
+  const colon = authority.lastIndexOf(':');
+  return colon < 0 ? authority : authority.slice(0, colon);
+}
+
+export function connectHandler(
+  frontendFor: (upstreamName: string) => HttpFrontend | undefined,
+  metrics: MeshletMetrics,
+  listenerName: string,
+) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const target = req.url ?? '';
+    const frontend = frontendFor(upstreamNameOf(target));
+    if (!frontend) {
+      metrics.malformedRequest(listenerName, 'unknown_host');
+      const body = `meshlet: no upstream named "${target}"\n`;
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
+          `x-meshlet-error: MESHLET_UNKNOWN_HOST\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    sniffAndServe(socket, frontend);
+  };
+}

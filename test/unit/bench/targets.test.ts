@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { RowName, ScenarioId } from '../../../bench/lib/scenarios.ts';
+import type { CellSummary, Summary } from '../../../bench/lib/summary.ts';
+import { evaluateTargets } from '../../../bench/lib/targets.ts';
+
+function cell(requestsPerSecond: number, p50Ms: number, p99Ms: number, idleRssKiB = NaN): CellSummary {
+  return { rounds: 3, requestsPerSecond, p50Ms, p99Ms, errors: 0, cpuUsPerRequest: 50, rssKiB: 60_000, idleRssKiB };
+}
+
+function summaryOf(cells: Partial<Record<ScenarioId, Partial<Record<RowName, CellSummary>>>>): Summary {
+  return new Map(Object.entries(cells).map(([scenario, rows]) => [scenario as ScenarioId, new Map(Object.entries(rows) as Array<[RowName, CellSummary]>)]));
+}
+
+const statusOf = (summary: Summary): Record<string, string> =>
+  Object.fromEntries(evaluateTargets(summary).map((check) => [check.target, check.status]));
+
+describe('evaluateTargets', () => {
+  it('passes a meshlet that meets every target', () => {
+    const summary = summaryOf({
+      'h1-c50': { 'bare-node': cell(10_000, 5, 9), meshlet: cell(9_500, 5, 9, 60 * 1024) },
+      'h1-c1': { direct: cell(15_000, 0.05, 1), 'bare-node': cell(3_000, 0.25, 2), meshlet: cell(2_900, 0.27, 2) },
+      'h2c-10x10': { 'naive-h2': cell(3_000, 30, 60), meshlet: cell(3_500, 20, 35) },
+      'grpc-10x10': { 'naive-h2': cell(1_500, 60, 100), meshlet: cell(1_600, 50, 90) },
+    });
+    expect(Object.values(statusOf(summary))).toEqual(Array(7).fill('PASS'));
+  });
+
+  it('misses where meshlet falls short, and says by how much', () => {
+    const summary = summaryOf({
+      'h1-c50': { 'bare-node': cell(10_000, 5, 9), meshlet: cell(8_000, 5, 9, 90 * 1024) },
+      'h1-c1': { direct: cell(15_000, 0.05, 1), 'bare-node': cell(3_000, 0.25, 2), meshlet: cell(2_000, 0.5, 2) },
+      'h2c-10x10': { 'naive-h2': cell(3_000, 30, 60), meshlet: cell(2_000, 20, 50) },
+    });
+    const checks = evaluateTargets(summary);
+    expect(statusOf(summary)).toEqual({
+      'h1 50-conn req/s >= 0.9x bare-node': 'MISS',
+      'h1 1-conn added p50 <= 1.1x bare-node added p50': 'MISS',
+      'h2c-10x10 req/s >= naive-h2': 'MISS',
+      'h2c-10x10 meshlet p99 <= 2x its p50': 'MISS',
+      'grpc-10x10 req/s >= naive-h2': 'SKIP',
+      'grpc-10x10 meshlet p99 <= 2x its p50': 'SKIP',
+      'meshlet idle RSS < 80 MiB': 'MISS',
+    });
+    expect(checks[0]?.detail).toBe('meshlet 8000 vs bare-node 10000 (0.80x)');
+    expect(checks[6]?.detail).toBe('90.0 MiB');
+  });
+
+  it('skips every target when meshlet was not measured', () => {
+    const summary = summaryOf({ 'h1-c50': { direct: cell(17_000, 2, 5), 'bare-node': cell(10_000, 5, 9) } });
+    expect(new Set(Object.values(statusOf(summary)))).toEqual(new Set(['SKIP']));
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../../src/config/load.ts';
+import { redactConfig } from '../../../src/config/redact.ts';
+import type { AgentConfig } from '../../../src/config/types.ts';
+
+// The shared example sits beside the repository: <root>/../shared/examples/agent.yaml.
+const sharedExample = new URL('../../../../shared/examples/agent.yaml', import.meta.url);
+const localExample = new URL('../../../examples/agent.local.yaml', import.meta.url);
+
+async function load(file: URL, env: Record<string, string> = {}): Promise<AgentConfig> {
+  const result = await loadConfigFile(file, { env, hostname: 'test-host' });
+  if (!result.ok) throw new Error(`expected ${file.pathname} to parse: ${JSON.stringify(result.issues)}`);
+  return result.config;
+}
+
+describe('the shared example, agent.yaml', () => {
+  it('parses, with MESHLET_TOKEN set, into the values it states', async () => {
+    const config = await load(sharedExample, { MESHLET_TOKEN: 't0ken' });
+
+    expect(config.node).toBe('orders-1');
+    expect(config.admin.listen).toEqual({ host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' });
+    expect(config.proxy?.listen.port).toBe(15001);
+    expect(config.gossip?.join).toEqual([{ host: '127.0.0.1', port: 7947, text: '127.0.0.1:7947' }]);
+    expect(config.control).toEqual({ address: { host: '127.0.0.1', port: 7950, text: '127.0.0.1:7950' }, token: 't0ken' });
+    expect(config.services[0]?.health).toEqual({ http: '/healthz', interval: 3000, timeout: 1000, fall: 2, rise: 5 });
+
+    const [payments, catalog] = config.upstreams;
+    expect(payments?.protocol).toBe('grpc');
+    expect(payments?.endpoints.map((e) => e.address)).toEqual(['127.0.0.1:50051', '127.0.0.1:50052']);
+    expect(payments?.policy.lb).toEqual({ algorithm: 'peak_ewma', decay: 10_000, choiceCount: 2, minRingSize: 1024, tableSize: 65_537 });
+    expect(payments?.policy.timeout).toBe(2000);
+    expect(payments?.policy.retry).toEqual({
+      attempts: 3,
+      perTryTimeout: 500,
+      backoff: { base: 25, max: 250 },
+      on: ['connect-failure', 'reset', 'unavailable', '5xx'],
+      budget: { ratio: 0.2, minPerSecond: 10 },
+    });
+    expect(payments?.policy.circuitBreaker).toEqual({ errorThresholdPercentage: 50, volumeThreshold: 20, window: 10_000, resetTimeout: 5000 });
+    expect(payments?.policy.outlierDetection?.baseEjectionTime).toBe(30_000);
+    expect(payments?.policy.fallback).toEqual({ grpcStatus: 'UNAVAILABLE', message: 'payments is degraded' });
+
+    expect(catalog?.endpoints).toEqual([
+      { address: '127.0.0.1:8081', host: '127.0.0.1', port: 8081, weight: 3, zone: 'a', backup: false, metadata: {} },
+      { address: '127.0.0.1:8082', host: '127.0.0.1', port: 8082, weight: 1, zone: 'b', backup: false, metadata: {} },
+      { address: '127.0.0.1:8083', host: '127.0.0.1', port: 8083, weight: 1, backup: true, metadata: {} },
+    ]);
+    expect(catalog?.policy.lb.hashOn).toEqual({ header: 'x-user-id' });
+    expect(catalog?.policy.connectTimeout).toBe(1000);
+    expect(catalog?.policy.retry?.backoff).toEqual({ base: 25, max: 250 });
+    expect(catalog?.policy.fallback).toEqual({ status: 503, headers: { 'content-type': 'application/json' }, body: '{"degraded":true}' });
+
+    expect(config.log).toEqual({ level: 'info', access: false });
+    expect(config.drainTimeout).toBe(10_000);
+  });
+
+  it('warns once for each section a later version enforces', async () => {
+    const result = await loadConfigFile(sharedExample, { env: { MESHLET_TOKEN: 't0ken' }, hostname: 'test-host' });
+    expect(result.ok && result.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
+      'gossip: accepted but not yet enforced',
+      'control: accepted but not yet enforced',
+      'services[0].health: accepted but not yet enforced',
+      'upstreams[0].policy.retry: accepted but not yet enforced',
+      'upstreams[0].policy.circuitBreaker: accepted but not yet enforced',
+      'upstreams[0].policy.limits: accepted but not yet enforced',
+      'upstreams[0].policy.outlierDetection: accepted but not yet enforced',
+      'upstreams[0].policy.fallback: accepted but not yet enforced',
+      'upstreams[1].policy.retry: accepted but not yet enforced',
+      'upstreams[1].policy.fallback: accepted but not yet enforced',
+    ]);
+  });
+
+  it('refuses to start without MESHLET_TOKEN, naming the field and the variable', async () => {
+    const result = await loadConfigFile(sharedExample, { env: {}, hostname: 'test-host' });
+    expect(result).toEqual({
+      ok: false,
+      issues: [{ path: 'control.token', message: 'environment variable MESHLET_TOKEN is not set and has no default' }],
+    });
+  });
+
+  it('shows the admin API no token and no gossip key', async () => {
+    const config = await load(sharedExample, { MESHLET_TOKEN: 't0ken' });
+    const shown = JSON.stringify(redactConfig(config));
+    expect(shown).not.toContain('t0ken');
+    expect(shown).not.toContain('<base64 of 32 random bytes>');
+    expect(redactConfig(config)).toMatchObject({ control: { token: '[redacted]' }, gossip: { keys: ['[redacted]'] }, node: 'orders-1' });
+    expect(config.control?.token).toBe('t0ken');
+  });
+});
+
+describe('the local example, examples/agent.local.yaml', () => {
+  it('parses with zero warnings into two upstreams on static endpoints', async () => {
+    const result = await loadConfigFile(localExample, { env: {}, hostname: 'test-host' });
+    expect(result.ok && result.warnings).toEqual([]);
+    const config = await load(localExample);
+    expect(config.gossip).toBeUndefined();
+    expect(config.control).toBeUndefined();
+    expect(config.admin.listen.text).toBe('127.0.0.1:9901');
+    expect(config.proxy?.listen.text).toBe('127.0.0.1:15001');
+    expect(config.upstreams.map((u) => [u.name, u.protocol, u.endpoints.map((e) => e.port)])).toEqual([
+      ['catalog', 'http', [18081, 18082, 18083]],
+      ['payments', 'grpc', [18091, 18092]],
+    ]);
+  });
+});

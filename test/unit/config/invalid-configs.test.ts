@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssues, loadConfigFile, parseConfig } from '../../../src/config/load.ts';
+
+function issuesOf(yaml: string, env: Record<string, string> = {}): string[] {
+  const result = parseConfig(yaml, { env, hostname: 'test-host' });
+  if (result.ok) throw new Error('expected the config to be refused');
+  return formatIssues(result.issues).split('\n');
+}
+
+// One valid upstream to hang a broken field on.
+const upstream = (extra: string) => `upstreams:\n  - name: catalog\n    endpoints: [127.0.0.1:8081]\n${extra}`;
+
+describe('a config that is refused', () => {
+  it.each<[string, string, unknown[]]>([
+    [
+      'an unknown balancing algorithm',
+      upstream('    policy: { lb: { algorithm: fastest } }\n'),
+      [
+        'upstreams[0].policy.lb.algorithm: expected one of round_robin, weighted_round_robin, random, least_request, peak_ewma, ring_hash, maglev, got "fastest"',
+      ],
+    ],
+    ['a timeout of garbage', upstream('    policy: { timeout: soon }\n'), ['upstreams[0].policy.timeout: expected a duration such as 250ms, 2s or 1m30s, got "soon"']],
+    ['a timeout of zero', upstream('    policy: { timeout: 0s }\n'), ['upstreams[0].policy.timeout: must be longer than 0, got "0s"']],
+    ['a timeout in days', upstream('    policy: { timeout: 1d }\n'), ['upstreams[0].policy.timeout: unknown unit "d" in "1d"; use ms, s, m or h']],
+    ['a protocol we do not speak', upstream('    protocol: http3\n'), ['upstreams[0].protocol: expected one of http, http2, grpc, got "http3"']],
+    ['a missing name', 'upstreams:\n  - endpoints: [127.0.0.1:8081]\n', ['upstreams[0].name: required field is missing']],
+    [
+      'a name with a space',
+      'upstreams:\n  - { name: "my svc", endpoints: [127.0.0.1:8081] }\n',
+      ['upstreams[0].name: must start with a letter or digit and contain only letters, digits, ".", "-" and "_", got "my svc"'],
+    ],
+    ['upstreams that are not a list', 'upstreams: { name: catalog }\n', ['upstreams: expected a list, got a mapping']],
+    ['a weight of zero', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", weight: 0 }] }\n', ['upstreams[0].endpoints[0].weight: must be at least 1, got 0']],
+    ['a fractional weight', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", weight: 1.5 }] }\n', ['upstreams[0].endpoints[0].weight: expected an integer, got 1.5']],
+    ['an endpoint port out of range', 'upstreams:\n  - { name: catalog, endpoints: [127.0.0.1:70000] }\n', ['upstreams[0].endpoints[0]: the port must be a number from 1 to 65535, got "70000" in "127.0.0.1:70000"']],
+    ['an endpoint on port 0', 'upstreams:\n  - { name: catalog, endpoints: [127.0.0.1:0] }\n', ['upstreams[0].endpoints[0]: the port must be a number from 1 to 65535, got "0" in "127.0.0.1:0"']],
+    ['an endpoint that is a number', 'upstreams:\n  - { name: catalog, endpoints: [8081] }\n', ['upstreams[0].endpoints[0]: expected "host:port" or a mapping with an address, got 8081']],
+    ['an endpoint mapping without address', 'upstreams:\n  - { name: catalog, endpoints: [{ weight: 2 }] }\n', ['upstreams[0].endpoints[0].address: required field is missing']],
+    ['backup written as yes', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", backup: yes }] }\n', ['upstreams[0].endpoints[0].backup: expected true or false, got "yes"']],
+    ['an unbracketed IPv6 listen address', upstream('    listen: ::1:9001\n'), ['upstreams[0].listen: an IPv6 address needs brackets, as in "[::1]:9001", got "::1:9001"']],
+    ['an empty listen address', 'proxy:\n  listen:\n', ['proxy.listen: expected "host:port", got an empty value']],
+    ['no endpoints and no gossip', 'upstreams:\n  - name: catalog\n', ['upstreams[0].endpoints: must list at least one endpoint when gossip is not configured']],
+    ['hashOn with round_robin', upstream('    policy: { lb: { hashOn: { header: x-user } } }\n'), ['upstreams[0].policy.lb.hashOn: applies only to ring_hash or maglev, not round_robin']],
+    ['tableSize with ring_hash', upstream('    policy: { lb: { algorithm: ring_hash, tableSize: 65537 } }\n'), ['upstreams[0].policy.lb.tableSize: applies only to maglev, not ring_hash']],
+    ['a maglev table that is not prime', upstream('    policy: { lb: { algorithm: maglev, tableSize: 65536 } }\n'), ['upstreams[0].policy.lb.tableSize: must be a prime number (such as 65537 or 5003), got 65536']],
+    ['a hashOn with two keys', upstream('    policy: { lb: { algorithm: maglev, hashOn: { header: a, cookie: b } } }\n'), ['upstreams[0].policy.lb.hashOn: expected exactly one of header, cookie or sourceAddress']],
+    ['sourceAddress: false', upstream('    policy: { lb: { algorithm: ring_hash, hashOn: { sourceAddress: false } } }\n'), ['upstreams[0].policy.lb.hashOn.sourceAddress: expected true, got false']],
+    ['a choiceCount of one', upstream('    policy: { lb: { algorithm: least_request, choiceCount: 1 } }\n'), ['upstreams[0].policy.lb.choiceCount: must be at least 2, got 1']],
+    [
+      'an unknown retry trigger',
+      upstream('    policy: { retry: { on: [5xx, flaky] } }\n'),
+      [
+        'upstreams[0].policy.retry.on[1]: expected one of connect-failure, refused-stream, reset, timeout, 5xx, gateway-error, retriable-4xx, unavailable, resource-exhausted, cancelled, deadline-exceeded, got "flaky"',
+      ],
+    ],
+    ['a backoff cap below its base', upstream('    policy: { retry: { backoff: { base: 1s, max: 100ms } } }\n'), ['upstreams[0].policy.retry.backoff.max: must not be shorter than backoff.base (1s)']],
+    ['a retry budget ratio of 2', upstream('    policy: { retry: { budget: { ratio: 2 } } }\n'), ['upstreams[0].policy.retry.budget.ratio: must be at most 1, got 2']],
+    ['an error threshold of 0%', upstream('    policy: { circuitBreaker: { errorThresholdPercentage: 0 } }\n'), ['upstreams[0].policy.circuitBreaker.errorThresholdPercentage: must be greater than 0, got 0']],
+    [
+      'a misspelt gRPC status',
+      'upstreams:\n  - { name: payments, protocol: grpc, endpoints: ["h:1"], policy: { fallback: { grpcStatus: UNAVAILBLE } } }\n',
+      [
+        'upstreams[0].policy.fallback.grpcStatus: expected a gRPC status name (OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED) or a code from 0 to 16, got "UNAVAILBLE"',
+      ],
+    ],
+    ['a gRPC status code of 17', 'upstreams:\n  - { name: payments, protocol: grpc, endpoints: ["h:1"], policy: { fallback: { grpcStatus: 17 } } }\n', [expect.stringMatching(/^upstreams\[0\]\.policy\.fallback\.grpcStatus: expected a gRPC status name .* or a code from 0 to 16, got 17$/)]],
+    ['a gRPC fallback on an HTTP upstream', upstream('    policy: { fallback: { grpcStatus: UNAVAILABLE } }\n'), ['upstreams[0].policy.fallback: a gRPC fallback (grpcStatus) needs protocol grpc, not http']],
+    ['an HTTP fallback on a gRPC upstream', upstream('    protocol: grpc\n    policy: { fallback: { status: 503 } }\n'), ['upstreams[0].policy.fallback: an HTTP fallback (status) cannot answer gRPC calls; use grpcStatus']],
+    ['a fallback mixing both forms', upstream('    policy: { fallback: { status: 503, grpcStatus: 14 } }\n'), ['upstreams[0].policy.fallback: set either grpcStatus (a gRPC fallback) or status (an HTTP fallback), not both']],
+    ['a gRPC message on an HTTP fallback', upstream('    policy: { fallback: { status: 503, message: down } }\n'), ['upstreams[0].policy.fallback.message: applies only to a gRPC fallback (grpcStatus), not to an HTTP one (status)']],
+    ['a fallback status of 99', upstream('    policy: { fallback: { status: 99 } }\n'), ['upstreams[0].policy.fallback.status: must be at least 200, got 99']],
+    ['a fallback header name with a space', upstream('    policy: { fallback: { status: 503, headers: { "x bad": v } } }\n'), ['upstreams[0].policy.fallback.headers["x bad"]: expected an HTTP header name, got "x bad"']],
+    ['a health check of two kinds', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: /healthz, tcp: true } }\n', ['services[0].health: expected exactly one of http, grpc or tcp']],
+    ['a health path without a slash', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: healthz } }\n', ['services[0].health.http: expected a path starting with "/", got "healthz"']],
+    ['a health timeout above its interval', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { tcp: true, timeout: 5s } }\n', ['services[0].health.timeout: must not be longer than interval (3s)']],
+    ['grpc: false', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { grpc: false } }\n', ['services[0].health.grpc: expected a service name or true, got false']],
+    ['a log level we do not have', 'log: { level: verbose }\n', ['log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"']],
+    ['a top-level list', '- catalog\n', ['expected a mapping, got a list']],
+    ['an empty file', '# nothing but a comment\n', ['the config is empty']],
+    ['a duplicate key', 'node: a\nnode: b\n', ['YAML syntax error at line 2, column 1: Map keys must be unique']],
+  ])('%s', (_name, yaml, expected) => {
+    expect(issuesOf(yaml)).toEqual(expected);
+  });
+});
+
+describe('unknown fields', () => {
+  it('refuses each one, naming its path, at any depth', () => {
+    const yaml = `
+admn: { listen: 127.0.0.1:9901 }
+upstreams:
+  - name: payments
+    endpoints: [127.0.0.1:50051]
+  - name: catalog
+    endpoints: [{ address: 127.0.0.1:8081, wieght: 3 }]
+    polcy: { timeout: 1s }
+    policy: { retry: { attempts: 2, backof: { base: 25ms } } }
+`;
+    expect(issuesOf(yaml)).toEqual([
+      'upstreams[1].endpoints[0].wieght: unknown field',
+      'upstreams[1].policy.retry.backof: unknown field',
+      'upstreams[1].polcy: unknown field',
+      'admn: unknown field',
+    ]);
+  });
+});
+
+describe('several mistakes', () => {
+  it('are all reported at once', () => {
+    const yaml = `
+node: ""
+admin: { listen: "localhost" }
+upstreams:
+  - name: payments
+    protocol: grpc
+    endpoints: [127.0.0.1:50051, { address: 127.0.0.1:50052, weight: -1 }]
+    policy:
+      lb: { algorithm: fastest }
+      timeout: 2 seconds
+      retry: { attempts: 0 }
+`;
+    expect(issuesOf(yaml)).toEqual([
+      'node: must not be empty',
+      'admin.listen: expected "host:port", got "localhost"',
+      'upstreams[0].endpoints[1].weight: must be at least 1, got -1',
+      'upstreams[0].policy.lb.algorithm: expected one of round_robin, weighted_round_robin, random, least_request, peak_ewma, ring_hash, maglev, got "fastest"',
+      'upstreams[0].policy.timeout: expected a duration such as 250ms, 2s or 1m30s, got "2 seconds"',
+      'upstreams[0].policy.retry.attempts: must be at least 1, got 0',
+    ]);
+  });
+
+  it('across fields are all reported at once', () => {
+    const yaml = `
+admin: { listen: 127.0.0.1:9901 }
+proxy: { listen: 0.0.0.0:9901 }
+services:
+  - { name: orders, target: 127.0.0.1:9001, listen: 127.0.0.1:15006 }
+upstreams:
+  - { name: payments, listen: 127.0.0.1:9001, endpoints: [127.0.0.1:50051, 127.0.0.1:50051] }
+  - { name: payments, listen: 127.0.0.1:0, endpoints: [127.0.0.1:15006] }
+  - { name: search, listen: 127.0.0.1:0 }
+`;
+    expect(issuesOf(yaml)).toEqual([
+      'upstreams[1].name: upstream name "payments" is already used by upstreams[0].name',
+      'proxy.listen: 0.0.0.0:9901 is already used by admin.listen',
+      "services[0].target: 127.0.0.1:9001 is this agent's own upstreams[0].listen; the agent would forward to itself",
+      'upstreams[0].endpoints[1]: 127.0.0.1:50051 is already listed as endpoints[0]',
+      'upstreams[2].endpoints: must list at least one endpoint when gossip is not configured',
+    ]);
+  });
+});
+
+describe('listeners', () => {
+  it('may not share a host:port, whichever sections they are in', () => {
+    const yaml = `
+admin: { listen: 127.0.0.1:9001 }
+services:
+  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:9001 }
+upstreams:
+  - { name: payments, listen: 127.0.0.1:9001, endpoints: [127.0.0.1:50051] }
+`;
+    expect(issuesOf(yaml)).toEqual([
+      'services[0].listen: 127.0.0.1:9001 is already used by admin.listen',
+      'upstreams[0].listen: 127.0.0.1:9001 is already used by admin.listen',
+    ]);
+  });
+
+  it('on port 0 never collide, since each gets its own free port', () => {
+    const yaml = `
+admin: { listen: 127.0.0.1:0 }
+proxy: { listen: 127.0.0.1:0 }
+upstreams:
+  - { name: payments, listen: 127.0.0.1:0, endpoints: [127.0.0.1:50051] }
+  - { name: catalog, listen: "[::1]:0", endpoints: ["[::1]:8081"] }
+`;
+    expect(parseConfig(yaml, { env: {}, hostname: 'h' }).ok).toBe(true);
+  });
+});
+
+describe('YAML syntax errors', () => {
+  it('name the line and column', () => {
+    const yaml = 'node: a\nupstreams:\n  - name: catalog\n    endpoints: [127.0.0.1:8081\n  - name: search\n';
+    expect(issuesOf(yaml)).toEqual([
+      'YAML syntax error at line 5, column 3: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ]);
+  });
+
+  it('of a tab indentation name its line', () => {
+    expect(issuesOf('admin:\n\tlisten: 127.0.0.1:9901\n')[0]).toMatch(/^YAML syntax error at line 2, column 1: /);
+  });
+});
+
+describe('environment variables', () => {
+  it('fill addresses and durations, with defaults', () => {
+    const yaml = `
+admin: { listen: "\${ADMIN:-127.0.0.1:9901}" }
+upstreams:
+  - name: catalog
+    endpoints: ["\${CATALOG_HOST}:8081"]
+    policy: { timeout: "\${CATALOG_TIMEOUT:-3s}" }
+`;
+    const result = parseConfig(yaml, { env: { CATALOG_HOST: '10.1.2.3' }, hostname: 'h' });
+    expect(result.ok && result.config.admin.listen.text).toBe('127.0.0.1:9901');
+    expect(result.ok && result.config.upstreams[0]?.endpoints[0]?.address).toBe('10.1.2.3:8081');
+    expect(result.ok && result.config.upstreams[0]?.policy.timeout).toBe(3000);
+  });
+
+  it('that are missing are each reported with the field, and the value is not checked twice', () => {
+    const yaml = `
+node: \${NODE_NAME}
+upstreams:
+  - name: catalog
+    endpoints: ["\${CATALOG_ADDR}"]
+    policy: { timeout: forever }
+`;
+    expect(issuesOf(yaml)).toEqual([
+      'node: environment variable NODE_NAME is not set and has no default',
+      'upstreams[0].endpoints[0]: environment variable CATALOG_ADDR is not set and has no default',
+      'upstreams[0].policy.timeout: expected a duration such as 250ms, 2s or 1m30s, got "forever"',
+    ]);
+  });
+
+  it('that leave a value malformed are reported against that field', () => {
+    const yaml = 'upstreams:\n  - { name: catalog, endpoints: ["${HOST}"] }\n';
+    expect(issuesOf(yaml, { HOST: 'catalog.internal' })).toEqual(['upstreams[0].endpoints[0]: expected "host:port", got "catalog.internal"']);
+  });
+});
+
+describe('defaults', () => {
+  it('fill everything a minimal config leaves out', () => {
+    const result = parseConfig('upstreams:\n  - { name: catalog, endpoints: [127.0.0.1:8081] }\n', { env: {}, hostname: 'box-7' });
+    expect(result).toEqual({
+      ok: true,
+      warnings: [],
+      config: {
+        node: 'box-7',
+        admin: { listen: { host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' } },
+        log: { level: 'info', access: false },
+        drainTimeout: 10_000,
+        services: [],
+        upstreams: [
+          {
+            name: 'catalog',
+            protocol: 'http',
+            endpoints: [{ address: '127.0.0.1:8081', host: '127.0.0.1', port: 8081, weight: 1, backup: false, metadata: {} }],
+            policy: {
+              lb: { algorithm: 'round_robin', decay: 10_000, choiceCount: 2, minRingSize: 1024, tableSize: 65_537 },
+              timeout: 15_000,
+              connectTimeout: 1000,
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('fill the fields a written section leaves out', () => {
+    const yaml = `
+services:
+  - { name: orders, protocol: grpc, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { grpc: true } }
+upstreams:
+  - name: catalog
+    endpoints: [127.0.0.1:8081]
+    policy:
+      retry: { backoff: { base: 100ms } }
+      fallback: { grpcStatus: 14 }
+      outlierDetection: {}
+    protocol: grpc
+`;
+    const result = parseConfig(yaml, { env: {}, hostname: 'h' });
+    if (!result.ok) throw new Error(formatIssues(result.issues));
+    expect(result.config.services[0]?.health).toEqual({ grpc: true, interval: 3000, timeout: 1000, fall: 2, rise: 5 });
+    const policy = result.config.upstreams[0]?.policy;
+    expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'] });
+    expect(policy?.fallback).toEqual({ grpcStatus: 'UNAVAILABLE' });
+    expect(policy?.outlierDetection).toEqual({ consecutiveFailures: 5, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 10 });
+  });
+
+  it('allow an upstream without endpoints when gossip will find them', () => {
+    const result = parseConfig('gossip: { bind: 127.0.0.1:7946 }\nupstreams:\n  - name: catalog\n', { env: {}, hostname: 'h' });
+    expect(result.ok && result.config.upstreams[0]?.endpoints).toEqual([]);
+  });
+});
+
+describe('loadConfigFile', () => {
+  it('reports a missing file as an issue, not an exception', async () => {
+    const result = await loadConfigFile('/nonexistent/agent.yaml', { env: {}, hostname: 'h' });
+    expect(result).toEqual({ ok: false, issues: [{ path: '', message: 'cannot read /nonexistent/agent.yaml: no such file' }] });
+    expect(formatIssues(result.ok ? [] : result.issues)).toBe('cannot read /nonexistent/agent.yaml: no such file');
+  });
+});

@@ -1,0 +1,160 @@
+import { createServer } from 'node:net';
+import { Agent, request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAdminServer, type AdminServer, type AdminSource } from '../../../src/observability/admin-server.ts';
+import { createLogger } from '../../../src/observability/logger.ts';
+import { MeshletMetrics } from '../../../src/observability/metrics.ts';
+import { sampleValue, samplesOf } from './prometheus-text.ts';
+
+class FakeSource implements AdminSource {
+  live = true;
+  ready = false;
+  upstreamList: unknown[] = [{ name: 'payments', endpoints: 2 }];
+  config: unknown = { node: 'orders-1', control: { token: '<redacted>' } };
+  isLive(): boolean {
+    return this.live;
+  }
+  isReady(): boolean {
+    return this.ready;
+  }
+  upstreams(): unknown[] {
+    return this.upstreamList;
+  }
+  effectiveConfig(): unknown {
+    return this.config;
+  }
+}
+
+const silent = createLogger({ level: 'silent', name: 'admin-test' });
+
+let server: AdminServer;
+let metrics: MeshletMetrics;
+let source: FakeSource;
+let client: Agent;
+
+beforeEach(async () => {
+  metrics = new MeshletMetrics();
+  source = new FakeSource();
+  client = new Agent();
+  server = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent });
+});
+
+afterEach(async () => {
+  await server.close();
+  await client.close();
+});
+
+async function get(path: string, method: 'GET' | 'POST' | 'HEAD' = 'GET') {
+  const res = await request(`http://127.0.0.1:${server.address.port}${path}`, { method, dispatcher: client });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+describe('admin server', () => {
+  it('listens on the port the OS chose', () => {
+    expect(server.address.host).toBe('127.0.0.1');
+    expect(server.address.port).toBeGreaterThan(0);
+  });
+
+  it('answers /healthz by liveness', async () => {
+    expect(await get('/healthz')).toMatchObject({ status: 200, body: 'ok' });
+    source.live = false;
+    expect((await get('/healthz')).status).toBe(503);
+  });
+
+  it('answers /readyz 503 until ready, 200 while ready, 503 again while draining', async () => {
+    expect(await get('/readyz')).toMatchObject({ status: 503, body: 'not ready' });
+    source.ready = true;
+    expect(await get('/readyz')).toMatchObject({ status: 200, body: 'ready' });
+    source.ready = false;
+    expect(await get('/readyz')).toMatchObject({ status: 503, body: 'not ready' });
+  });
+
+  it('serves recorded request metrics at /metrics in Prometheus text format', async () => {
+    const ep = metrics.bindEndpoint('payments', '127.0.0.1:50051');
+    ep.started();
+    ep.finished('grpc', 200, 0.004, 14);
+    ep.started();
+    ep.finished('grpc', 200, 0.2, 0);
+    metrics.configReload('applied');
+
+    const res = await get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe(metrics.contentType);
+    const labels = { upstream: 'payments', endpoint: '127.0.0.1:50051' };
+    expect(sampleValue(res.body, 'meshlet_requests_total', { ...labels, protocol: 'grpc', status_class: '2xx' })).toBe(2);
+    expect(sampleValue(res.body, 'meshlet_grpc_responses_total', { ...labels, grpc_status: 'UNAVAILABLE' })).toBe(1);
+    expect(sampleValue(res.body, 'meshlet_request_duration_seconds_bucket', { ...labels, protocol: 'grpc', le: '0.005' })).toBe(1);
+    expect(sampleValue(res.body, 'meshlet_request_duration_seconds_count', { ...labels, protocol: 'grpc' })).toBe(2);
+    expect(sampleValue(res.body, 'meshlet_config_reloads_total', { result: 'applied' })).toBe(1);
+
+    metrics.removeUpstream('payments');
+    const after = await get('/metrics');
+    expect(samplesOf(after.body, 'meshlet_requests_total', { upstream: 'payments' })).toEqual([]);
+    expect(samplesOf(after.body, 'meshlet_request_duration_seconds_count', { upstream: 'payments' })).toEqual([]);
+  });
+
+  it('serves upstreams and config as pretty-printed JSON', async () => {
+    const upstreams = await get('/api/v1/upstreams');
+    expect(upstreams.status).toBe(200);
+    expect(upstreams.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(upstreams.body)).toEqual([{ name: 'payments', endpoints: 2 }]);
+    expect(upstreams.body).toContain('\n  ');
+
+    const config = await get('/api/v1/config?pretty');
+    expect(config.status).toBe(200);
+    expect(JSON.parse(config.body)).toEqual({ node: 'orders-1', control: { token: '<redacted>' } });
+  });
+
+  it('answers unknown paths with 404 JSON', async () => {
+    const res = await get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(res.body)).toEqual({ error: 'not found', path: '/nope' });
+  });
+
+  it('refuses methods other than GET and HEAD with 405', async () => {
+    const res = await get('/readyz', 'POST');
+    expect(res.status).toBe(405);
+    expect(res.headers['allow']).toBe('GET, HEAD');
+    const head = await get('/healthz', 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+  });
+
+  it('answers 500 JSON when the source throws, and keeps serving', async () => {
+    source.upstreams = () => {
+      throw new Error('boom');
+    };
+    const res = await get('/api/v1/upstreams');
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toEqual({ error: 'internal error' });
+    expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('closes while a client holds an idle keep-alive connection, then refuses connections', async () => {
+    const own = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent });
+    const url = `http://127.0.0.1:${own.address.port}/healthz`;
+    const first = await request(url, { dispatcher: client });
+    await first.body.text();
+
+    await own.close();
+
+    const fresh = new Agent();
+    await expect(request(url, { dispatcher: fresh })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await fresh.close();
+  });
+
+  it('rejects when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    try {
+      await expect(
+        startAdminServer({ listen: { host: '127.0.0.1', port: address.port }, metrics, source, logger: silent }),
+      ).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
