@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { isOnPath, versionLine } from './tools.ts';
 
 export interface MachineInfo {
@@ -10,6 +10,8 @@ export interface MachineInfo {
   readonly haproxy: string;
   readonly wrk: string;
   readonly h2load: string;
+  /** 1-minute load average when the bench started: above ~0.5, something else is competing for the CPUs. */
+  readonly loadAverage: number;
 }
 
 export function machineInfo(): MachineInfo {
@@ -23,5 +25,6 @@ export function machineInfo(): MachineInfo {
     haproxy: isOnPath('haproxy') ? versionLine('haproxy', ['-v']) : 'not installed',
     wrk: versionLine('wrk', ['-v']),
     h2load: versionLine('h2load', ['--version']),
+    loadAverage: loadavg()[0] ?? NaN,
   };
 }

@@ -93,6 +93,7 @@ export function renderReport(input: ReportInput): string {
     '',
     `- CPU: ${m.cpuModel}, ${m.cores} cores; load generators, upstreams and harness pinned to CPU 0, the proxy under test to CPU 1`,
     `- Node ${m.node}; ${m.haproxy}; ${m.wrk}; ${m.h2load}; Linux ${m.kernel}`,
+    `- Load average when started: ${num(m.loadAverage, 2)} (other work on the machine shows up as tail latency)`,
     `- ${input.rounds} round(s) of ${input.durationS} s per run after a ${input.warmupS} s warm-up; every row runs in every round, interleaved; figures are medians over rounds, errors are summed`,
     '- Upstreams answer 100 bytes (HTTP/1.1, h2c) or echo "hello" (gRPC unary, grpc-js); gRPC successes are checked against the calls the upstream answered',
     ...input.unavailable.map((line) => `- ${line}`),

@@ -4,7 +4,6 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { runAgent } from './agent-command.ts';
 import { runValidate } from './validate-command.ts';
-import { runDemo } from './demo.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -35,6 +34,8 @@ program
   .description('start sample HTTP and gRPC instances with an agent in front, send a short load, print what happened')
   .option('-n, --requests <count>', 'HTTP requests to send', (v) => Number.parseInt(v, 10))
   .action(async (opts: { requests?: number }) => {
+    // Loaded on demand: the demo pulls in grpc-js, which the agent itself never needs.
+    const { runDemo } = await import('./demo.ts');
     process.exitCode = await runDemo(opts.requests !== undefined ? { requests: opts.requests } : {});
   });
 
