@@ -2,7 +2,13 @@
 // One keep-alive Pool to the upstream; bodies stream both ways; no policy, no metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { portArg } from '../lib/argv.ts';
+
+// Self-contained (node builtins and undici only) because the bench runs it compiled, as meshlet runs.
+function portArg(name: string): number {
+  const port = Number(process.argv[process.argv.indexOf(`--${name}`) + 1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`--${name} PORT is required`);
+  return port;
+}
 
 // undici refuses connection-level headers; they describe the client's hop, not the upstream's.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);

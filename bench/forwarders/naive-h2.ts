@@ -1,7 +1,13 @@
 // The "naive HTTP/2" reference: an h2c server forwarding every stream over one client session
 // to the upstream, piping bodies both ways and passing trailers through for gRPC.
 import { connect, createServer, constants, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { portArg } from '../lib/argv.ts';
+
+// Self-contained (node builtins and undici only) because the bench runs it compiled, as meshlet runs.
+function portArg(name: string): number {
+  const port = Number(process.argv[process.argv.indexOf(`--${name}`) + 1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`--${name} PORT is required`);
+  return port;
+}
 
 const upstreamUrl = `http://127.0.0.1:${portArg('upstream')}`;
 let session: ClientHttp2Session | undefined;

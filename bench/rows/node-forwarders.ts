@@ -1,5 +1,5 @@
 import { PROXY_CPU } from '../lib/cpus.ts';
-import { startTsHelper } from '../lib/node-process.ts';
+import { compileForwarder } from '../lib/compile-forwarder.ts';
 import { freePorts } from '../lib/ports.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { waitForPort } from '../lib/readiness.ts';
@@ -8,9 +8,10 @@ import { newRow, skipAll, type Row, type UpstreamPorts } from './row.ts';
 
 async function startForwarders(row: Row, group: ProcessGroup, file: string, upstreams: UpstreamPorts, protocols: readonly Protocol[]): Promise<Row> {
   const ports = await freePorts(protocols.length);
+  const script = compileForwarder(file);
   for (const [i, protocol] of protocols.entries()) {
     const port = ports[i] as number;
-    const forwarder = startTsHelper(group, `${row.name} (${protocol})`, PROXY_CPU, file, ['--listen', String(port), '--upstream', String(upstreams[protocol])]);
+    const forwarder = group.start(`${row.name} (${protocol})`, PROXY_CPU, process.execPath, [script, '--listen', String(port), '--upstream', String(upstreams[protocol])]);
     try {
       await waitForPort(forwarder, port);
       row.targets.set(protocol, { port, process: forwarder });

@@ -131,9 +131,13 @@ export class Agent {
 
   async stop(): Promise<void> {
     for (const listener of this.listeners.values()) listener.stop();
-    for (const frontend of this.frontends()) frontend.destroy();
+    const frontends = this.frontends();
+    // After a clean drain the last responses may still be leaving: end connections gently first.
+    for (const frontend of frontends) frontend.close();
     await this.forwarders.closeAll();
     await this.admin?.close();
+    // A client that stopped reading must not keep the process alive.
+    for (const frontend of frontends) frontend.destroy();
   }
 
   private frontends(): HttpFrontend[] {

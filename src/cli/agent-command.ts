@@ -1,7 +1,8 @@
 // `meshlet agent`: run until SIGTERM/SIGINT (drain, exit 0); SIGHUP or a changed file
 // (--watch) reloads, keeping the old config when the new one is invalid.
 
-import { watch } from 'node:fs';
+import { statSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import { Agent } from '../agent/agent.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -70,12 +71,25 @@ async function applyReload(agent: Agent, path: string, reason: string, logger: L
   return result.config;
 }
 
-/** Editors replace files rather than write them in place, so watch the directory entry. */
+/**
+ * Editors and Kubernetes replace the file (rename over it, swap a symlink) rather than write it
+ * in place, and a watch on the file itself goes deaf after the first replace. So the directory
+ * is watched, and any event in it reloads only if what the path points at has changed.
+ */
 function watchFile(path: string, onChange: () => void): { close(): void } {
   let pending: NodeJS.Timeout | undefined;
-  const watcher = watch(path, { persistent: false }, () => {
+  let last = fingerprint(path);
+  const check = (): void => {
+    pending = undefined;
+    const now = fingerprint(path);
+    // Missing: mid-replace, or deleted; the old config stays until a file is back.
+    if (now === undefined || now === last) return;
+    last = now;
+    onChange();
+  };
+  const watcher = watch(dirname(path), { persistent: false }, () => {
     if (pending) clearTimeout(pending);
-    pending = setTimeout(onChange, 100);
+    pending = setTimeout(check, 100);
   });
   return {
     close: () => {
@@ -83,4 +97,13 @@ function watchFile(path: string, onChange: () => void): { close(): void } {
       watcher.close();
     },
   };
+}
+
+function fingerprint(path: string): string | undefined {
+  try {
+    const stat = statSync(path);
+    return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
 }

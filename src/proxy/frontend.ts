@@ -4,6 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { MeshletMetrics } from '../observability/metrics.ts';
@@ -52,6 +53,11 @@ export class HttpFrontend {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
+  /**
+   * HTTP/1.1 connections, tracked here because node:http tracks connections (and so
+   * closeIdleConnections/closeAllConnections work) only for a server that listens itself.
+   */
+  private readonly connections = new Set<Duplex>();
 
   constructor(
     private readonly listenerName: string,
@@ -70,6 +76,8 @@ export class HttpFrontend {
 
   /** Serves a connection whose first bytes are still unread in the socket's buffer. */
   acceptHttp1(socket: Duplex): void {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
     this.h1.emit('connection', socket);
   }
 
@@ -77,15 +85,26 @@ export class HttpFrontend {
     this.h2.emit('connection', socket);
   }
 
-  /** Stops keep-alive reuse: idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY. */
+  /**
+   * Stops keep-alive reuse: HTTP/2 sessions get GOAWAY; HTTP/1.1 responses from now on carry
+   * `connection: close` (see onRequest), and close() ends the connections left idle.
+   */
   drain(): void {
-    this.h1.closeIdleConnections();
     for (const session of this.sessions) session.close();
   }
 
-  /** Last resort after the drain timeout. */
+  /** After a drain: ends every connection once what was written to it has been sent. */
+  close(): void {
+    for (const socket of this.connections) {
+      if (socket instanceof Socket) socket.destroySoon();
+      else socket.end();
+    }
+    for (const session of this.sessions) session.close();
+  }
+
+  /** Last resort after the drain timeout, or for what close() could not end. */
   destroy(): void {
-    this.h1.closeAllConnections();
+    for (const socket of this.connections) socket.destroy();
     for (const session of this.sessions) session.destroy();
   }
 
@@ -165,6 +184,12 @@ export class HttpFrontend {
     }
     const shape = clientErrorShape(err.code);
     this.env.metrics.malformedRequest(this.listenerName, shape.reason);
+    if (responseUnderway(socket)) {
+      // A bad chunk after the upstream's response began: a status line now would land in the
+      // middle of that response's body, so the connection is cut instead.
+      socket.destroy();
+      return;
+    }
     const body = `${shape.text}: ${err.code ?? err.message}\n`;
     socket.end(
       `HTTP/1.1 ${shape.status} ${shape.text}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
@@ -176,6 +201,11 @@ export class HttpFrontend {
     this.env.metrics.malformedRequest(this.listenerName, reason);
     new Http1Sink(res).fail(new ProxyError(code, message), 'meshlet');
   }
+}
+
+/** Whether a response has begun on this HTTP/1.1 socket (node's own clientError default reads the same field). */
+function responseUnderway(socket: Duplex): boolean {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
 }
 
 function ignoreStreamError(): void {

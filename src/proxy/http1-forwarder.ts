@@ -3,6 +3,7 @@
 
 import { Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndResponseHeaders, trailersFromRaw } from './headers.ts';
@@ -37,7 +38,7 @@ export class Http1Forwarder implements Forwarder {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
         headers: request.headers as string[] | IncomingHttpHeaders,
-        body: request.body,
+        body: request.body && bodyUndiciMayFinish(request.body),
       },
       exchange,
     );
@@ -46,6 +47,17 @@ export class Http1Forwarder implements Forwarder {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/**
+ * undici destroys a stream body once it has written it, or failed to. The client's request is
+ * not undici's to destroy: for an h2c client it is the same stream as the response still to
+ * come, which destroying would cut off. An iterator that does not destroy on return reads the
+ * same bytes with the same back-pressure. (undici documents AsyncIterable bodies for dispatch;
+ * its type declarations leave them out, hence the cast.)
+ */
+function bodyUndiciMayFinish(body: Readable): Readable {
+  return body.iterator({ destroyOnReturn: false }) as unknown as Readable;
 }
 
 /** One request on the pool; implements undici's dispatch handler protocol. */

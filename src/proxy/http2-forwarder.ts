@@ -2,6 +2,7 @@
 // replaced after GOAWAY or close; streams already running on a closing session finish there.
 
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import net from 'node:net';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
@@ -10,6 +11,8 @@ import type { ProxiedRequest } from './proxied-request.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
 const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
+
+const requestCutOff = new Error('request cancelled before its body was sent');
 
 /** Big windows so one bulk upload or download is not throttled to 64 KiB per round trip. */
 const WINDOW_BYTES = 16 * 1024 * 1024;
@@ -54,8 +57,11 @@ export class Http2Forwarder implements Forwarder {
   private currentSession(): ClientHttp2Session {
     const existing = this.session;
     if (existing && !existing.closed && !existing.destroyed) return existing;
+    const { host, port } = this.options;
     const session = http2.connect(this.authority, {
       settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
+      // Without TCP_NODELAY, small frames wait out the peer's delayed ACK (~40 ms each).
+      createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     this.session = session;
     let connectTimer: TimerHandle | undefined = this.options.clock.setTimeout(() => {
@@ -148,7 +154,12 @@ class Http2Exchange implements Attempt {
 
   cancel(): void {
     const stream = this.stream;
-    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    if (!stream || stream.destroyed) return;
+    // close() ends a request body still being sent (END_STREAM) before it resets, and the
+    // upstream may take the cut-off upload for a whole one; destroying with an error resets
+    // alone, with RST_STREAM(INTERNAL_ERROR) instead of CANCEL.
+    if (stream.writableEnded) stream.close(NGHTTP2_CANCEL);
+    else stream.destroy(requestCutOff);
   }
 
   private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
@@ -157,8 +168,8 @@ class Http2Exchange implements Attempt {
     this.responseHeaders = headers;
     const endStream = (flags & HTTP2_FLAG_END_STREAM) !== 0;
     this.endedWithHeaders = endStream;
-    const expectTrailers = this.call.request.grpc || headers.trailer !== undefined;
-    this.call.sink.start(this.status, endToEndFromHttp2(headers), endStream, expectTrailers);
+    // HTTP/2 announces no trailers ahead (a Trailer header is optional), so any body may end with some.
+    this.call.sink.start(this.status, endToEndFromHttp2(headers), endStream, true);
   };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
@@ -187,7 +198,10 @@ class Http2Exchange implements Attempt {
 
   private readonly onError = (err: Error): void => {
     if (this.call.settled) return;
-    this.call.fail(classifyTransportError(err, this.sessionUp), err.message);
+    // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
+    // connect timeout) as its cause: that is what the client needs to read.
+    const cause = err.cause instanceof Error ? err.cause : err;
+    this.call.fail(classifyTransportError(cause, this.sessionUp), cause.message);
   };
 
   private readonly onClose = (): void => {

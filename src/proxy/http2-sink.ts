@@ -1,12 +1,14 @@
 // ResponseSink over a node:http2 server stream (client spoke h2c or gRPC).
 
-import http2, { type ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { ProxyError } from './errors.ts';
+import { encodeGrpcMessage } from './grpc-message.ts';
 import type { ResponseSink } from './response-sink.ts';
 
-const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** Node resets a stream destroyed with an error with RST_STREAM(INTERNAL_ERROR). */
+const upstreamBrokeOff = new Error('the upstream response broke off');
 
 export class Http2Sink implements ResponseSink {
   bytesSent = 0;
@@ -40,7 +42,9 @@ export class Http2Sink implements ResponseSink {
   }
 
   reset(): void {
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    // close() would end the stream (END_STREAM) before resetting it, and the client would take
+    // the truncated body for a whole one; destroying with an error sends RST_STREAM alone.
+    if (!this.stream.destroyed) this.stream.destroy(upstreamBrokeOff);
   }
 
   fail(error: ProxyError, upstream: string): void {
@@ -56,7 +60,7 @@ export class Http2Sink implements ResponseSink {
         ':status': 200,
         'content-type': 'application/grpc',
         'grpc-status': String(error.grpcStatus),
-        'grpc-message': encodeURIComponent(message),
+        'grpc-message': encodeGrpcMessage(message),
         'x-meshlet-error': error.code,
       }, { endStream: true });
       return;
@@ -70,7 +74,8 @@ export class Http2Sink implements ResponseSink {
   }
 
   private readonly sendTrailers = (): void => {
-    if (this.trailers && Object.keys(this.trailers).length > 0) this.stream.sendTrailers(this.trailers);
-    else this.stream.close();
+    // Empty trailers make node end the stream with an empty END_STREAM DATA frame; close()
+    // would send RST_STREAM, which some clients count as an error after a whole response.
+    this.stream.sendTrailers(this.trailers ?? {});
   };
 }

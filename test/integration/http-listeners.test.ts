@@ -94,6 +94,14 @@ describe('upstream port', () => {
     expect(JSON.parse(res.body)).toMatchObject({ method: 'GET', path: '/items/2' });
   });
 
+  it('carries an HTTP/1.1 body with a Content-Length to an HTTP/1.1 upstream and back', async () => {
+    const res = await request(`http://${agent.listeners['upstream:catalog']}/echo`, {
+      dispatcher, method: 'POST', headers: { 'content-type': 'text/plain', 'content-length': '12' }, body: 'sized body!!',
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('sized body!!');
+  });
+
   it('carries an h2c client to an HTTP/1.1 upstream and back', async () => {
     const res = await h2Request(session(agent.listeners['upstream:catalog']!), { ':method': 'POST', ':path': '/echo', 'content-type': 'text/plain' }, 'from h2c');
     expect(res.status).toBe(200);

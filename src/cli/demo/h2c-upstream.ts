@@ -18,7 +18,8 @@ export async function listenH2cUpstream(instance: string, host: string, port: nu
   const stats = new UpstreamStats(instance);
   const server = createServer();
   server.on('stream', (stream, headers) => {
-    void respond(stream, headers, stats);
+    // A client gone mid-body makes reading it throw: that ends one response, not the server.
+    respond(stream, headers, stats).catch(ignoreError);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -10,7 +10,8 @@ import {
 export async function listenHttp1Upstream(instance: string, host: string, port: number): Promise<number> {
   const stats = new UpstreamStats(instance);
   const server = createServer((req, res) => {
-    void respond(req, res, stats);
+    // A client gone mid-body makes reading it throw: that ends one response, not the server.
+    respond(req, res, stats).catch(ignoreError);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
