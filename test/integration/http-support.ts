@@ -122,8 +122,8 @@ export async function http1Stats(address: string): Promise<UpstreamStats> {
   return (await res.body.json()) as UpstreamStats;
 }
 
-/** Calls `read` until `done` holds for its result (at most `tries` times, 20 ms apart). */
-export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, tries = 100): Promise<T> {
+/** Calls `read` until `done` holds for its result (at most `tries` times, 20 ms apart: 5 s and more under load). */
+export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, tries = 250): Promise<T> {
   let value = await read();
   for (let i = 1; i < tries && !done(value); i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
