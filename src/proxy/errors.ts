@@ -1,7 +1,7 @@
 // Errors the agent makes itself. Logs, metrics, the x-meshlet-error header and tests key on
 // the stable code, never on the message text.
 
-import { errors } from 'undici';
+import { undiciErrors } from './undici-parts.ts';
 
 export type ProxyErrorCode =
   | 'MESHLET_CONNECT_FAILED'
@@ -65,7 +65,7 @@ const CONNECT_ERROR_CODES = new Set([
 export function classifyTransportError(err: unknown, sessionUp = true): ProxyErrorCode {
   // undici's HTTPParserError carries no code for most parse failures (it looks the numeric
   // llhttp error up in a table keyed by name), so the class is what marks a response not HTTP.
-  if (err instanceof errors.HTTPParserError) return 'MESHLET_BAD_UPSTREAM_RESPONSE';
+  if (err instanceof undiciErrors.HTTPParserError) return 'MESHLET_BAD_UPSTREAM_RESPONSE';
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
     if (CONNECT_ERROR_CODES.has(code)) return 'MESHLET_CONNECT_FAILED';

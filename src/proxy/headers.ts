@@ -9,7 +9,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 function connectionNamed(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The common values name no other header; skip the split for them.
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   const names = new Set<string>();
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();

@@ -1,10 +1,11 @@
 // HTTP/1.1 to one endpoint through an undici keep-alive pool. Each attempt is a raw dispatch
 // handler, so the response streams straight into the client's sink with back-pressure.
 
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { classifyTransportError } from './errors.ts';
+import { Pool } from './undici-parts.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndResponseHeaders, trailersFromRaw } from './headers.ts';
 import type { ProxyCall } from './proxy-call.ts';
@@ -16,7 +17,7 @@ export interface Http1ForwarderOptions {
 }
 
 export class Http1Forwarder implements Forwarder {
-  private readonly pool: Pool;
+  private readonly pool: UndiciPool;
 
   constructor(options: Http1ForwarderOptions) {
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
