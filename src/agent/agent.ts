@@ -4,8 +4,7 @@
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.ts';
 import type { AgentConfig, ServiceConfig, UpstreamConfig } from '../config/types.ts';
-import { LB_DEFAULTS } from '../config/lb-schema.ts';
-import { POLICY_DEFAULTS } from '../config/policy-schema.ts';
+import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
 import { AccessLog } from '../observability/logger.ts';
@@ -36,7 +35,7 @@ function inboundUpstream(service: ServiceConfig): UpstreamConfig {
     protocol: service.protocol,
     listen: service.listen,
     endpoints: [{ address: service.target.text, host: service.target.host, port: service.target.port, weight: 1, backup: false, metadata: {} }],
-    policy: { lb: { ...LB_DEFAULTS }, timeout: POLICY_DEFAULTS.timeout, connectTimeout: POLICY_DEFAULTS.connectTimeout },
+    policy: DEFAULT_POLICY,
   };
 }
 

@@ -1,9 +1,9 @@
-// `meshlet` command line: agent, validate, demo.
+// `meshlet` command line: agent, validate, demo. Each command loads its own modules when it
+// runs, so the long-running agent never holds what only validate (zod, yaml) or the demo
+// (grpc-js) needs.
 
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { runAgent } from './agent-command.ts';
-import { runValidate } from './validate-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,6 +18,7 @@ program
   .requiredOption('-c, --config <file>', 'agent config (YAML)')
   .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
   .action(async (opts: { config: string; watch?: boolean }) => {
+    const { runAgent } = await import('./agent-command.ts');
     process.exitCode = await runAgent(opts.config, { watch: opts.watch === true });
   });
 
@@ -26,6 +27,7 @@ program
   .description('check a config file; exits 0 when valid, 1 with one line per problem otherwise')
   .requiredOption('-c, --config <file>', 'agent config (YAML)')
   .action(async (opts: { config: string }) => {
+    const { runValidate } = await import('./validate-command.ts');
     process.exitCode = await runValidate(opts.config);
   });
 
@@ -34,7 +36,6 @@ program
   .description('start sample HTTP and gRPC instances with an agent in front, send a short load, print what happened')
   .option('-n, --requests <count>', 'HTTP requests to send', (v) => Number.parseInt(v, 10))
   .action(async (opts: { requests?: number }) => {
-    // Loaded on demand: the demo pulls in grpc-js, which the agent itself never needs.
     const { runDemo } = await import('./demo.ts');
     process.exitCode = await runDemo(opts.requests !== undefined ? { requests: opts.requests } : {});
   });

@@ -1,6 +1,7 @@
 // policy.lb: the balancing algorithm and the knobs that belong to it. A knob written for an
 // algorithm that ignores it is an error, so a config never looks like it does what it doesn't.
 
+import { LB_DEFAULTS } from './defaults.ts';
 import { z } from 'zod';
 import { duration, headerName, nonEmptyString } from './fields.ts';
 import type { HashOn, LbAlgorithm, LbConfig } from './types.ts';
@@ -25,14 +26,6 @@ export const ALGORITHM_FIELDS: Readonly<Record<AlgorithmField, readonly LbAlgori
   minRingSize: ['ring_hash'],
   tableSize: ['maglev'],
 };
-
-export const LB_DEFAULTS = {
-  algorithm: 'round_robin',
-  decay: 10_000,
-  choiceCount: 2,
-  minRingSize: 1024,
-  tableSize: 65_537,
-} as const satisfies LbConfig;
 
 // Envoy's bounds: a larger ring or table costs memory for no better spread.
 const MAX_RING_SIZE = 8_388_608;

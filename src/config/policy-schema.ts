@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { duration, positiveInt } from './fields.ts';
-import { LB_DEFAULTS, lbSchema } from './lb-schema.ts';
+import { LB_DEFAULTS, POLICY_DEFAULTS } from './defaults.ts';
+import { lbSchema } from './lb-schema.ts';
 import type { CircuitBreakerConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
 
 /** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
@@ -98,8 +99,6 @@ const outlierDetectionSchema = z
     }),
   );
 
-export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
-
 export const policySchema = z
   .strictObject({
     lb: lbSchema.optional(),
@@ -123,6 +122,3 @@ export const policySchema = z
       ...(raw.fallback ? { fallback: raw.fallback } : {}),
     }),
   );
-
-/** The policy of an upstream that has no `policy` section. */
-export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS };

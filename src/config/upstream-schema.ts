@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { address, listenAddress, name, nonEmptyString, positiveInt, protocol } from './fields.ts';
 import { describeValue } from './messages.ts';
-import { DEFAULT_POLICY, policySchema } from './policy-schema.ts';
+import { DEFAULT_POLICY } from './defaults.ts';
+import { policySchema } from './policy-schema.ts';
 import type { EndpointConfig, HostPort, UpstreamConfig } from './types.ts';
 
 function endpoint(at: HostPort, fields: Partial<Pick<EndpointConfig, 'weight' | 'zone' | 'backup' | 'metadata'>> = {}): EndpointConfig {
