@@ -22,6 +22,13 @@ interface UpstreamSlot {
   readonly frontend: HttpFrontend;
 }
 
+/** A listener a reload could not open (its address in use, say); the rest of the config applies. */
+export interface ListenerFailure {
+  readonly listener: string;
+  readonly address: string;
+  readonly error: string;
+}
+
 export interface AgentDependencies {
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -90,7 +97,10 @@ export class Agent {
       },
     });
     this.buildSlots(this.config);
-    await this.syncListeners(this.config);
+    const failures = await this.syncListeners(this.config);
+    if (failures.length > 0) {
+      throw new Error(failures.map((f) => `${f.listener} on ${f.address}: ${f.error}`).join('; '));
+    }
     this.ready = true;
     return this.listenerAddresses();
   }
@@ -105,16 +115,18 @@ export class Agent {
   /**
    * Applies a new, already validated config. Unchanged upstreams keep their runtime (pools,
    * picker state); changed ones get a new runtime that inherits load state; requests in flight
-   * finish on the objects they started with.
+   * finish on the objects they started with. A listener that cannot be opened is reported,
+   * not fatal: the agent keeps serving everything else.
    */
-  async reload(config: AgentConfig): Promise<void> {
+  async reload(config: AgentConfig): Promise<ListenerFailure[]> {
     if (config.admin.listen.text !== this.config.admin.listen.text) {
       this.logger.warn({ field: 'admin.listen' }, 'admin.listen changed: takes effect after a restart');
     }
     this.config = config;
     this.buildSlots(config);
-    await this.syncListeners(config);
+    const failures = await this.syncListeners(config);
     void this.forwarders.sweep();
+    return failures;
   }
 
   /** Readiness false, stop accepting, let requests in flight finish up to the timeout. */
@@ -193,7 +205,8 @@ export class Agent {
     return name.startsWith('inbound:') ? undefined : this.slots.get(name);
   }
 
-  private async syncListeners(config: AgentConfig): Promise<void> {
+  /** Opens and closes listeners to match `config`; returns those that could not be opened. */
+  private async syncListeners(config: AgentConfig): Promise<ListenerFailure[]> {
     const wanted = new Map<string, { listen: NonNullable<UpstreamConfig['listen']>; frontend: HttpFrontend }>();
     if (config.proxy && this.proxyFrontend) wanted.set('proxy', { listen: config.proxy.listen, frontend: this.proxyFrontend });
     for (const upstream of config.upstreams) {
@@ -209,11 +222,18 @@ export class Agent {
       this.listeners.delete(name);
       this.metrics.removeListener(name);
     }
+    const failures: ListenerFailure[] = [];
     for (const [name, want] of wanted) {
       if (this.listeners.has(name)) continue;
       const listener = new Listener(name, want.listen, want.frontend);
-      await listener.start();
+      try {
+        await listener.start();
+      } catch (err) {
+        failures.push({ listener: name, address: want.listen.text, error: (err as Error).message });
+        continue;
+      }
       this.listeners.set(name, listener);
     }
+    return failures;
   }
 }

@@ -59,7 +59,8 @@ async function applyReload(agent: Agent, path: string, reason: string, logger: L
     return undefined;
   }
   try {
-    await agent.reload(result.config);
+    const failures = await agent.reload(result.config);
+    for (const failure of failures) logger.error({ reason, ...failure }, 'listener could not be opened');
   } catch (err) {
     agent.metrics.configReload('rejected');
     logger.error({ reason, issues: [{ path: '', message: (err as Error).message }] }, 'config rejected');

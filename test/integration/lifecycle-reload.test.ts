@@ -116,6 +116,19 @@ describe('config reload by SIGHUP', () => {
     expect((await instancesSeen(pool, 30)).size).toBe(3);
   });
 
+  it('applies the rest of a config whose new listener cannot be opened, and says which', async () => {
+    const config = agentConfig(addresses, 'least_request') as { upstreams: object[] };
+    // The admin port is taken by the agent itself, so this listener cannot be opened.
+    config.upstreams.push({ name: 'orders', protocol: 'http', listen: agent.admin, endpoints: [addresses[0]!] });
+    const outcome = await agent.reload(config);
+    expect(outcome.applied).toBe(true);
+    const failure = await agent.waitForLog((line) => line.msg === 'listener could not be opened', 5000);
+    expect(failure).toMatchObject({ listener: 'upstream:orders', address: agent.admin });
+    expect(String(failure.error)).toContain('EADDRINUSE');
+    expect((await request(`http://${agent.admin}/readyz`)).statusCode).toBe(200);
+    expect((await instancesSeen(pool, 6)).size).toBe(3);
+  });
+
   it('loses no request while reloading five times under load', async () => {
     const configs = [
       agentConfig(addresses.slice(0, 2), 'round_robin'),
