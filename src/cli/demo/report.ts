@@ -53,7 +53,7 @@ export function formatDemoReport(report: DemoReport): string {
     '',
     ...instances,
     '',
-    `  Admin API was at http://${report.admin}  (/metrics /healthz /readyz /api/v1/… /dashboard)`,
+    `  Admin API was at http://${report.admin}  (/metrics /healthz /readyz /api/v1/upstreams /api/v1/config)`,
   ];
   if (report.failures.length > 0) {
     lines.push('', `  ${report.failures.length} kind(s) of call failed:`, ...report.failures.map((f) => `    - ${f}`));
