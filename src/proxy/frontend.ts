@@ -162,6 +162,9 @@ export class HttpFrontend {
       sourceAddress: stream.session?.socket?.remoteAddress ?? '',
     }, sink, this.env);
     stream.once('close', call.onClientClose);
+    // A client's RST_STREAM(NO_ERROR) emits 'aborted' but 'close' only once our writes drain,
+    // which may be never; 'aborted' is the reliable sign the client went away.
+    stream.once('aborted', call.onClientClose);
     stream.on('error', ignoreStreamError);
     call.run();
   };

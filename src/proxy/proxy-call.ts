@@ -74,11 +74,14 @@ export class ProxyCall {
     this.settle(error.httpStatus, this.request.grpc ? error.grpcStatus : undefined, code);
   }
 
-  /** Bound once per call: the client's response stream closed. */
+  /** Bound once per call: the client's response stream closed or was reset. */
   readonly onClientClose = (): void => {
     if (this.done) return;
     this.done = true;
     this.attempt?.cancel();
+    // Release the client's side too: an HTTP/2 stream reset with NO_ERROR while our writes
+    // wait on flow control would otherwise never emit 'close' and stay in its session.
+    this.sink.reset();
     this.settle(CLIENT_CLOSED, undefined, undefined);
   };
 

@@ -1,7 +1,7 @@
 // Cancellation crosses the agent both ways: a client that gives up stops the upstream's work,
 // and an upstream that breaks mid-response breaks the client's request instead of ending it
 // as if it had finished.
-import type { ClientHttp2Session } from 'node:http2';
+import { connect as connectH2, type ClientHttp2Session } from 'node:http2';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,32 @@ async function* stallingBody(signal: AbortSignal): AsyncGenerator<Buffer> {
   for (let i = 0; i < 4; i++) yield Buffer.alloc(64 * 1024, 'u');
   await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
 }
+
+describe('an h2c client that resets with NO_ERROR while the agent waits on its flow control', () => {
+  for (const upstream of ['plain', 'multiplexed'] as const) {
+    it(`still cancels the ${upstream === 'plain' ? 'HTTP/1.1' : 'HTTP/2'} upstream`, async () => {
+      const before = await statsOf(upstream);
+      // A 100-byte window stalls the agent's writes almost at once; a stream reset with
+      // NO_ERROR then never "closes" on the agent's side until those writes drain.
+      const stalled = connectH2(`http://${agent.listeners[`upstream:${upstream}`]!}`, { settings: { initialWindowSize: 100 } });
+      sessions.push(stalled);
+      stalled.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        const stream = stalled.request({ ':path': '/stream', 'x-stream-ms': '1' });
+        stream.on('error', () => undefined);
+        stream.once('data', () => {
+          stream.pause();
+          void pollUntil(() => statsOf(upstream), () => false, 150).then(() => {
+            stream.close();
+            resolve();
+          });
+        });
+      });
+      const after = await pollUntil(() => statsOf(upstream), (stats) => stats.aborted > before.aborted);
+      expect(after.aborted).toBe(before.aborted + 1);
+    });
+  }
+});
 
 describe('a client that gives up mid-upload', () => {
   for (const upstream of ['plain', 'multiplexed'] as const) {
