@@ -143,6 +143,8 @@ export class HttpFrontend {
   };
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void => {
+    // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
+    stream.on('error', ignoreStreamError);
     const authority = headers[':authority'] ?? headers.host ?? '';
     const grpc = isGrpcContentType(headers['content-type']);
     const sink = new Http2Sink(stream, grpc);
@@ -165,7 +167,6 @@ export class HttpFrontend {
     // A client's RST_STREAM(NO_ERROR) emits 'aborted' but 'close' only once our writes drain,
     // which may be never; 'aborted' is the reliable sign the client went away.
     stream.once('aborted', call.onClientClose);
-    stream.on('error', ignoreStreamError);
     call.run();
   };
 
