@@ -21,6 +21,7 @@ beforeAll(async () => {
   agent = await startAgent({
     node: 'admin-test',
     admin: { listen: '127.0.0.1:0' },
+    log: { level: 'info', access: true },
     control: { address: '127.0.0.1:7950', token },
     upstreams: [
       { name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: catalog.map((u) => u.address), policy: { lb: { algorithm: 'round_robin' } } },
@@ -45,6 +46,16 @@ afterAll(async () => {
   await dispatcher.close();
   await agent?.stop();
   await Promise.all([...(catalog ?? []), pricing].map((u) => u?.stop()));
+});
+
+describe('access log (log.access: true)', () => {
+  it('writes one JSON line per proxied request with upstream, endpoint, status and protocol', () => {
+    const lines = agent.logs().filter((line) => line.log === 'access');
+    expect(lines).toHaveLength(7);
+    expect(lines.filter((l) => l.upstream === 'catalog' && l.status === 200 && l.protocol === 'http1' && l.method === 'GET')).toHaveLength(4);
+    expect(lines.filter((l) => l.upstream === 'pricing' && l.status === 404 && l.protocol === 'http2' && l.endpoint === pricing.address)).toHaveLength(3);
+    expect(lines.find((l) => l.path === '/items/0')).toMatchObject({ endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), durationMs: expect.any(Number), bytes: expect.any(Number) });
+  });
 });
 
 describe('/metrics', () => {
