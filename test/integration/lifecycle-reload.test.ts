@@ -117,7 +117,8 @@ describe('config reload by SIGHUP', () => {
   });
 
   it('applies the rest of a config whose new listener cannot be opened, and says which', async () => {
-    const config = agentConfig(addresses, 'least_request') as { upstreams: object[] };
+    // round_robin, so six sequential requests reach all three instances.
+    const config = agentConfig(addresses, 'round_robin') as { upstreams: object[] };
     // The admin port is taken by the agent itself, so this listener cannot be opened.
     config.upstreams.push({ name: 'orders', protocol: 'http', listen: agent.admin, endpoints: [addresses[0]!] });
     const outcome = await agent.reload(config);
