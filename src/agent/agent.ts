@@ -151,6 +151,10 @@ export class Agent {
     for (const frontend of frontends) frontend.destroy();
   }
 
+  private readonly onAcceptError = (listener: string, err: Error): void => {
+    this.logger.error({ listener, err: err.message }, 'listener failed to accept a connection');
+  };
+
   private frontends(): HttpFrontend[] {
     const all = [...this.slots.values()].map((slot) => slot.frontend);
     if (this.proxyFrontend) all.push(this.proxyFrontend);
@@ -225,7 +229,7 @@ export class Agent {
     const failures: ListenerFailure[] = [];
     for (const [name, want] of wanted) {
       if (this.listeners.has(name)) continue;
-      const listener = new Listener(name, want.listen, want.frontend);
+      const listener = new Listener(name, want.listen, want.frontend, this.onAcceptError);
       try {
         await listener.start();
       } catch (err) {

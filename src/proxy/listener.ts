@@ -13,8 +13,14 @@ export class Listener {
     readonly name: string,
     readonly listen: HostPort,
     frontend: HttpFrontend,
+    onAcceptError: (listener: string, err: Error) => void,
   ) {
     this.server = net.createServer({ noDelay: true }, (socket) => sniffAndServe(socket, frontend));
+    // After listen() succeeds, 'error' means a failed accept (EMFILE, say): the listener keeps
+    // serving, so it is reported, never thrown.
+    this.server.on('error', (err) => {
+      if (this.bound !== undefined) onAcceptError(name, err);
+    });
   }
 
   /** "host:port" actually bound (port 0 in config becomes the OS's choice). */
