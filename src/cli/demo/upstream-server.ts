@@ -1,5 +1,5 @@
 // A sample upstream as its own process, for `meshlet demo` and the integration tests:
-//   node bin/run-ts.js src/cli/demo/upstream-server.ts --kind http1|h2c|grpc --id NAME --port 0 [--host 127.0.0.1]
+//   node dist/cli/demo/upstream-server.js --kind http1|h2c|grpc --id NAME --port 0 [--host 127.0.0.1]
 // Prints one line {"ready":true,"id":...,"port":N} once listening; exits 0 on SIGTERM.
 import { parseArgs } from 'node:util';
 import { listenHttp1Upstream } from './http1-upstream.ts';
