@@ -4,29 +4,9 @@
 
 import { z } from 'zod';
 import { headerMap } from './fields.ts';
+import { GRPC_STATUS_NAMES } from './grpc-status.ts';
 import { describeValue } from './messages.ts';
 import type { FallbackConfig } from './types.ts';
-
-/** gRPC status names, indexed by code (grpc/doc/statuscodes.md). */
-export const GRPC_STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
 
 /** A status name or code, normalized to the name: 14 → "UNAVAILABLE". */
 const grpcStatus = z.unknown().transform((input, ctx): string => {

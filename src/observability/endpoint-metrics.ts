@@ -3,6 +3,7 @@
 // few additions into typed arrays, with no label lookup; MeshletMetrics exports the slots
 // into its registry when Prometheus scrapes.
 import type { Counter, Gauge } from 'prom-client';
+import { GRPC_STATUS_NAMES, grpcStatusCode } from '../config/grpc-status.ts';
 import { HistogramCells, type LiveSeries } from './live-histogram.ts';
 
 export type WireProtocol = 'http1' | 'http2' | 'grpc';
@@ -12,13 +13,7 @@ const PROTOCOL_INDEX: Readonly<Record<WireProtocol, number>> = { http1: 0, http2
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
-/** gRPC status code names by number (grpc/doc/statuscodes.md). */
-export const GRPC_STATUS_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
-  'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED',
-  'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
-] as const;
-const GRPC_UNKNOWN = 2;
+const GRPC_UNKNOWN = grpcStatusCode('UNKNOWN');
 
 /** Seconds; from half a millisecond (a local hop) to the longest sensible proxy timeout. */
 export const DURATION_BUCKETS: readonly number[] = [

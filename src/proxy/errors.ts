@@ -1,6 +1,7 @@
 // Errors the agent makes itself. Logs, metrics, the x-meshlet-error header and tests key on
 // the stable code, never on the message text.
 
+import { grpcStatusCode } from '../config/grpc-status.ts';
 import { undiciErrors } from './undici-parts.ts';
 
 export type ProxyErrorCode =
@@ -12,29 +13,19 @@ export type ProxyErrorCode =
   | 'MESHLET_UNKNOWN_HOST'
   | 'MESHLET_BAD_REQUEST';
 
-/** gRPC status codes the agent answers with (grpc/doc/statuscodes.md). */
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  DEADLINE_EXCEEDED: 4,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
-
 interface ErrorShape {
   readonly httpStatus: number;
   readonly grpcStatus: number;
 }
 
 const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
-  MESHLET_CONNECT_FAILED: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
-  MESHLET_UPSTREAM_RESET: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
-  MESHLET_UPSTREAM_TIMEOUT: { httpStatus: 504, grpcStatus: GrpcStatus.DEADLINE_EXCEEDED },
-  MESHLET_NO_HEALTHY_ENDPOINT: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
-  MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: GrpcStatus.UNAVAILABLE },
-  MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: GrpcStatus.UNIMPLEMENTED },
-  MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: GrpcStatus.INTERNAL },
+  MESHLET_CONNECT_FAILED: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  MESHLET_UPSTREAM_RESET: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  MESHLET_UPSTREAM_TIMEOUT: { httpStatus: 504, grpcStatus: grpcStatusCode('DEADLINE_EXCEEDED') },
+  MESHLET_NO_HEALTHY_ENDPOINT: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: grpcStatusCode('UNIMPLEMENTED') },
+  MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: grpcStatusCode('INTERNAL') },
 };
 
 export class ProxyError extends Error {
