@@ -13,6 +13,7 @@ import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './
 import { Http1Sink } from './http1-sink.ts';
 import { Http2Sink } from './http2-sink.ts';
 import { ProxyCall, type CallEnvironment } from './proxy-call.ts';
+import { endWithRawResponse } from './raw-response.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 
 const HTTP2_FLAG_END_STREAM = 0x1;
@@ -194,11 +195,7 @@ export class HttpFrontend {
       socket.destroy();
       return;
     }
-    const body = `${shape.text}: ${err.code ?? err.message}\n`;
-    socket.end(
-      `HTTP/1.1 ${shape.status} ${shape.text}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
-        `x-meshlet-error: MESHLET_BAD_REQUEST\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    endWithRawResponse(socket, shape.status, shape.text, 'MESHLET_BAD_REQUEST', `${shape.text}: ${err.code ?? err.message}\n`);
   };
 
   private rejectHttp1(res: ServerResponse, code: 'MESHLET_UNKNOWN_HOST' | 'MESHLET_BAD_REQUEST', message: string, reason: string): void {

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshletMetrics } from '../observability/metrics.ts';
 import type { HttpFrontend } from './frontend.ts';
+import { endWithRawResponse } from './raw-response.ts';
 import { sniffAndServe } from './sniff.ts';
 
 export function upstreamNameOf(authority: string): string {
@@ -24,11 +25,7 @@ export function connectHandler(
     const frontend = frontendFor(upstreamNameOf(target));
     if (!frontend) {
       metrics.malformedRequest(listenerName, 'unknown_host');
-      const body = `meshlet: no upstream named "${target}"\n`;
-      socket.end(
-        `HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
-          `x-meshlet-error: MESHLET_UNKNOWN_HOST\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      endWithRawResponse(socket, 404, 'Not Found', 'MESHLET_UNKNOWN_HOST', `meshlet: no upstream named "${target}"\n`);
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
