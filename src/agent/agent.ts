@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.ts';
 import type { AgentConfig, ServiceConfig, UpstreamConfig } from '../config/types.ts';
+import { formatHostPort } from '../config/address.ts';
 import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
@@ -107,7 +108,7 @@ export class Agent {
 
   listenerAddresses(): Record<string, string> {
     const out: Record<string, string> = {};
-    if (this.admin) out.admin = `${this.admin.address.host.includes(':') ? `[${this.admin.address.host}]` : this.admin.address.host}:${this.admin.address.port}`;
+    if (this.admin) out.admin = formatHostPort(this.admin.address.host, this.admin.address.port);
     for (const [name, listener] of this.listeners) out[name] = listener.address;
     return out;
   }

@@ -57,3 +57,8 @@ function withPort(host: string, portText: string, text: string, rules: HostPortR
 function fail(reason: string): HostPortResult {
   return { ok: false, reason };
 }
+
+/** The inverse of parseHostPort: brackets an IPv6 host, so the result parses back. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

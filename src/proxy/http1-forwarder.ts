@@ -4,6 +4,7 @@
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { formatHostPort } from '../config/address.ts';
 import { classifyTransportError } from './errors.ts';
 import { Pool } from './undici-parts.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
@@ -20,8 +21,7 @@ export class Http1Forwarder implements Forwarder {
   private readonly pool: UndiciPool;
 
   constructor(options: Http1ForwarderOptions) {
-    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    this.pool = new Pool(`http://${host}:${options.port}`, {
+    this.pool = new Pool(`http://${formatHostPort(options.host, options.port)}`, {
       connectTimeout: options.connectTimeoutMs,
       // The call's own deadline (policy.timeout) governs; these would only cut long streams short.
       headersTimeout: 0,

@@ -4,6 +4,7 @@
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../clock.ts';
+import { formatHostPort } from '../config/address.ts';
 import { classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndFromHttp2 } from './headers.ts';
@@ -31,8 +32,7 @@ export class Http2Forwarder implements Forwarder {
   private readonly authority: string;
 
   constructor(private readonly options: Http2ForwarderOptions) {
-    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    this.authority = `http://${host}:${options.port}`;
+    this.authority = `http://${formatHostPort(options.host, options.port)}`;
   }
 
   forward(call: ProxyCall): void {

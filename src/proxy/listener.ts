@@ -1,6 +1,7 @@
 // A TCP listener that serves HTTP/1.1 and h2c on one port through a frontend.
 
 import net from 'node:net';
+import { formatHostPort } from '../config/address.ts';
 import type { HostPort } from '../config/types.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { sniffAndServe } from './sniff.ts';
@@ -34,7 +35,7 @@ export class Listener {
       this.server.listen({ host: this.listen.host, port: this.listen.port, backlog: 4096 }, () => {
         this.server.removeListener('error', reject);
         const address = this.server.address() as net.AddressInfo;
-        this.bound = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+        this.bound = formatHostPort(address.address, address.port);
         resolve();
       });
     });

@@ -1,5 +1,6 @@
 // Starts a sample upstream (upstream-server.ts) as a child process and waits for its ready line.
 import { ManagedChild } from './managed-child.ts';
+import { formatHostPort } from '../../config/address.ts';
 import { repoRoot } from './repo-root.ts';
 
 export const upstreamKinds = ['http1', 'h2c', 'grpc'] as const;
@@ -39,7 +40,7 @@ export async function startSampleUpstream(options: SampleUpstreamOptions): Promi
       id: options.id,
       kind: options.kind,
       port,
-      address: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      address: formatHostPort(host, port),
       pid: child.pid,
       stop: async () => {
         await child.stop('SIGTERM', 5_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort } from '../../../src/config/address.ts';
+import { formatHostPort, parseHostPort } from '../../../src/config/address.ts';
 
 const connect = { allowPortZero: false };
 const listen = { allowPortZero: true };
@@ -36,5 +36,16 @@ describe('parseHostPort', () => {
     ['127.0.0.1:', 'the port must be a number from 0 to 65535, got "" in "127.0.0.1:"'],
   ])('refuses %s', (text, reason) => {
     expect(parseHostPort(text, listen)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('formatHostPort', () => {
+  it.each([
+    ['127.0.0.1', 9001, '127.0.0.1:9001'],
+    ['::1', 9001, '[::1]:9001'],
+    ['payments.svc', 50051, 'payments.svc:50051'],
+  ])('formats %s and %i as %s, which parses back', (host, port, text) => {
+    expect(formatHostPort(host, port)).toBe(text);
+    expect(parseHostPort(text, connect)).toMatchObject({ ok: true, value: { host, port } });
   });
 });
