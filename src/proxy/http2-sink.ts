@@ -13,7 +13,6 @@ const upstreamBrokeOff = new Error('the upstream response broke off');
 export class Http2Sink implements ResponseSink {
   bytesSent = 0;
   private trailers: OutgoingHttpHeaders | undefined;
-  private waitingForTrailers = false;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -31,9 +30,9 @@ export class Http2Sink implements ResponseSink {
   start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): void {
     if (this.stream.destroyed) return;
     headers[':status'] = status;
-    this.waitingForTrailers = expectTrailers && !endStream;
-    if (this.waitingForTrailers) this.stream.once('wantTrailers', this.sendTrailers);
-    this.stream.respond(headers, { endStream, waitForTrailers: this.waitingForTrailers });
+    const waitForTrailers = expectTrailers && !endStream;
+    if (waitForTrailers) this.stream.once('wantTrailers', this.sendTrailers);
+    this.stream.respond(headers, { endStream, waitForTrailers });
   }
 
   finish(trailers: OutgoingHttpHeaders | undefined): void {

@@ -6,10 +6,6 @@ export class InFlightCounter {
   private count = 0;
   private idleWaiters: (() => void)[] = [];
 
-  get current(): number {
-    return this.count;
-  }
-
   started(): void {
     this.count += 1;
   }
