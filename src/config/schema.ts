@@ -1,4 +1,4 @@
-// The whole agent config: the YAML users write (../shared/examples/agent.yaml) → AgentConfig
+// The whole agent config: the YAML users write (examples/agent.yaml) → AgentConfig
 // less the node name, whose default (the host name) the loader supplies. Every object is
 // strict, so a misspelt field is refused instead of silently ignored.
 

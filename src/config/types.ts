@@ -1,5 +1,5 @@
 // The effective agent config after parsing, interpolation, validation and defaults. The YAML
-// shape users write is ../shared/examples/agent.yaml; schema.ts turns it into these types.
+// shape users write is examples/agent.yaml; schema.ts turns it into these types.
 // Durations are milliseconds; addresses are parsed once here so nothing re-parses them later.
 
 export interface HostPort {

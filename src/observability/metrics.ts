@@ -38,7 +38,8 @@ export class MeshletMetrics {
 
   constructor() {
     const register = this.register;
-    collectDefaultMetrics({ register, prefix: 'meshlet_' });
+    // No prefix: the stock Node.js dashboards and alerts read process_* and nodejs_* as prom-client names them.
+    collectDefaultMetrics({ register });
 
     const requests: Counter<RequestLabel> = new Counter({
       name: 'meshlet_requests_total',

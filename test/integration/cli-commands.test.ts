@@ -106,9 +106,9 @@ describe('meshlet CLI', () => {
   });
 
   it('validates the documented example config with MESHLET_TOKEN set and warns about what is not enforced yet', async () => {
-    const result = await meshlet(['validate', '-c', '../shared/examples/agent.yaml'], { ...process.env, MESHLET_TOKEN: 'secret' });
+    const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], { ...process.env, MESHLET_TOKEN: 'secret' });
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('../shared/examples/agent.yaml: valid (2 upstreams, 1 services)\n');
+    expect(result.stdout).toBe('examples/agent.yaml: valid (2 upstreams, 1 services)\n');
     const warnings = result.stderr.trim().split('\n');
     expect(warnings).toEqual(expect.arrayContaining([
       'gossip: accepted but not yet enforced',
@@ -121,7 +121,7 @@ describe('meshlet CLI', () => {
   it('refuses the documented example config without MESHLET_TOKEN, naming the variable', async () => {
     const env = { ...process.env };
     delete env.MESHLET_TOKEN;
-    const result = await meshlet(['validate', '-c', '../shared/examples/agent.yaml'], env);
+    const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('control.token: environment variable MESHLET_TOKEN is not set');
   });

@@ -3,8 +3,8 @@ import { loadConfigFile } from '../../../src/config/load.ts';
 import { redactConfig } from '../../../src/config/redact.ts';
 import type { AgentConfig } from '../../../src/config/types.ts';
 
-// The shared example sits beside the repository: <root>/../shared/examples/agent.yaml.
-const sharedExample = new URL('../../../../shared/examples/agent.yaml', import.meta.url);
+// examples/agent.yaml is the config users copy: every section the agent knows, in the shape they write.
+const fullExample = new URL('../../../examples/agent.yaml', import.meta.url);
 const localExample = new URL('../../../examples/agent.local.yaml', import.meta.url);
 
 async function load(file: URL, env: Record<string, string> = {}): Promise<AgentConfig> {
@@ -13,9 +13,9 @@ async function load(file: URL, env: Record<string, string> = {}): Promise<AgentC
   return result.config;
 }
 
-describe('the shared example, agent.yaml', () => {
+describe('the full example, examples/agent.yaml', () => {
   it('parses, with MESHLET_TOKEN set, into the values it states', async () => {
-    const config = await load(sharedExample, { MESHLET_TOKEN: 't0ken' });
+    const config = await load(fullExample, { MESHLET_TOKEN: 't0ken' });
 
     expect(config.node).toBe('orders-1');
     expect(config.admin.listen).toEqual({ host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' });
@@ -55,7 +55,7 @@ describe('the shared example, agent.yaml', () => {
   });
 
   it('warns once for each section a later version enforces', async () => {
-    const result = await loadConfigFile(sharedExample, { env: { MESHLET_TOKEN: 't0ken' }, hostname: 'test-host' });
+    const result = await loadConfigFile(fullExample, { env: { MESHLET_TOKEN: 't0ken' }, hostname: 'test-host' });
     expect(result.ok && result.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
       'gossip: accepted but not yet enforced',
       'control: accepted but not yet enforced',
@@ -71,7 +71,7 @@ describe('the shared example, agent.yaml', () => {
   });
 
   it('refuses to start without MESHLET_TOKEN, naming the field and the variable', async () => {
-    const result = await loadConfigFile(sharedExample, { env: {}, hostname: 'test-host' });
+    const result = await loadConfigFile(fullExample, { env: {}, hostname: 'test-host' });
     expect(result).toEqual({
       ok: false,
       issues: [{ path: 'control.token', message: 'environment variable MESHLET_TOKEN is not set and has no default' }],
@@ -79,7 +79,7 @@ describe('the shared example, agent.yaml', () => {
   });
 
   it('shows the admin API no token and no gossip key', async () => {
-    const config = await load(sharedExample, { MESHLET_TOKEN: 't0ken' });
+    const config = await load(fullExample, { MESHLET_TOKEN: 't0ken' });
     const shown = JSON.stringify(redactConfig(config));
     expect(shown).not.toContain('t0ken');
     expect(shown).not.toContain('<base64 of 32 random bytes>');

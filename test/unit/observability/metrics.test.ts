@@ -253,10 +253,13 @@ describe('MeshletMetrics cold-path series', () => {
     expect(samplesOf(text, 'meshlet_malformed_requests_total', { listener: '127.0.0.1:15001' })).toHaveLength(1);
   });
 
-  it('exposes process metrics under the meshlet_ prefix in Prometheus text format', async () => {
+  it('exposes process metrics under their standard process_* and nodejs_* names in Prometheus text format', async () => {
     const metrics = new MeshletMetrics();
     const text = await metrics.metricsText();
-    expect(samplesOf(text, 'meshlet_process_cpu_user_seconds_total')).toHaveLength(1);
+    expect(samplesOf(text, 'process_cpu_user_seconds_total')).toHaveLength(1);
+    expect(samplesOf(text, 'process_resident_memory_bytes')).toHaveLength(1);
+    expect(samplesOf(text, 'nodejs_eventloop_lag_seconds')).toHaveLength(1);
+    expect(text).not.toMatch(/^meshlet_(process|nodejs)_/m);
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 });
