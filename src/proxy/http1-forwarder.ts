@@ -82,6 +82,15 @@ class Http1Exchange implements Attempt, Dispatcher.DispatchHandler {
     this.status = status;
     this.resumeUpstream = resume;
     const headers = endToEndResponseHeaders(rawHeaders);
+    if (status === 204 || status === 304) {
+      // These never have a body (RFC 9110 §6.4.1), but undici holds a Content-Length against
+      // the empty one and fails the exchange after the head: the answer is whole already.
+      // A 204 must not carry Content-Length (§8.6), and HTTP/2 clients refuse one that does.
+      if (status === 204) delete headers['content-length'];
+      this.call.sink.start(status, headers, true, false);
+      this.call.complete(status, undefined);
+      return true;
+    }
     this.call.sink.start(status, headers, false, headers.trailer !== undefined);
     return true;
   }

@@ -5,7 +5,7 @@ import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stre
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { formatHostPort } from '../config/address.ts';
-import { classifyTransportError } from './errors.ts';
+import { classifyStreamReset, classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndFromHttp2 } from './headers.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
@@ -118,6 +118,8 @@ function grpcStatusOf(headers: IncomingHttpHeaders | OutgoingHttpHeaders | undef
 
 /** One stream on the session, relaying the response into the call's sink. */
 class Http2Exchange implements Attempt {
+  /** Kept here: node clears `stream.session` once the stream closes, before 'error' and 'close' run. */
+  private session: ClientHttp2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
   private status = 0;
   private responseHeaders: IncomingHttpHeaders | undefined;
@@ -130,11 +132,12 @@ class Http2Exchange implements Attempt {
   ) {}
 
   private get sessionUp(): boolean {
-    return this.status > 0 || this.forwarder.hasConnected(this.stream?.session);
+    return this.status > 0 || this.forwarder.hasConnected(this.session);
   }
 
   start(session: ClientHttp2Session): void {
     const request = this.call.request;
+    this.session = session;
     let stream: ClientHttp2Stream;
     try {
       stream = session.request(upstreamRequestHeaders(request), { endStream: request.body === null });
@@ -201,12 +204,15 @@ class Http2Exchange implements Attempt {
     // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
     // connect timeout) as its cause: that is what the client needs to read.
     const cause = err.cause instanceof Error ? err.cause : err;
-    this.call.fail(classifyTransportError(cause, this.sessionUp), cause.message);
+    const code = (cause as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR'
+      ? classifyStreamReset(this.stream?.rstCode ?? 0, this.sessionUp)
+      : classifyTransportError(cause, this.sessionUp);
+    this.call.fail(code, cause.message);
   };
 
   private readonly onClose = (): void => {
     if (this.call.settled) return;
     const code = this.stream?.rstCode ?? 0;
-    this.call.fail(this.sessionUp ? 'MESHLET_UPSTREAM_RESET' : 'MESHLET_CONNECT_FAILED', `stream closed by upstream (RST_STREAM code ${code})`);
+    this.call.fail(classifyStreamReset(code, this.sessionUp), `stream closed by upstream (RST_STREAM code ${code})`);
   };
 }
