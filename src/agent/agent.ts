@@ -13,7 +13,8 @@ import { MeshletMetrics } from '../observability/metrics.ts';
 import { ForwarderPool } from '../proxy/forwarder-pool.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/frontend.ts';
 import { Listener } from '../proxy/listener.ts';
-import { connectHandler, upstreamNameOf } from '../proxy/tunnel.ts';
+import { routingName } from '../proxy/authority.ts';
+import { connectHandler } from '../proxy/tunnel.ts';
 import { UpstreamRuntime } from '../proxy/upstream.ts';
 import { InFlightCounter } from '../proxy/in-flight.ts';
 
@@ -62,6 +63,8 @@ export class Agent {
   private config: AgentConfig;
   /** Outbound upstreams by name; inbound services by "inbound:<name>". */
   private slots = new Map<string, UpstreamSlot>();
+  /** Outbound upstreams by routingName(name): what Host, :authority and CONNECT targets are matched against. */
+  private routes = new Map<string, UpstreamSlot>();
   private readonly listeners = new Map<string, Listener>();
   private proxyFrontend: HttpFrontend | undefined;
   private admin: AdminServer | undefined;
@@ -196,18 +199,16 @@ export class Agent {
       slot.frontend.drain();
     }
     this.slots = next;
+    // Config refuses two upstream names with one routing name (cross-checks.ts).
+    this.routes = new Map(config.upstreams.map((upstream) => [routingName(upstream.name), next.get(upstream.name)!]));
     if (config.proxy && !this.proxyFrontend) {
       this.proxyFrontend = new HttpFrontend(
         'proxy',
-        (authority) => this.outboundSlot(upstreamNameOf(authority))?.runtime,
+        (authority) => this.routes.get(routingName(authority))?.runtime,
         this.env,
-        connectHandler((name) => this.outboundSlot(name)?.frontend, this.metrics, 'proxy'),
+        connectHandler((name) => this.routes.get(name)?.frontend, this.metrics, 'proxy'),
       );
     }
-  }
-
-  private outboundSlot(name: string): UpstreamSlot | undefined {
-    return name.startsWith('inbound:') ? undefined : this.slots.get(name);
   }
 
   /** Opens and closes listeners to match `config`; returns those that could not be opened. */

@@ -62,3 +62,13 @@ function fail(reason: string): HostPortResult {
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * The form two host names are compared in: DNS names match case-insensitively, and a name
+ * with one trailing dot (fully qualified) is the same name. Upstream names and the hosts
+ * clients address them by both go through this.
+ */
+export function hostNameKey(host: string): string {
+  const lower = host.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}

@@ -1,7 +1,7 @@
 // Checks that need more than one field: names that must be unique, addresses the agent would
 // bind twice or forward to itself, endpoints an upstream needs, a fallback its protocol can send.
 
-import { isWildcardHost } from './address.ts';
+import { hostNameKey, isWildcardHost } from './address.ts';
 import type { ConfigIssue, HostPort, UpstreamConfig } from './types.ts';
 import type { ConfigWithoutNode } from './schema.ts';
 
@@ -15,7 +15,9 @@ interface Listener {
 export function checkConfig(config: ConfigWithoutNode): ConfigIssue[] {
   const listeners = listenersOf(config);
   return [
-    ...duplicateNames(config.upstreams.map((u, i) => [`upstreams[${i}].name`, u.name]), 'upstream'),
+    // Clients address upstreams by DNS-style names, matched as hostNameKey does: two names that
+    // match alike would leave the second unreachable.
+    ...duplicateNames(config.upstreams.map((u, i) => [`upstreams[${i}].name`, u.name]), 'upstream', hostNameKey),
     ...duplicateNames(config.services.map((s, i) => [`services[${i}].name`, s.name]), 'service'),
     ...sharedListeners(listeners),
     ...config.services.flatMap((service, i) => selfTargets(`services[${i}].target`, service.target, listeners)),
@@ -34,13 +36,15 @@ function listenersOf(config: ConfigWithoutNode): Listener[] {
   ];
 }
 
-function duplicateNames(named: readonly (readonly [string, string])[], kind: string): ConfigIssue[] {
-  const firstPath = new Map<string, string>();
+function duplicateNames(named: readonly (readonly [string, string])[], kind: string, keyOf: (name: string) => string = (name) => name): ConfigIssue[] {
+  const first = new Map<string, { path: string; name: string }>();
   const issues: ConfigIssue[] = [];
   for (const [path, name] of named) {
-    const first = firstPath.get(name);
-    if (first === undefined) firstPath.set(name, path);
-    else issues.push({ path, message: `${kind} name "${name}" is already used by ${first}` });
+    const key = keyOf(name);
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, { path, name });
+    else if (earlier.name === name) issues.push({ path, message: `${kind} name "${name}" is already used by ${earlier.path}` });
+    else issues.push({ path, message: `${kind} name "${name}" matches "${earlier.name}" of ${earlier.path}: names match case-insensitively, with or without a trailing dot` });
   }
   return issues;
 }

@@ -32,14 +32,16 @@ export class ProxyError extends Error {
   readonly httpStatus: number;
   readonly grpcStatus: number;
 
+  /** `httpStatus` refines the code's status where HTTP has a more precise one (431, 505 for a bad request). */
   constructor(
     readonly code: ProxyErrorCode,
     message: string,
+    httpStatus?: number,
   ) {
     super(message);
     this.name = 'ProxyError';
     const shape = SHAPES[code];
-    this.httpStatus = shape.httpStatus;
+    this.httpStatus = httpStatus ?? shape.httpStatus;
     this.grpcStatus = shape.grpcStatus;
   }
 }

@@ -8,12 +8,14 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { MeshletMetrics } from '../observability/metrics.ts';
+import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from './authority.ts';
 import { ProxyError } from './errors.ts';
 import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './headers.ts';
 import { Http1Sink } from './http1-sink.ts';
 import { Http2Sink } from './http2-sink.ts';
 import { ProxyCall, type CallEnvironment } from './proxy-call.ts';
 import { endWithRawResponse } from './raw-response.ts';
+import { HTTP1_PARSED_HEADERS, HTTP2_PARSED_HEADER_PAIRS, MAX_REQUEST_HEADERS, http1HasTooManyHeaders, http2HasTooManyHeaders } from './request-limits.ts';
 import type { UpstreamRuntime } from './upstream.ts';
 
 const HTTP2_FLAG_END_STREAM = 0x1;
@@ -32,8 +34,14 @@ export interface FrontendEnvironment extends CallEnvironment {
 }
 
 /** Maps HTTP parser errors to the status a client gets and the metric reason. */
-function clientErrorShape(code: string | undefined): { status: number; text: string; reason: string } {
-  switch (code) {
+function clientErrorShape(err: Error & { code?: string; reason?: string }): { status: number; text: string; reason: string } {
+  switch (err.code) {
+    case 'HPE_INVALID_VERSION':
+      // llhttp says "Invalid HTTP version" for a well-formed HTTP/d.d it does not speak
+      // (HTTP/3.0, HTTP/1.2), and names the syntax error otherwise.
+      return err.reason === 'Invalid HTTP version'
+        ? { status: 505, text: 'HTTP Version Not Supported', reason: 'unsupported_version' }
+        : { status: 400, text: 'Bad Request', reason: 'bad_request' };
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, text: 'Request Header Fields Too Large', reason: 'header_overflow' };
     case 'HPE_INVALID_CHUNK_SIZE':
@@ -54,6 +62,8 @@ export class HttpFrontend {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
+  /** The id of the last request stream each session handed to onStream. */
+  private readonly lastStreamIds = new WeakMap<Http2Session, number>();
   /**
    * HTTP/1.1 connections, tracked here because node:http tracks connections (and so
    * closeIdleConnections/closeAllConnections work) only for a server that listens itself.
@@ -66,10 +76,16 @@ export class HttpFrontend {
     private readonly env: FrontendEnvironment,
     onConnect?: ConnectHandler,
   ) {
-    this.h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, this.onRequest);
+    this.h1 = http.createServer({
+      requestTimeout: 0,
+      keepAliveTimeout: 60_000,
+      // Node answers a missing Host itself, untyped and uncounted; onRequest does it instead.
+      requireHostHeader: false,
+    }, this.onRequest);
+    this.h1.maxHeadersCount = HTTP1_PARSED_HEADERS;
     this.h1.on('clientError', this.onClientError);
     if (onConnect) this.h1.on('connect', onConnect);
-    this.h2 = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
+    this.h2 = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 }, maxHeaderListPairs: HTTP2_PARSED_HEADER_PAIRS });
     this.h2.on('stream', this.onStream);
     this.h2.on('session', this.onSession);
     this.h2.on('sessionError', this.onSessionError);
@@ -111,21 +127,32 @@ export class HttpFrontend {
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.env.draining()) res.shouldKeepAlive = false;
-    let authority = req.headers.host ?? '';
+    const refusal = http1Refusal(req);
+    if (refusal) {
+      this.refuseHttp1(res, refusal);
+      return;
+    }
+    let target: string | undefined;
     let path = req.url ?? '/';
     if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
       // Absolute form (HTTP_PROXY): the target names the upstream.
       const parsed = parseAbsoluteTarget(path);
-      if (!parsed) {
-        this.rejectHttp1(res, 'MESHLET_BAD_REQUEST', `cannot parse request target "${path}"`, 'bad_request');
+      if (isRefusal(parsed)) {
+        this.refuseHttp1(res, badRequest(parsed, `: "${path}"`));
         return;
       }
-      authority = parsed.authority;
+      target = parsed.authority;
       path = parsed.path;
+    }
+    const authority = requestAuthority(target, req.headers.host);
+    if (typeof authority !== 'string') {
+      this.refuseHttp1(res, badRequest(authority, ''));
+      return;
     }
     const upstream = this.resolve(authority);
     if (!upstream) {
-      this.rejectHttp1(res, 'MESHLET_UNKNOWN_HOST', `no upstream named "${authority}"`, 'unknown_host');
+      this.env.metrics.malformedRequest(this.listenerName, 'unknown_host');
+      new Http1Sink(res).fail(new ProxyError('MESHLET_UNKNOWN_HOST', `no upstream named "${authority}"`), 'meshlet');
       return;
     }
     const headers = req.headers;
@@ -133,7 +160,9 @@ export class HttpFrontend {
     const call = new ProxyCall(upstream, {
       method: req.method ?? 'GET',
       path,
-      authority,
+      // A request that names no authority (HTTP/1.0 without Host, on an upstream's own port)
+      // is sent with the upstream's name.
+      authority: authority || upstream.name,
       headers: endToEndRequestHeaders(req.rawHeaders),
       body: hasBody ? req : null,
       grpc: isGrpcContentType(headers['content-type']),
@@ -143,12 +172,24 @@ export class HttpFrontend {
     call.run();
   };
 
-  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void => {
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: readonly string[]): void => {
     // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
     stream.on('error', ignoreStreamError);
-    const authority = headers[':authority'] ?? headers.host ?? '';
+    this.countStreamsRejectedBefore(stream);
     const grpc = isGrpcContentType(headers['content-type']);
     const sink = new Http2Sink(stream, grpc);
+    const refusal = http2Refusal(headers, rawHeaders);
+    if (refusal) {
+      this.env.metrics.malformedRequest(this.listenerName, refusal.reason);
+      sink.fail(refusal.error, 'meshlet');
+      return;
+    }
+    const authority = requestAuthority(headers[':authority'], headers.host);
+    if (typeof authority !== 'string') {
+      this.env.metrics.malformedRequest(this.listenerName, authority.reason);
+      sink.fail(new ProxyError('MESHLET_BAD_REQUEST', authority.message), 'meshlet');
+      return;
+    }
     const upstream = this.resolve(authority);
     if (!upstream) {
       this.env.metrics.malformedRequest(this.listenerName, 'unknown_host');
@@ -158,7 +199,7 @@ export class HttpFrontend {
     const call = new ProxyCall(upstream, {
       method: headers[':method'] ?? 'GET',
       path: headers[':path'] ?? '/',
-      authority,
+      authority: authority || upstream.name,
       headers: endToEndFromHttp2(headers),
       body: (flags & HTTP2_FLAG_END_STREAM) !== 0 ? null : stream,
       grpc,
@@ -171,8 +212,32 @@ export class HttpFrontend {
     call.run();
   };
 
+  /**
+   * nghttp2 resets a malformed request stream (RFC 9113 §8.1.1: a missing or unknown
+   * pseudo-header, an upper-case or connection-specific field, too many fields, CONNECT
+   * without :authority) before node emits it, and tells nobody. Clients number their streams
+   * 1, 3, 5, …, so a gap below the stream seen now is streams refused that way; what a
+   * session refused after its last stream is counted when its connection ends.
+   */
+  private countStreamsRejectedBefore(stream: ServerHttp2Stream): void {
+    const session = stream.session;
+    if (!session || stream.id === undefined) return;
+    this.countRejectedStreams(session, stream.id - 2);
+    this.lastStreamIds.set(session, stream.id);
+  }
+
+  private countRejectedStreams(session: Http2Session, lastOpened: number): void {
+    const rejected = (lastOpened - (this.lastStreamIds.get(session) ?? -1)) / 2;
+    for (let i = 0; i < rejected; i++) this.env.metrics.malformedRequest(this.listenerName, 'http2_stream_rejected');
+  }
+
   private readonly onSession = (session: Http2Session): void => {
     this.sessions.add(session);
+    // The session's state is gone by its 'close'; at the socket's end it is still there.
+    session.socket.once('end', () => {
+      const lastOpened = session.state.lastProcStreamID;
+      if (lastOpened !== undefined) this.countRejectedStreams(session, lastOpened);
+    });
     session.once('close', () => this.sessions.delete(session));
     if (this.env.draining()) session.close();
   };
@@ -187,7 +252,7 @@ export class HttpFrontend {
       socket.destroy();
       return;
     }
-    const shape = clientErrorShape(err.code);
+    const shape = clientErrorShape(err);
     this.env.metrics.malformedRequest(this.listenerName, shape.reason);
     if (responseUnderway(socket)) {
       // A bad chunk after the upstream's response began: a status line now would land in the
@@ -198,10 +263,52 @@ export class HttpFrontend {
     endWithRawResponse(socket, shape.status, shape.text, 'MESHLET_BAD_REQUEST', `${shape.text}: ${err.code ?? err.message}\n`);
   };
 
-  private rejectHttp1(res: ServerResponse, code: 'MESHLET_UNKNOWN_HOST' | 'MESHLET_BAD_REQUEST', message: string, reason: string): void {
-    this.env.metrics.malformedRequest(this.listenerName, reason);
-    new Http1Sink(res).fail(new ProxyError(code, message), 'meshlet');
+  private refuseHttp1(res: ServerResponse, refusal: Http1Refusal): void {
+    this.env.metrics.malformedRequest(this.listenerName, refusal.reason);
+    // What follows a malformed request on the connection cannot be trusted to frame right.
+    res.shouldKeepAlive = false;
+    new Http1Sink(res).fail(refusal.error, 'meshlet');
   }
+}
+
+interface Http1Refusal {
+  readonly reason: string;
+  readonly error: ProxyError;
+}
+
+function badRequest(refusal: AuthorityRefusal, detail: string): Http1Refusal {
+  return { reason: refusal.reason, error: new ProxyError('MESHLET_BAD_REQUEST', refusal.message + detail) };
+}
+
+function refused(reason: string, status: number, message: string): Http1Refusal {
+  return { reason, error: new ProxyError('MESHLET_BAD_REQUEST', message, status) };
+}
+
+/** What node:http parses and passes on but the agent does not serve (RFC 9112 §2.3, §3.2). */
+function http1Refusal(req: IncomingMessage): Http1Refusal | undefined {
+  if (req.httpVersionMajor !== 1) {
+    // llhttp reads a request line without a version, or with HTTP/0.9, as 0.9, and lets
+    // "HTTP/2.0" through; other versions it refuses itself (onClientError).
+    return req.httpVersionMajor === 0
+      ? refused('http09', 400, 'HTTP/0.9 requests are not served')
+      : refused('unsupported_version', 505, `HTTP/${req.httpVersion} in a request line is not served; HTTP/2 starts with its connection preface`);
+  }
+  const raw = req.rawHeaders;
+  if (http1HasTooManyHeaders(raw)) return refused('too_many_headers', 431, `more than ${MAX_REQUEST_HEADERS} header fields`);
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return refused('duplicate_host', 400, 'more than one Host header');
+  if (hosts === 0 && req.httpVersionMinor === 1) return refused('missing_host', 400, 'an HTTP/1.1 request needs a Host header');
+  return undefined;
+}
+
+/** What nghttp2 passes on but the agent does not serve. */
+function http2Refusal(headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): Http1Refusal | undefined {
+  if (rawHeaders && http2HasTooManyHeaders(rawHeaders)) return refused('too_many_headers', 431, `more than ${MAX_REQUEST_HEADERS} header fields`);
+  // Tunnels are opened with HTTP/1.1 CONNECT on the proxy port; over HTTP/2 the request
+  // would be forwarded as if it were an ordinary one.
+  if (headers[':method'] === 'CONNECT') return refused('http2_connect', 400, 'CONNECT over HTTP/2 is not served; use HTTP/1.1 CONNECT on the proxy port');
+  return undefined;
 }
 
 /** Whether a response has begun on this HTTP/1.1 socket (node's own clientError default reads the same field). */
@@ -212,14 +319,3 @@ function responseUnderway(socket: Duplex): boolean {
 function ignoreStreamError(): void {
   // The call sees the stream close and records the outcome; the error itself needs no handling.
 }
-
-function parseAbsoluteTarget(target: string): { authority: string; path: string } | undefined {
-  const schemeEnd = target.indexOf('://');
-  if (schemeEnd < 0) return undefined;
-  const authorityStart = schemeEnd + 3;
-  const pathStart = target.indexOf('/', authorityStart);
-  const authority = target.slice(authorityStart, pathStart < 0 ? undefined : pathStart);
-  if (!authority) return undefined;
-  return { authority, path: pathStart < 0 ? '/' : target.slice(pathStart) };
-}
-

@@ -22,7 +22,7 @@ function connectionNamed(value: string | undefined): Set<string> | undefined {
 /**
  * End-to-end request headers from an HTTP/1.1 request's raw list, as a flat [name, value, …]
  * array undici takes as is. `te: trailers` survives because gRPC needs it end to end; Host
- * becomes the upstream request's authority, passed separately.
+ * is dropped: the forwarder sends the request's authority (see authority.ts) in its place.
  */
 export function endToEndRequestHeaders(raw: readonly string[]): string[] {
   let named: Set<string> | undefined;
@@ -33,6 +33,7 @@ export function endToEndRequestHeaders(raw: readonly string[]): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
+    if (name === 'host') continue;
     if (HOP_BY_HOP.has(name)) {
       if (name === 'te' && value.trim().toLowerCase() === 'trailers') out.push(name, value);
       continue;

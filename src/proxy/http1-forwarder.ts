@@ -9,6 +9,7 @@ import { classifyTransportError } from './errors.ts';
 import { Pool } from './undici-parts.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndResponseHeaders, trailersFromRaw } from './headers.ts';
+import type { ProxiedRequest } from './proxied-request.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
 export interface Http1ForwarderOptions {
@@ -38,7 +39,7 @@ export class Http1Forwarder implements Forwarder {
       {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
-        headers: request.headers as string[] | IncomingHttpHeaders,
+        headers: withHost(request.headers, request.authority),
         body: request.body && bodyUndiciMayFinish(request.body),
       },
       exchange,
@@ -48,6 +49,11 @@ export class Http1Forwarder implements Forwarder {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/** The request's headers plus Host: the authority the request was routed by, not the endpoint's address undici would send. */
+function withHost(headers: ProxiedRequest['headers'], authority: string): string[] | IncomingHttpHeaders {
+  return Array.isArray(headers) ? [...headers, 'host', authority] : { ...(headers as IncomingHttpHeaders), host: authority };
 }
 
 /**

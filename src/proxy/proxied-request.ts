@@ -6,9 +6,9 @@ export interface ProxiedRequest {
   readonly method: string;
   /** Origin-form path with query. */
   readonly path: string;
-  /** Host / :authority the client sent. */
+  /** What the upstream is sent as Host / :authority: the authority the request was routed by (authority.ts). */
   readonly authority: string;
-  /** End-to-end headers: a flat [name, value, …] list from HTTP/1.1, an object from HTTP/2. */
+  /** End-to-end headers without Host: a flat [name, value, …] list from HTTP/1.1, an object from HTTP/2. */
   readonly headers: readonly string[] | OutgoingHttpHeaders;
   /** The request body, or null when the request has none. */
   readonly body: Readable | null;

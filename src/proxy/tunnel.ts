@@ -5,15 +5,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshletMetrics } from '../observability/metrics.ts';
+import { routingName } from './authority.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { sniffAndServe } from './sniff.ts';
-
-export function upstreamNameOf(authority: string): string {
-  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']'));
-  const colon = authority.lastIndexOf(':');
-  return colon < 0 ? authority : authority.slice(0, colon);
-}
 
 export function connectHandler(
   frontendFor: (upstreamName: string) => HttpFrontend | undefined,
@@ -22,7 +17,7 @@ export function connectHandler(
 ) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const target = req.url ?? '';
-    const frontend = frontendFor(upstreamNameOf(target));
+    const frontend = frontendFor(routingName(target));
     if (!frontend) {
       metrics.malformedRequest(listenerName, 'unknown_host');
       endWithRawResponse(socket, 404, 'Not Found', 'MESHLET_UNKNOWN_HOST', `meshlet: no upstream named "${target}"\n`);

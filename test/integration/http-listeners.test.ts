@@ -186,9 +186,13 @@ describe('proxy port', () => {
   });
 
   it('does not route to inbound services by Host', async () => {
-    const res = await request(`http://${agent.listeners.proxy}/`, { dispatcher, headers: { host: 'inbound:orders' } });
+    const res = await request(`http://${agent.listeners.proxy}/`, { dispatcher, headers: { host: 'orders' } });
     await res.body.dump();
     expect(res.statusCode).toBe(404);
+    // The agent's internal key for the service is no host name at all.
+    const internal = await request(`http://${agent.listeners.proxy}/`, { dispatcher, headers: { host: 'inbound:orders' } });
+    await internal.body.dump();
+    expect(internal.statusCode).toBe(400);
   });
 });
 

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
 import { echoClient, unary, type EchoClient } from '../helpers/grpc-client.ts';
 import { h2Request, h2Session, metricsText, sampleValue } from './http-support.ts';
-import { FLAG, FRAME, h2Frame, hpackLiterals, rawHttp1Upstream, rawHttp2Upstream, type RawUpstream } from './misbehaving-upstreams.ts';
+import { FLAG, FRAME, h2Frame, hpackLiterals } from './h2-frames.ts';
+import { rawHttp1Upstream, rawHttp2Upstream, type RawUpstream } from './misbehaving-upstreams.ts';
 
 /** HPACK static table entry 8, `:status: 200`, as an indexed field. */
 const STATUS_200 = Buffer.from([0x88]);

@@ -2,6 +2,7 @@
 // TCP server answering every HTTP/1.1 request with fixed bytes, and a raw HTTP/2 server that
 // answers every request stream with fixed frames (node:http2 refuses to send malformed ones).
 import net from 'node:net';
+import { FRAME, frameReader, h2Frame } from './h2-frames.ts';
 
 export interface RawUpstream {
   readonly address: string;
@@ -55,28 +56,6 @@ export function rawHttp1Upstream(answer: (path: string) => { bytes: string; clos
   return listen(server);
 }
 
-/** An HTTP/2 frame: 9-byte header, then the payload. */
-export function h2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
-
-export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4 } as const;
-export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
-
-/** An HPACK header block of literals without indexing (no Huffman), names and values under 128 bytes. */
-export function hpackLiterals(fields: readonly (readonly [string, string])[]): Buffer {
-  const text = (value: string): Buffer => {
-    const bytes = Buffer.from(value, 'latin1');
-    return Buffer.concat([Buffer.from([bytes.length]), bytes]);
-  };
-  return Buffer.concat(fields.map(([name, value]) => Buffer.concat([Buffer.from([0]), text(name), text(value)])));
-}
-
 /**
  * A prior-knowledge h2c server that acknowledges SETTINGS and answers every HEADERS frame a
  * client opens a stream with by the frames `answer(streamId)` returns.
@@ -84,26 +63,16 @@ export function hpackLiterals(fields: readonly (readonly [string, string])[]): B
 export function rawHttp2Upstream(answer: (streamId: number) => Buffer[]): Promise<RawUpstream> {
   const server = net.createServer((socket) => {
     track(server, socket);
-    let buffered = Buffer.alloc(0);
-    let prefaceRead = false;
+    /** The client preface's 24 bytes, not yet read. */
+    let prefaceLeft = 24;
+    const onFrames = frameReader(socket, (type, _flags, streamId) => {
+      if (type === FRAME.HEADERS) for (const frame of answer(streamId)) socket.write(frame);
+    });
     socket.write(h2Frame(FRAME.SETTINGS, 0, 0));
     socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (!prefaceRead) {
-        if (buffered.length < 24) return;
-        buffered = buffered.subarray(24);
-        prefaceRead = true;
-      }
-      while (buffered.length >= 9) {
-        const length = buffered.readUIntBE(0, 3);
-        if (buffered.length < 9 + length) return;
-        const type = buffered[3];
-        const flags = buffered[4]!;
-        const streamId = buffered.readUInt32BE(5) & 0x7fffffff;
-        buffered = buffered.subarray(9 + length);
-        if (type === FRAME.SETTINGS && (flags & FLAG.ACK) === 0) socket.write(h2Frame(FRAME.SETTINGS, FLAG.ACK, 0));
-        if (type === FRAME.HEADERS) for (const frame of answer(streamId)) socket.write(frame);
-      }
+      const skipped = Math.min(prefaceLeft, chunk.length);
+      prefaceLeft -= skipped;
+      onFrames(chunk.subarray(skipped));
     });
   });
   return listen(server);

@@ -38,6 +38,16 @@ describe('a config that is refused', () => {
     ['an endpoint mapping without address', 'upstreams:\n  - { name: catalog, endpoints: [{ weight: 2 }] }\n', ['upstreams[0].endpoints[0].address: required field is missing']],
     ['backup written as yes', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", backup: yes }] }\n', ['upstreams[0].endpoints[0].backup: expected true or false, got "yes"']],
     ['an unbracketed IPv6 listen address', upstream('    listen: ::1:9001\n'), ['upstreams[0].listen: an IPv6 address needs brackets, as in "[::1]:9001", got "::1:9001"']],
+    [
+      'two upstream names that differ only in case',
+      'upstreams:\n  - { name: catalog, endpoints: [127.0.0.1:8081] }\n  - { name: Catalog, endpoints: [127.0.0.1:8082] }\n',
+      ['upstreams[1].name: upstream name "Catalog" matches "catalog" of upstreams[0].name: names match case-insensitively, with or without a trailing dot'],
+    ],
+    [
+      'two upstream names that differ only in a trailing dot',
+      'upstreams:\n  - { name: catalog.mesh, endpoints: [127.0.0.1:8081] }\n  - { name: catalog.mesh., endpoints: [127.0.0.1:8082] }\n',
+      ['upstreams[1].name: upstream name "catalog.mesh." matches "catalog.mesh" of upstreams[0].name: names match case-insensitively, with or without a trailing dot'],
+    ],
     ['an empty listen address', 'proxy:\n  listen:\n', ['proxy.listen: expected "host:port", got an empty value']],
     ['no endpoints and no gossip', 'upstreams:\n  - name: catalog\n', ['upstreams[0].endpoints: must list at least one endpoint when gossip is not configured']],
     ['hashOn with round_robin', upstream('    policy: { lb: { hashOn: { header: x-user } } }\n'), ['upstreams[0].policy.lb.hashOn: applies only to ring_hash or maglev, not round_robin']],
