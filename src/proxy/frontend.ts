@@ -14,6 +14,7 @@ import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './
 import { Http1Sink } from './http1-sink.ts';
 import { Http2Sink } from './http2-sink.ts';
 import { ProxyCall, type CallEnvironment } from './proxy-call.ts';
+import type { ResponseSink } from './response-sink.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { HTTP1_PARSED_HEADERS, HTTP2_PARSED_HEADER_PAIRS, MAX_REQUEST_HEADERS, http1HasTooManyHeaders, http2HasTooManyHeaders } from './request-limits.ts';
 import type { UpstreamRuntime } from './upstream.ts';
@@ -151,8 +152,7 @@ export class HttpFrontend {
     }
     const upstream = this.resolve(authority);
     if (!upstream) {
-      this.env.metrics.malformedRequest(this.listenerName, 'unknown_host');
-      new Http1Sink(res).fail(new ProxyError('MESHLET_UNKNOWN_HOST', `no upstream named "${authority}"`), 'meshlet');
+      this.refuse(new Http1Sink(res), unknownHost(authority));
       return;
     }
     const headers = req.headers;
@@ -180,20 +180,17 @@ export class HttpFrontend {
     const sink = new Http2Sink(stream, grpc);
     const refusal = http2Refusal(headers, rawHeaders);
     if (refusal) {
-      this.env.metrics.malformedRequest(this.listenerName, refusal.reason);
-      sink.fail(refusal.error, 'meshlet');
+      this.refuse(sink, refusal);
       return;
     }
     const authority = requestAuthority(headers[':authority'], headers.host);
     if (typeof authority !== 'string') {
-      this.env.metrics.malformedRequest(this.listenerName, authority.reason);
-      sink.fail(new ProxyError('MESHLET_BAD_REQUEST', authority.message), 'meshlet');
+      this.refuse(sink, badRequest(authority, ''));
       return;
     }
     const upstream = this.resolve(authority);
     if (!upstream) {
-      this.env.metrics.malformedRequest(this.listenerName, 'unknown_host');
-      sink.fail(new ProxyError('MESHLET_UNKNOWN_HOST', `no upstream named "${authority}"`), 'meshlet');
+      this.refuse(sink, unknownHost(authority));
       return;
     }
     const call = new ProxyCall(upstream, {
@@ -263,29 +260,37 @@ export class HttpFrontend {
     endWithRawResponse(socket, shape.status, shape.text, 'MESHLET_BAD_REQUEST', `${shape.text}: ${err.code ?? err.message}\n`);
   };
 
-  private refuseHttp1(res: ServerResponse, refusal: Http1Refusal): void {
-    this.env.metrics.malformedRequest(this.listenerName, refusal.reason);
+  private refuseHttp1(res: ServerResponse, refusal: Refusal): void {
     // What follows a malformed request on the connection cannot be trusted to frame right.
     res.shouldKeepAlive = false;
-    new Http1Sink(res).fail(refusal.error, 'meshlet');
+    this.refuse(new Http1Sink(res), refusal);
+  }
+
+  private refuse(sink: ResponseSink, refusal: Refusal): void {
+    this.env.metrics.malformedRequest(this.listenerName, refusal.reason);
+    sink.fail(refusal.error, 'meshlet');
   }
 }
 
-interface Http1Refusal {
+interface Refusal {
   readonly reason: string;
   readonly error: ProxyError;
 }
 
-function badRequest(refusal: AuthorityRefusal, detail: string): Http1Refusal {
+function badRequest(refusal: AuthorityRefusal, detail: string): Refusal {
   return { reason: refusal.reason, error: new ProxyError('MESHLET_BAD_REQUEST', refusal.message + detail) };
 }
 
-function refused(reason: string, status: number, message: string): Http1Refusal {
+function unknownHost(authority: string): Refusal {
+  return { reason: 'unknown_host', error: new ProxyError('MESHLET_UNKNOWN_HOST', `no upstream named "${authority}"`) };
+}
+
+function refused(reason: string, status: number, message: string): Refusal {
   return { reason, error: new ProxyError('MESHLET_BAD_REQUEST', message, status) };
 }
 
 /** What node:http parses and passes on but the agent does not serve (RFC 9112 §2.3, §3.2). */
-function http1Refusal(req: IncomingMessage): Http1Refusal | undefined {
+function http1Refusal(req: IncomingMessage): Refusal | undefined {
   if (req.httpVersionMajor !== 1) {
     // llhttp reads a request line without a version, or with HTTP/0.9, as 0.9, and lets
     // "HTTP/2.0" through; other versions it refuses itself (onClientError).
@@ -303,7 +308,7 @@ function http1Refusal(req: IncomingMessage): Http1Refusal | undefined {
 }
 
 /** What nghttp2 passes on but the agent does not serve. */
-function http2Refusal(headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): Http1Refusal | undefined {
+function http2Refusal(headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): Refusal | undefined {
   if (rawHeaders && http2HasTooManyHeaders(rawHeaders)) return refused('too_many_headers', 431, `more than ${MAX_REQUEST_HEADERS} header fields`);
   // Tunnels are opened with HTTP/1.1 CONNECT on the proxy port; over HTTP/2 the request
   // would be forwarded as if it were an ordinary one.
