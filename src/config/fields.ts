@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { parseHostPort } from './address.ts';
+import { formatByteSize, parseByteSize } from './byte-size.ts';
 import { parseDuration } from './duration.ts';
 import { describeValue, MISSING_FIELD } from './messages.ts';
 import type { HostPort } from './types.ts';
@@ -29,6 +30,20 @@ export const duration = leaf<number>((input) => {
   if (result.ms === 0) return { ok: false, reason: `must be longer than 0, got ${describeValue(input)}` };
   return { ok: true, value: result.ms };
 });
+
+/** A size in bytes from `min` to `max`: "256KiB", "1MiB" or a bare number of bytes. */
+export function byteSize(min: number, max: number) {
+  return leaf<number>((input) => {
+    if (typeof input !== 'string' && typeof input !== 'number') {
+      return { ok: false, reason: `expected a size such as 64KiB, 1MiB or 65536, got ${describeValue(input)}` };
+    }
+    const result = parseByteSize(input);
+    if (!result.ok) return result;
+    if (result.bytes < min) return { ok: false, reason: `must be at least ${formatByteSize(min)}, got ${describeValue(input)}` };
+    if (result.bytes > max) return { ok: false, reason: `must be at most ${formatByteSize(max)}, got ${describeValue(input)}` };
+    return { ok: true, value: result.bytes };
+  });
+}
 
 function hostPort(allowPortZero: boolean) {
   return z

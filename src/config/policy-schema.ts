@@ -4,10 +4,10 @@
 import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
-import { duration, positiveInt } from './fields.ts';
-import { LB_DEFAULTS, POLICY_DEFAULTS } from './defaults.ts';
+import { byteSize, duration, positiveInt } from './fields.ts';
+import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, POLICY_DEFAULTS } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
-import type { CircuitBreakerConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
+import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
 
 /** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
 export const RETRY_ON = [
@@ -99,11 +99,31 @@ const outlierDetectionSchema = z
     }),
   );
 
+/** HTTP/2 allows windows up to 2^31-1; beyond 16 MiB a window only lets one stream hold more memory. */
+export const streamWindow = byteSize(16 * 1024, 16 * 1024 * 1024);
+
+const connectionsSchema = z
+  .strictObject({
+    maxPerEndpoint: positiveInt.max(100_000).optional(),
+    maxStreamsPerConnection: positiveInt.max(10_000).optional(),
+    maxQueued: z.int().min(0).max(1_000_000).optional(),
+    streamWindow: streamWindow.optional(),
+  })
+  .transform(
+    (raw): ConnectionsConfig => ({
+      maxPerEndpoint: raw.maxPerEndpoint ?? CONNECTIONS_DEFAULTS.maxPerEndpoint,
+      maxStreamsPerConnection: raw.maxStreamsPerConnection ?? CONNECTIONS_DEFAULTS.maxStreamsPerConnection,
+      maxQueued: raw.maxQueued ?? CONNECTIONS_DEFAULTS.maxQueued,
+      streamWindow: raw.streamWindow ?? CONNECTIONS_DEFAULTS.streamWindow,
+    }),
+  );
+
 export const policySchema = z
   .strictObject({
     lb: lbSchema.optional(),
     timeout: duration.optional(),
     connectTimeout: duration.optional(),
+    connections: connectionsSchema.optional(),
     retry: retrySchema.optional(),
     circuitBreaker: circuitBreakerSchema.optional(),
     limits: limitsSchema.optional(),
@@ -115,6 +135,7 @@ export const policySchema = z
       lb: raw.lb ?? LB_DEFAULTS,
       timeout: raw.timeout ?? POLICY_DEFAULTS.timeout,
       connectTimeout: raw.connectTimeout ?? POLICY_DEFAULTS.connectTimeout,
+      connections: raw.connections ?? CONNECTIONS_DEFAULTS,
       ...(raw.retry ? { retry: raw.retry } : {}),
       ...(raw.circuitBreaker ? { circuitBreaker: raw.circuitBreaker } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),

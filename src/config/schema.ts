@@ -3,7 +3,9 @@
 // strict, so a misspelt field is refused instead of silently ignored.
 
 import { z } from 'zod';
+import { LISTENERS_DEFAULTS } from './defaults.ts';
 import { address, duration, listenAddress, nonEmptyString } from './fields.ts';
+import { listenersSchema } from './listeners-schema.ts';
 import { serviceSchema } from './service-schema.ts';
 import type { AgentConfig, ControlConfig, GossipConfig, HostPort, LogConfig } from './types.ts';
 import { upstreamSchema } from './upstream-schema.ts';
@@ -46,6 +48,7 @@ export const agentConfigSchema = z
     proxy: z.strictObject({ listen: listenAddress }).optional(),
     log: logSchema.optional(),
     drainTimeout: duration.optional(),
+    listeners: listenersSchema.optional(),
     gossip: gossipSchema.optional(),
     control: controlSchema.optional(),
     services: z.array(serviceSchema).optional(),
@@ -58,6 +61,7 @@ export const agentConfigSchema = z
       ...(raw.proxy ? { proxy: raw.proxy } : {}),
       log: raw.log ?? { level: 'info', access: false },
       drainTimeout: raw.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
+      listeners: raw.listeners ?? LISTENERS_DEFAULTS,
       ...(raw.gossip ? { gossip: raw.gossip } : {}),
       ...(raw.control ? { control: raw.control } : {}),
       services: raw.services ?? [],

@@ -80,12 +80,25 @@ export type FallbackConfig =
   | { readonly grpcStatus: string; readonly message?: string }
   | { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body?: string };
 
+/** Connections and streams the agent opens to one endpoint of an upstream. */
+export interface ConnectionsConfig {
+  /** HTTP/1.1: connections to one endpoint at once (default 128); each carries one request at a time. */
+  readonly maxPerEndpoint: number;
+  /** HTTP/2 and gRPC: streams open at once on the endpoint's session (default 100), lower if the endpoint says so. */
+  readonly maxStreamsPerConnection: number;
+  /** Requests waiting for a connection or stream per endpoint (default 1000); beyond, 503 MESHLET_UPSTREAM_OVERFLOW. */
+  readonly maxQueued: number;
+  /** HTTP/2 and gRPC: the receive window per stream the agent grants the endpoint, bytes (default 256KiB). */
+  readonly streamWindow: number;
+}
+
 export interface PolicyConfig {
   readonly lb: LbConfig;
   /** Whole-request timeout in ms (default 15000); 504 / DEADLINE_EXCEEDED when exceeded. */
   readonly timeout: number;
   /** TCP connect timeout in ms (default 1000). */
   readonly connectTimeout: number;
+  readonly connections: ConnectionsConfig;
   readonly retry?: RetryConfig;
   readonly circuitBreaker?: CircuitBreakerConfig;
   readonly limits?: LimitsConfig;
@@ -137,6 +150,24 @@ export interface LogConfig {
   readonly access: boolean;
 }
 
+/** Limits every listener applies to the connections clients open to it. */
+export interface ListenersConfig {
+  /** Client connections one listener holds open (default 4096); the process's descriptor limit may lower it. */
+  readonly maxConnections: number;
+  /** ms from a connection's start (or its first byte after a keep-alive pause) to a complete request head (default 10000). */
+  readonly headersTimeout: number;
+  /** ms a connection with no request in progress is kept: HTTP/1.1 keep-alive, HTTP/2 session without streams (default 60000). */
+  readonly idleTimeout: number;
+  /** ms without a byte from the client while a request body is incomplete (default 30000). */
+  readonly bodyIdleTimeout: number;
+  readonly http2: {
+    /** Streams a client may open at once on one connection (default 100). */
+    readonly maxConcurrentStreams: number;
+    /** Receive window per stream the agent grants clients, bytes (default 256KiB). */
+    readonly streamWindow: number;
+  };
+}
+
 export interface AgentConfig {
   readonly node: string;
   readonly admin: { readonly listen: HostPort };
@@ -144,6 +175,7 @@ export interface AgentConfig {
   readonly log: LogConfig;
   /** How long SIGTERM waits for in-flight requests, ms (default 10000). */
   readonly drainTimeout: number;
+  readonly listeners: ListenersConfig;
   readonly gossip?: GossipConfig;
   readonly control?: ControlConfig;
   readonly services: readonly ServiceConfig[];

@@ -84,6 +84,14 @@ describe('a config that is refused', () => {
     ['a health path without a slash', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: healthz } }\n', ['services[0].health.http: expected a path starting with "/", got "healthz"']],
     ['a health timeout above its interval', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { tcp: true, timeout: 5s } }\n', ['services[0].health.timeout: must not be longer than interval (3s)']],
     ['grpc: false', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { grpc: false } }\n', ['services[0].health.grpc: expected a service name or true, got false']],
+    ['a stream window in words', 'listeners: { http2: { streamWindow: large } }\n', ['listeners.http2.streamWindow: expected a size such as 64KiB, 1MiB or 65536, got "large"']],
+    ['a stream window of 1KiB', 'listeners: { http2: { streamWindow: 1KiB } }\n', ['listeners.http2.streamWindow: must be at least 16KiB, got "1KiB"']],
+    ['a stream window of 1GiB', upstream('    policy: { connections: { streamWindow: 1GiB } }\n'), ['upstreams[0].policy.connections.streamWindow: must be at most 16MiB, got "1GiB"']],
+    ['no connections at all', 'listeners: { maxConnections: 0 }\n', ['listeners.maxConnections: must be at least 1, got 0']],
+    ['a headers timeout of zero', 'listeners: { headersTimeout: 0s }\n', ['listeners.headersTimeout: must be longer than 0, got "0s"']],
+    ['zero streams per connection', 'listeners: { http2: { maxConcurrentStreams: 0 } }\n', ['listeners.http2.maxConcurrentStreams: must be at least 1, got 0']],
+    ['a fractional endpoint connection cap', upstream('    policy: { connections: { maxPerEndpoint: 1.5 } }\n'), ['upstreams[0].policy.connections.maxPerEndpoint: expected an integer, got 1.5']],
+    ['a negative queue', upstream('    policy: { connections: { maxQueued: -1 } }\n'), ['upstreams[0].policy.connections.maxQueued: must be at least 0, got -1']],
     ['a log level we do not have', 'log: { level: verbose }\n', ['log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"']],
     ['a top-level list', '- catalog\n', ['expected a mapping, got a list']],
     ['an empty file', '# nothing but a comment\n', ['the config is empty']],
@@ -246,6 +254,13 @@ describe('defaults', () => {
         admin: { listen: { host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' } },
         log: { level: 'info', access: false },
         drainTimeout: 10_000,
+        listeners: {
+          maxConnections: 4096,
+          headersTimeout: 10_000,
+          idleTimeout: 60_000,
+          bodyIdleTimeout: 30_000,
+          http2: { maxConcurrentStreams: 100, streamWindow: 262_144 },
+        },
         services: [],
         upstreams: [
           {
@@ -256,6 +271,7 @@ describe('defaults', () => {
               lb: { algorithm: 'round_robin', decay: 10_000, choiceCount: 2, minRingSize: 1024, tableSize: 65_537 },
               timeout: 15_000,
               connectTimeout: 1000,
+              connections: { maxPerEndpoint: 128, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 262_144 },
             },
           },
         ],
@@ -283,6 +299,24 @@ upstreams:
     expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'] });
     expect(policy?.fallback).toEqual({ grpcStatus: 'UNAVAILABLE' });
     expect(policy?.outlierDetection).toEqual({ consecutiveFailures: 5, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 10 });
+  });
+
+  it('fill the connection limits a written listeners or connections section leaves out', () => {
+    const yaml = `
+listeners: { headersTimeout: 2s, http2: { streamWindow: 1MiB } }
+upstreams:
+  - { name: catalog, endpoints: [127.0.0.1:8081], policy: { connections: { maxPerEndpoint: 8 } } }
+`;
+    const result = parseConfig(yaml, { env: {}, hostname: 'h' });
+    if (!result.ok) throw new Error(formatIssues(result.issues));
+    expect(result.config.listeners).toEqual({
+      maxConnections: 4096,
+      headersTimeout: 2000,
+      idleTimeout: 60_000,
+      bodyIdleTimeout: 30_000,
+      http2: { maxConcurrentStreams: 100, streamWindow: 1_048_576 },
+    });
+    expect(result.config.upstreams[0]?.policy.connections).toEqual({ maxPerEndpoint: 8, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 262_144 });
   });
 
   it('allow an upstream without endpoints when gossip will find them', () => {

@@ -1,0 +1,34 @@
+// listeners: the limits every listener applies to client connections (counts, timeouts,
+// HTTP/2 stream limits and windows), so no client can hold descriptors or memory unbounded.
+
+import { z } from 'zod';
+import { LISTENERS_DEFAULTS } from './defaults.ts';
+import { duration, positiveInt } from './fields.ts';
+import { streamWindow } from './policy-schema.ts';
+import type { ListenersConfig } from './types.ts';
+
+const http2Schema = z.strictObject({
+  maxConcurrentStreams: positiveInt.max(10_000).optional(),
+  streamWindow: streamWindow.optional(),
+});
+
+export const listenersSchema = z
+  .strictObject({
+    maxConnections: positiveInt.max(1_000_000).optional(),
+    headersTimeout: duration.optional(),
+    idleTimeout: duration.optional(),
+    bodyIdleTimeout: duration.optional(),
+    http2: http2Schema.optional(),
+  })
+  .transform(
+    (raw): ListenersConfig => ({
+      maxConnections: raw.maxConnections ?? LISTENERS_DEFAULTS.maxConnections,
+      headersTimeout: raw.headersTimeout ?? LISTENERS_DEFAULTS.headersTimeout,
+      idleTimeout: raw.idleTimeout ?? LISTENERS_DEFAULTS.idleTimeout,
+      bodyIdleTimeout: raw.bodyIdleTimeout ?? LISTENERS_DEFAULTS.bodyIdleTimeout,
+      http2: {
+        maxConcurrentStreams: raw.http2?.maxConcurrentStreams ?? LISTENERS_DEFAULTS.http2.maxConcurrentStreams,
+        streamWindow: raw.http2?.streamWindow ?? LISTENERS_DEFAULTS.http2.streamWindow,
+      },
+    }),
+  );
