@@ -174,7 +174,7 @@ export class Agent {
       const slot = this.slots.get(upstream.name);
       if (slot && sameConfig(slot.runtime.config, upstream)) {
         // Re-acquire so the sweep keeps this upstream's forwarders.
-        for (const endpoint of slot.runtime.set.endpoints) this.forwarders.acquire(upstream.protocol, endpoint, upstream.policy.connectTimeout);
+        for (const endpoint of slot.runtime.set.endpoints) this.forwarders.acquire(upstream.protocol, endpoint, upstream.policy);
         next.set(upstream.name, slot);
         continue;
       }

@@ -9,6 +9,7 @@ export type ProxyErrorCode =
   | 'MESHLET_UPSTREAM_RESET'
   | 'MESHLET_UPSTREAM_TIMEOUT'
   | 'MESHLET_NO_HEALTHY_ENDPOINT'
+  | 'MESHLET_UPSTREAM_OVERFLOW'
   | 'MESHLET_BAD_UPSTREAM_RESPONSE'
   | 'MESHLET_UNKNOWN_HOST'
   | 'MESHLET_BAD_REQUEST';
@@ -23,6 +24,7 @@ const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
   MESHLET_UPSTREAM_RESET: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_UPSTREAM_TIMEOUT: { httpStatus: 504, grpcStatus: grpcStatusCode('DEADLINE_EXCEEDED') },
   MESHLET_NO_HEALTHY_ENDPOINT: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  MESHLET_UPSTREAM_OVERFLOW: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: grpcStatusCode('UNIMPLEMENTED') },
   MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: grpcStatusCode('INTERNAL') },

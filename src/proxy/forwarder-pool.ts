@@ -1,9 +1,9 @@
-// Forwarders keyed by protocol, address and connect timeout, shared by every upstream that
+// Forwarders keyed by protocol, address, connect timeout and connection limits, shared by every upstream that
 // names the same endpoint and kept across reloads, so a reload never drops warm connections.
 // release() after a reload closes (gracefully) the ones no upstream uses any more.
 
 import type { Clock } from '../clock.ts';
-import type { Protocol } from '../config/types.ts';
+import type { PolicyConfig, Protocol } from '../config/types.ts';
 import type { Endpoint } from '../balancer/endpoint-set.ts';
 import type { Forwarder } from './forwarder.ts';
 import { Http1Forwarder } from './http1-forwarder.ts';
@@ -15,13 +15,15 @@ export class ForwarderPool {
 
   constructor(private readonly clock: Clock) {}
 
-  acquire(protocol: Protocol, endpoint: Endpoint, connectTimeoutMs: number): Forwarder {
+  acquire(protocol: Protocol, endpoint: Endpoint, policy: Pick<PolicyConfig, 'connectTimeout' | 'connections'>): Forwarder {
     const transport = protocol === 'http' ? 'h1' : 'h2';
-    const key = `${transport}|${endpoint.host}|${endpoint.port}|${connectTimeoutMs}`;
+    const { connectTimeout: connectTimeoutMs, connections } = policy;
+    const limits = `${connections.maxPerEndpoint}|${connections.maxStreamsPerConnection}|${connections.maxQueued}|${connections.streamWindow}`;
+    const key = `${transport}|${endpoint.host}|${endpoint.port}|${connectTimeoutMs}|${limits}`;
     this.inUse.add(key);
     let forwarder = this.forwarders.get(key);
     if (!forwarder) {
-      const options = { host: endpoint.host, port: endpoint.port, connectTimeoutMs, clock: this.clock };
+      const options = { host: endpoint.host, port: endpoint.port, connectTimeoutMs, connections, clock: this.clock };
       forwarder = transport === 'h1' ? new Http1Forwarder(options) : new Http2Forwarder(options);
       this.forwarders.set(key, forwarder);
     }

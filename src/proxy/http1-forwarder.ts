@@ -5,6 +5,8 @@ import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { formatHostPort } from '../config/address.ts';
+import type { ConnectionsConfig } from '../config/types.ts';
+import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyTransportError } from './errors.ts';
 import { Pool } from './undici-parts.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
@@ -16,13 +18,21 @@ export interface Http1ForwarderOptions {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutMs: number;
+  readonly connections: ConnectionsConfig;
 }
 
 export class Http1Forwarder implements Forwarder {
   private readonly pool: UndiciPool;
+  /** One request per connection (no pipelining), so requests on the wire never exceed the connection cap. */
+  readonly gate: EndpointGate<Http1Exchange>;
+  private readonly overflowMessage: string;
 
   constructor(options: Http1ForwarderOptions) {
+    const { maxPerEndpoint, maxQueued } = options.connections;
+    this.gate = new EndpointGate(() => maxPerEndpoint, maxQueued);
+    this.overflowMessage = `all ${maxPerEndpoint} connections to the endpoint are busy and ${maxQueued} requests wait already`;
     this.pool = new Pool(`http://${formatHostPort(options.host, options.port)}`, {
+      connections: maxPerEndpoint,
       connectTimeout: options.connectTimeoutMs,
       // The call's own deadline (policy.timeout) governs; these would only cut long streams short.
       headersTimeout: 0,
@@ -32,9 +42,15 @@ export class Http1Forwarder implements Forwarder {
   }
 
   forward(call: ProxyCall): void {
-    const request = call.request;
-    const exchange = new Http1Exchange(call);
+    const exchange = new Http1Exchange(call, this);
     call.attempt = exchange;
+    if (!this.gate.enter(exchange)) {
+      call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
+    }
+  }
+
+  dispatch(exchange: Http1Exchange): void {
+    const request = exchange.call.request;
     this.pool.dispatch(
       {
         path: request.path,
@@ -67,20 +83,37 @@ function bodyUndiciMayFinish(body: Readable): Readable {
   return body.iterator({ destroyOnReturn: false }) as unknown as Readable;
 }
 
+const cancelledByMeshlet = new Error('cancelled by meshlet');
+
 /** One request on the pool; implements undici's dispatch handler protocol. */
-class Http1Exchange implements Attempt, Dispatcher.DispatchHandler {
+class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler {
   private abortUpstream: ((reason?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private status = 0;
+  private cancelled = false;
+  private sent = false;
 
-  constructor(private readonly call: ProxyCall) {}
+  constructor(
+    readonly call: ProxyCall,
+    readonly forwarder: Http1Forwarder,
+  ) {}
 
-  cancel(): void {
-    this.abortUpstream?.(new Error('cancelled by meshlet'));
+  send(): void {
+    this.sent = true;
+    this.forwarder.dispatch(this);
   }
 
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    if (this.forwarder.gate.withdraw(this)) return;
+    this.abortUpstream?.(cancelledByMeshlet);
+  }
+
+  /** undici calls this just before it writes the request: a call cancelled while it waited for a connection stops here. */
   onConnect(abort: (reason?: Error) => void): void {
     this.abortUpstream = abort;
+    if (this.cancelled) abort(cancelledByMeshlet);
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -111,14 +144,22 @@ class Http1Exchange implements Attempt, Dispatcher.DispatchHandler {
   }
 
   onComplete(rawTrailers: (Buffer | string)[] | null): void {
+    this.finished();
     if (this.call.settled) return;
     this.call.sink.finish(trailersFromRaw(rawTrailers));
     this.call.complete(this.status, undefined);
   }
 
   onError(err: Error): void {
+    this.finished();
     if (this.call.settled) return;
     const code = classifyTransportError(err);
     this.call.fail(code, err.message || (err as { code?: string }).code || 'upstream error');
+  }
+
+  private finished(): void {
+    if (!this.sent) return;
+    this.sent = false;
+    this.forwarder.gate.release();
   }
 }

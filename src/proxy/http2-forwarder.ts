@@ -5,6 +5,8 @@ import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stre
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { formatHostPort } from '../config/address.ts';
+import type { ConnectionsConfig } from '../config/types.ts';
+import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyStreamReset, classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndFromHttp2 } from './headers.ts';
@@ -15,14 +17,14 @@ const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FL
 
 const requestCutOff = new Error('request cancelled before its body was sent');
 
-/** Big windows so one bulk upload or download is not throttled to 64 KiB per round trip. */
-const WINDOW_BYTES = 16 * 1024 * 1024;
+const MAX_WINDOW = 2 ** 31 - 1;
 
 export interface Http2ForwarderOptions {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutMs: number;
   readonly clock: Clock;
+  readonly connections: ConnectionsConfig;
 }
 
 export class Http2Forwarder implements Forwarder {
@@ -30,17 +32,39 @@ export class Http2Forwarder implements Forwarder {
   private readonly connectedSessions = new WeakSet<ClientHttp2Session>();
   private closing = false;
   private readonly authority: string;
+  /**
+   * Streams beyond the endpoint's MAX_CONCURRENT_STREAMS would wait in nghttp2's own queue,
+   * unbounded and past the reach of a cancel; they wait here instead.
+   */
+  readonly gate: EndpointGate<Http2Exchange>;
+  /**
+   * What the endpoint can make the agent buffer is the stream window per stream; the session
+   * window lets every allowed stream use its whole window at once, so a stalled stream never
+   * holds back the others on the session.
+   */
+  private readonly sessionWindow: number;
+  private readonly overflowMessage: string;
 
   constructor(private readonly options: Http2ForwarderOptions) {
     this.authority = `http://${formatHostPort(options.host, options.port)}`;
+    const { maxStreamsPerConnection, maxQueued, streamWindow } = options.connections;
+    this.gate = new EndpointGate(this.streamCapacity, maxQueued);
+    this.sessionWindow = Math.min(MAX_WINDOW, streamWindow * maxStreamsPerConnection);
+    this.overflowMessage = `all streams the endpoint allows are open and ${maxQueued} requests wait already`;
   }
 
   forward(call: ProxyCall): void {
-    const session = this.currentSession();
     const exchange = new Http2Exchange(call, this);
     call.attempt = exchange;
-    exchange.start(session);
+    if (!this.gate.enter(exchange)) call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
   }
+
+  /** The configured stream limit, or the endpoint's MAX_CONCURRENT_STREAMS if lower. */
+  private readonly streamCapacity = (): number => {
+    const own = this.options.connections.maxStreamsPerConnection;
+    const announced = this.session?.remoteSettings.maxConcurrentStreams;
+    return announced === undefined ? own : Math.min(own, announced);
+  };
 
   async close(): Promise<void> {
     this.closing = true;
@@ -54,12 +78,12 @@ export class Http2Forwarder implements Forwarder {
     return session !== undefined && this.connectedSessions.has(session as ClientHttp2Session);
   }
 
-  private currentSession(): ClientHttp2Session {
+  currentSession(): ClientHttp2Session {
     const existing = this.session;
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const { host, port } = this.options;
     const session = http2.connect(this.authority, {
-      settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
+      settings: { initialWindowSize: this.options.connections.streamWindow, enablePush: false },
       // Without TCP_NODELAY, small frames wait out the peer's delayed ACK (~40 ms each).
       createConnection: () => net.connect({ host, port, noDelay: true }),
     });
@@ -76,7 +100,7 @@ export class Http2Forwarder implements Forwarder {
     session.once('connect', () => {
       clearConnectTimer();
       this.connectedSessions.add(session);
-      session.setLocalWindowSize(WINDOW_BYTES);
+      session.setLocalWindowSize(this.sessionWindow);
     });
     const forget = (): void => {
       clearConnectTimer();
@@ -117,10 +141,11 @@ function grpcStatusOf(headers: IncomingHttpHeaders | OutgoingHttpHeaders | undef
 }
 
 /** One stream on the session, relaying the response into the call's sink. */
-class Http2Exchange implements Attempt {
+class Http2Exchange implements Attempt, GatedRequest {
   /** Kept here: node clears `stream.session` once the stream closes, before 'error' and 'close' run. */
   private session: ClientHttp2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
+  private cancelled = false;
   private status = 0;
   private responseHeaders: IncomingHttpHeaders | undefined;
   private trailers: OutgoingHttpHeaders | undefined;
@@ -135,17 +160,20 @@ class Http2Exchange implements Attempt {
     return this.status > 0 || this.forwarder.hasConnected(this.session);
   }
 
-  start(session: ClientHttp2Session): void {
+  send(): void {
+    const session = this.forwarder.currentSession();
     const request = this.call.request;
     this.session = session;
     let stream: ClientHttp2Stream;
     try {
       stream = session.request(upstreamRequestHeaders(request), { endStream: request.body === null });
     } catch (err) {
+      this.forwarder.gate.release();
       this.call.fail(classifyTransportError(err, this.forwarder.hasConnected(session)), (err as Error).message);
       return;
     }
     this.stream = stream;
+    stream.once('close', this.forwarder.gate.release);
     stream.on('response', this.onResponse);
     stream.on('trailers', this.onTrailers);
     stream.on('data', this.onData);
@@ -156,6 +184,9 @@ class Http2Exchange implements Attempt {
   }
 
   cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    if (this.forwarder.gate.withdraw(this)) return;
     const stream = this.stream;
     if (!stream || stream.destroyed) return;
     // close() ends a request body still being sent (END_STREAM) before it resets, and the

@@ -56,7 +56,7 @@ export class UpstreamRuntime {
       endpoints.set(endpoint, {
         endpoint,
         metrics: deps.metrics.bindEndpoint(config.name, endpoint.address),
-        forwarder: deps.forwarders.acquire(config.protocol, endpoint, config.policy.connectTimeout),
+        forwarder: deps.forwarders.acquire(config.protocol, endpoint, config.policy),
       });
     }
     this.endpoints = endpoints;
