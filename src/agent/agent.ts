@@ -10,13 +10,15 @@ import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
 import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
+import { clientConnectionBudget, ConnectionBudget } from '../proxy/connection-budget.ts';
 import { ForwarderPool } from '../proxy/forwarder-pool.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/frontend.ts';
-import { Listener } from '../proxy/listener.ts';
+import { Listener, type ListenerLimits } from '../proxy/listener.ts';
 import { routingName } from '../proxy/authority.ts';
 import { connectHandler } from '../proxy/tunnel.ts';
 import { UpstreamRuntime } from '../proxy/upstream.ts';
 import { InFlightCounter } from '../proxy/in-flight.ts';
+import { openFilesSoftLimit } from './descriptor-limit.ts';
 
 /** An upstream's current runtime plus the frontend its port and CONNECT tunnels feed. */
 interface UpstreamSlot {
@@ -35,6 +37,8 @@ export interface AgentDependencies {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: Random;
+  /** The soft RLIMIT_NOFILE (default: read from /proc/self/limits). */
+  readonly descriptorLimit?: number;
 }
 
 /** Local services are fronted like upstreams with one endpoint: the local application. */
@@ -60,6 +64,8 @@ export class Agent {
   private readonly forwarders: ForwarderPool;
   private readonly inFlight = new InFlightCounter();
   private readonly env: FrontendEnvironment;
+  private readonly connectionBudget: ConnectionBudget;
+  private readonly listenerLimits: ListenerLimits;
   private config: AgentConfig;
   /** Outbound upstreams by name; inbound services by "inbound:<name>". */
   private slots = new Map<string, UpstreamSlot>();
@@ -84,6 +90,13 @@ export class Agent {
       logger: this.logger,
       draining: () => this.draining,
       inFlight: this.inFlight,
+      listeners: config.listeners,
+    };
+    this.connectionBudget = new ConnectionBudget(clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit()));
+    this.listenerLimits = {
+      maxConnections: config.listeners.maxConnections,
+      budget: this.connectionBudget,
+      rejected: (listener) => this.metrics.connectionRejected(listener),
     };
   }
 
@@ -106,6 +119,7 @@ export class Agent {
       throw new Error(failures.map((f) => `${f.listener} on ${f.address}: ${f.error}`).join('; '));
     }
     this.ready = true;
+    this.logger.info({ clientConnections: this.connectionBudget.limit, perListener: this.config.listeners.maxConnections }, 'connection caps');
     return this.listenerAddresses();
   }
 
@@ -125,6 +139,9 @@ export class Agent {
   async reload(config: AgentConfig): Promise<ListenerFailure[]> {
     if (config.admin.listen.text !== this.config.admin.listen.text) {
       this.logger.warn({ field: 'admin.listen' }, 'admin.listen changed: takes effect after a restart');
+    }
+    if (JSON.stringify(config.listeners) !== JSON.stringify(this.config.listeners)) {
+      this.logger.warn({ field: 'listeners' }, 'listeners changed: takes effect after a restart');
     }
     this.config = config;
     this.buildSlots(config);
@@ -231,7 +248,7 @@ export class Agent {
     const failures: ListenerFailure[] = [];
     for (const [name, want] of wanted) {
       if (this.listeners.has(name)) continue;
-      const listener = new Listener(name, want.listen, want.frontend, this.onAcceptError);
+      const listener = new Listener(name, want.listen, want.frontend, this.listenerLimits, this.onAcceptError);
       try {
         await listener.start();
       } catch (err) {
@@ -239,6 +256,7 @@ export class Agent {
         continue;
       }
       this.listeners.set(name, listener);
+      this.metrics.watchOpenConnections(name, () => listener.openConnections);
     }
     return failures;
   }

@@ -35,6 +35,11 @@ export class MeshletMetrics {
   private readonly malformed: Counter<'listener' | 'reason'>;
   /** Reasons seen per listener, so removeListener() can drop every series of one listener. */
   private readonly malformedReasons = new Map<string, Set<string>>();
+  private readonly connectionsRejected: Counter<'listener'>;
+  private readonly connectionsClosed: Counter<'listener' | 'reason'>;
+  private readonly closeReasons = new Map<string, Set<string>>();
+  /** Listener → how many client connections it holds, read at scrape time. */
+  private readonly openConnectionSources = new Map<string, () => number>();
 
   constructor() {
     const register = this.register;
@@ -114,6 +119,28 @@ export class MeshletMetrics {
     });
     this.configReloads.inc({ result: 'applied' }, 0);
     this.configReloads.inc({ result: 'rejected' }, 0);
+    this.connectionsRejected = new Counter({
+      name: 'meshlet_connections_rejected_total',
+      help: 'Client connections closed on arrival because the listener or the process was at its connection cap.',
+      labelNames: ['listener'],
+      registers: [register],
+    });
+    this.connectionsClosed = new Counter({
+      name: 'meshlet_connections_closed_total',
+      help: 'Client connections the agent closed: timeouts, eviction at the cap, rapid reset, pipelining overflow.',
+      labelNames: ['listener', 'reason'],
+      registers: [register],
+    });
+    const openConnections: Gauge<'listener'> = new Gauge({
+      name: 'meshlet_connections_open',
+      help: 'Client connections a listener holds open.',
+      labelNames: ['listener'],
+      registers: [register],
+      collect: () => {
+        openConnections.reset();
+        for (const [listener, read] of this.openConnectionSources) openConnections.set({ listener }, read());
+      },
+    });
     this.malformed = new Counter({
       name: 'meshlet_malformed_requests_total',
       help: 'Requests or upstream responses refused as malformed, by listener and reason.',
@@ -175,10 +202,34 @@ export class MeshletMetrics {
     this.malformed.inc({ listener, reason });
   }
 
-  /** Drops the malformed-request series of a listener that config removed. */
+  connectionRejected(listener: string): void {
+    this.connectionsRejected.inc({ listener });
+  }
+
+  /** `reason`: headers_timeout, idle_timeout, body_idle_timeout, evicted, rapid_reset, pipeline_overflow. */
+  connectionClosed(listener: string, reason: string): void {
+    let reasons = this.closeReasons.get(listener);
+    if (reasons === undefined) {
+      reasons = new Set();
+      this.closeReasons.set(listener, reasons);
+    }
+    reasons.add(reason);
+    this.connectionsClosed.inc({ listener, reason });
+  }
+
+  watchOpenConnections(listener: string, read: () => number): void {
+    this.openConnectionSources.set(listener, read);
+    this.connectionsRejected.inc({ listener }, 0);
+  }
+
+  /** Drops the series of a listener that config removed. */
   removeListener(listener: string): void {
     for (const reason of this.malformedReasons.get(listener) ?? []) this.malformed.remove({ listener, reason });
     this.malformedReasons.delete(listener);
+    for (const reason of this.closeReasons.get(listener) ?? []) this.connectionsClosed.remove({ listener, reason });
+    this.closeReasons.delete(listener);
+    this.connectionsRejected.remove({ listener });
+    this.openConnectionSources.delete(listener);
   }
 
   private upstreamEntry(upstream: string): UpstreamEntry {

@@ -7,8 +7,10 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ListenersConfig } from '../config/types.ts';
 import type { MeshletMetrics } from '../observability/metrics.ts';
 import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from './authority.ts';
+import { ClientConnections, type ConnectionCloseReason } from './client-connections.ts';
 import { ProxyError } from './errors.ts';
 import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './headers.ts';
 import { Http1Sink } from './http1-sink.ts';
@@ -32,7 +34,11 @@ export interface FrontendEnvironment extends CallEnvironment {
   readonly logger: Logger;
   /** Read per request: once draining, HTTP/1.1 responses close their connection. */
   readonly draining: () => boolean;
+  /** Read when a frontend is built: a reload that changes them applies to new frontends only. */
+  readonly listeners: ListenersConfig;
 }
+
+const MAX_WINDOW = 2 ** 31 - 1;
 
 /** Maps HTTP parser errors to the status a client gets and the metric reason. */
 function clientErrorShape(err: Error & { code?: string; reason?: string }): { status: number; text: string; reason: string } {
@@ -70,6 +76,9 @@ export class HttpFrontend {
    * closeIdleConnections/closeAllConnections work) only for a server that listens itself.
    */
   private readonly connections = new Set<Duplex>();
+  private readonly tracked: ClientConnections;
+  /** Lets every stream the client may open use its whole window at once, so none holds back the others. */
+  private readonly sessionWindow: number;
 
   constructor(
     private readonly listenerName: string,
@@ -77,19 +86,51 @@ export class HttpFrontend {
     private readonly env: FrontendEnvironment,
     onConnect?: ConnectHandler,
   ) {
+    const limits = env.listeners;
+    this.tracked = new ClientConnections(limits, env.clock, this.onRequest, this.onConnectionClosed);
+    // ClientConnections enforces the timeouts: Node's own run only for a server that listens itself.
     this.h1 = http.createServer({
       requestTimeout: 0,
-      keepAliveTimeout: 60_000,
+      headersTimeout: 0,
+      keepAliveTimeout: 0,
       // Node answers a missing Host itself, untyped and uncounted; onRequest does it instead.
       requireHostHeader: false,
-    }, this.onRequest);
+    });
     this.h1.maxHeadersCount = HTTP1_PARSED_HEADERS;
+    this.h1.on('request', this.tracked.onHttp1Request);
     this.h1.on('clientError', this.onClientError);
-    if (onConnect) this.h1.on('connect', onConnect);
-    this.h2 = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 }, maxHeaderListPairs: HTTP2_PARSED_HEADER_PAIRS });
+    if (onConnect) {
+      this.h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.tracked.release(socket);
+        onConnect(req, socket, head);
+      });
+    }
+    const { maxConcurrentStreams, streamWindow } = limits.http2;
+    this.sessionWindow = Math.min(MAX_WINDOW, maxConcurrentStreams * streamWindow);
+    // What a client can make the agent buffer is bounded per stream by the stream window and per
+    // session by maxConcurrentStreams of them; nghttp2's own queues by maxSessionMemory (10 MB).
+    this.h2 = http2.createServer({
+      settings: { initialWindowSize: streamWindow, maxConcurrentStreams },
+      maxHeaderListPairs: HTTP2_PARSED_HEADER_PAIRS,
+    });
     this.h2.on('stream', this.onStream);
     this.h2.on('session', this.onSession);
     this.h2.on('sessionError', this.onSessionError);
+  }
+
+  /** Client connections open on this frontend (tunnels counted where they are served). */
+  get openConnections(): number {
+    return this.tracked.size;
+  }
+
+  /** A new connection, before sniffing: from now on it must send a request head in time. */
+  adopt(socket: Duplex): void {
+    this.tracked.adopt(socket);
+  }
+
+  /** Closes the connection that has waited longest without a request; false when every one is busy. */
+  evictWaiting(): boolean {
+    return this.tracked.evictWaiting();
   }
 
   /** Serves a connection whose first bytes are still unread in the socket's buffer. */
@@ -100,6 +141,7 @@ export class HttpFrontend {
   }
 
   acceptHttp2(socket: Duplex): void {
+    this.tracked.expectSession(socket);
     this.h2.emit('connection', socket);
   }
 
@@ -176,6 +218,8 @@ export class HttpFrontend {
     // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
     stream.on('error', ignoreStreamError);
     this.countStreamsRejectedBefore(stream);
+    const receivingBody = (flags & HTTP2_FLAG_END_STREAM) === 0;
+    this.tracked.streamOpened(stream, receivingBody);
     const grpc = isGrpcContentType(headers['content-type']);
     const sink = new Http2Sink(stream, grpc);
     const refusal = http2Refusal(headers, rawHeaders);
@@ -198,7 +242,7 @@ export class HttpFrontend {
       path: headers[':path'] ?? '/',
       authority: authority || upstream.name,
       headers: endToEndFromHttp2(headers),
-      body: (flags & HTTP2_FLAG_END_STREAM) !== 0 ? null : stream,
+      body: receivingBody ? stream : null,
       grpc,
       sourceAddress: stream.session?.socket?.remoteAddress ?? '',
     }, sink, this.env);
@@ -229,6 +273,8 @@ export class HttpFrontend {
   }
 
   private readonly onSession = (session: Http2Session): void => {
+    this.tracked.sessionStarted(session);
+    session.setLocalWindowSize(this.sessionWindow);
     this.sessions.add(session);
     // The session's state is gone by its 'close'; at the socket's end it is still there.
     session.socket.once('end', () => {
@@ -237,6 +283,10 @@ export class HttpFrontend {
     });
     session.once('close', () => this.sessions.delete(session));
     if (this.env.draining()) session.close();
+  };
+
+  private readonly onConnectionClosed = (reason: ConnectionCloseReason): void => {
+    this.env.metrics.connectionClosed(this.listenerName, reason);
   };
 
   private readonly onSessionError = (err: Error): void => {

@@ -1,17 +1,17 @@
 // One port, two protocols: HTTP/2 with prior knowledge starts with the client preface
 // "PRI * HTTP/2.0", which no HTTP/1.1 request line does. The first bytes are read, pushed
 // back, and the socket handed to the matching server (node:http2 replays buffered bytes).
+// The frontend's headers timeout covers the sniffing too: a connection that sends one byte and
+// stops is closed like one that stops in the middle of a request head.
 
 import type { Duplex } from 'node:stream';
 import type { HttpFrontend } from './frontend.ts';
 
 const PREFACE_START = Buffer.from('PRI ');
-/** A connection that sends nothing at all within this time is dropped. */
-const FIRST_BYTES_TIMEOUT_MS = 30_000;
 
-export function sniffAndServe(socket: Duplex & { setTimeout?: (ms: number, cb?: () => void) => unknown }, frontend: HttpFrontend): void {
+export function sniffAndServe(socket: Duplex, frontend: HttpFrontend): void {
   socket.on('error', destroyQuietly);
-  socket.setTimeout?.(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+  frontend.adopt(socket);
   let seen: Buffer = Buffer.alloc(0);
   const onReadable = (): void => {
     let chunk: Buffer | null;
@@ -23,7 +23,6 @@ export function sniffAndServe(socket: Duplex & { setTimeout?: (ms: number, cb?: 
     socket.removeListener('readable', onReadable);
     socket.removeListener('end', onEnd);
     socket.removeListener('error', destroyQuietly);
-    socket.setTimeout?.(0);
     socket.unshift(seen);
     if (looksLikeHttp2) frontend.acceptHttp2(socket);
     else frontend.acceptHttp1(socket);
