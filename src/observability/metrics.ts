@@ -193,12 +193,7 @@ export class MeshletMetrics {
 
   /** `reason` e.g. bad_request, header_overflow, bad_chunking, unknown_host, bad_upstream_response. */
   malformedRequest(listener: string, reason: string): void {
-    let reasons = this.malformedReasons.get(listener);
-    if (reasons === undefined) {
-      reasons = new Set();
-      this.malformedReasons.set(listener, reasons);
-    }
-    reasons.add(reason);
+    rememberReason(this.malformedReasons, listener, reason);
     this.malformed.inc({ listener, reason });
   }
 
@@ -208,12 +203,7 @@ export class MeshletMetrics {
 
   /** `reason`: headers_timeout, idle_timeout, body_idle_timeout, evicted, rapid_reset, pipeline_overflow. */
   connectionClosed(listener: string, reason: string): void {
-    let reasons = this.closeReasons.get(listener);
-    if (reasons === undefined) {
-      reasons = new Set();
-      this.closeReasons.set(listener, reasons);
-    }
-    reasons.add(reason);
+    rememberReason(this.closeReasons, listener, reason);
     this.connectionsClosed.inc({ listener, reason });
   }
 
@@ -248,4 +238,14 @@ export class MeshletMetrics {
   private *durationSeries(): Generator<LiveSeries<DurationLabel>> {
     for (const endpoint of this.allEndpoints()) yield* endpoint.durationSeries();
   }
+}
+
+/** Notes a reason seen for a listener, so removeListener() can drop each of its series. */
+function rememberReason(seen: Map<string, Set<string>>, listener: string, reason: string): void {
+  let reasons = seen.get(listener);
+  if (reasons === undefined) {
+    reasons = new Set();
+    seen.set(listener, reasons);
+  }
+  reasons.add(reason);
 }
