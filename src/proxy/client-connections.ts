@@ -38,6 +38,7 @@ class ClientConnection {
   /** HTTP/1.1: the request in progress, and those pipelined behind it. */
   request: IncomingMessage | undefined;
   readonly pipelined: [IncomingMessage, ServerResponse][] = [];
+  overflowed = false;
   /** HTTP/2: open streams, those still receiving a request body, and the rapid-reset tally. */
   streams = 0;
   readonly uploads = new Set<ServerHttp2Stream>();
@@ -123,11 +124,14 @@ export class ClientConnections {
       this.startHttp1(connection, req, res);
       return;
     }
-    if (connection.pipelined.length >= MAX_PIPELINED) {
-      this.close(connection, 'pipeline_overflow');
+    if (connection.pipelined.length < MAX_PIPELINED) {
+      connection.pipelined.push([req, res]);
       return;
     }
-    connection.pipelined.push([req, res]);
+    // Those already waiting are answered, in order; then the connection closes. Until then,
+    // further requests are left unanswered and reading stops.
+    connection.overflowed = true;
+    req.socket.pause();
   };
 
   streamOpened(stream: ServerHttp2Stream, receivingBody: boolean): void {
@@ -169,6 +173,7 @@ export class ClientConnections {
     }
     const next = connection.pipelined.shift();
     if (next) this.startHttp1(connection, next[0], next[1]);
+    else if (connection.overflowed) this.close(connection, 'pipeline_overflow');
     else this.enter(connection, 'idle');
   }
 
@@ -199,6 +204,8 @@ export class ClientConnections {
     if (connection.phase === phase) return;
     connection.phase = phase;
     connection.since = this.clock.now();
+    // Only bytes that arrive from now on are a sign of the next request.
+    connection.bytesRead = connection.socket.bytesRead ?? 0;
     this.waiting.delete(connection);
     if (phase !== 'busy') this.waiting.add(connection);
   }

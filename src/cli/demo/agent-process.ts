@@ -12,6 +12,8 @@ export interface AgentProcessOptions {
   readonly readyTimeoutMs?: number;
   /** Environment of the agent (default: this process's). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Runs the agent under `ulimit -n` of this many descriptors. */
+  readonly openFilesLimit?: number;
 }
 
 export interface ReloadOutcome {
@@ -50,6 +52,7 @@ export async function startAgentProcess(config: object | string, options: AgentP
   const child = ManagedChild.spawnNode('agent', ['bin/meshlet.js', 'agent', '-c', configPath], {
     cwd: repoRoot,
     ...(options.env ? { env: options.env } : {}),
+    ...(options.openFilesLimit !== undefined ? { openFilesLimit: options.openFilesLimit } : {}),
   });
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> => {
     const status = await child.stop(signal);

@@ -55,9 +55,16 @@ export class ManagedChild {
     });
   }
 
-  /** Spawns `node ARGS` with stdout and stderr piped; stdin is closed. */
-  static spawnNode(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ManagedChild {
-    const child = spawn(process.execPath, args, {
+  /**
+   * Spawns `node ARGS` with stdout and stderr piped; stdin is closed. With `openFilesLimit`, a
+   * shell lowers RLIMIT_NOFILE and then execs node, which keeps the shell's PID.
+   */
+  static spawnNode(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; openFilesLimit?: number }): ManagedChild {
+    const limit = options.openFilesLimit;
+    const [command, commandArgs] = limit === undefined
+      ? [process.execPath, args]
+      : ['/bin/sh', ['-c', `ulimit -n ${Math.floor(limit)} && exec "$0" "$@"`, process.execPath, ...args]];
+    const child = spawn(command, commandArgs, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
