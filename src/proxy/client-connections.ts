@@ -22,7 +22,8 @@ const RAPID_RESET_MIN_STREAMS = 100;
 /** ...and close it when more than half of them were reset by the client before any response. */
 const RAPID_RESET_RATIO = 0.5;
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
+const HTTP2_FLAG_END_STREAM = 0x1;
 const kConnection = Symbol('meshlet.clientConnection');
 
 type Phase = 'head' | 'idle' | 'busy';
@@ -43,7 +44,7 @@ class ClientConnection {
   streams = 0;
   readonly uploads = new Set<ServerHttp2Stream>();
   opened = 0;
-  unanswered = 0;
+  prematureResets = 0;
 
   constructor(
     readonly tracker: ClientConnections,
@@ -111,6 +112,8 @@ export class ClientConnections {
     (session as Tagged<Http2Session>)[kConnection] = connection;
     // A client preface and SETTINGS make a session that is merely idle, no longer one that stalls.
     session.once('remoteSettings', onRemoteSettings);
+    // The session's own event, since a stream the client has reset already has no session.
+    session.on('stream', onSessionStream);
   }
 
   /** Every HTTP/1.1 request passes here: one per connection at a time, the rest wait in order. */
@@ -134,15 +137,20 @@ export class ClientConnections {
     req.socket.pause();
   };
 
-  streamOpened(stream: ServerHttp2Stream, receivingBody: boolean): void {
-    const connection = stream.session && connectionOf(stream.session);
-    if (!connection) return;
+  http2StreamOpened(connection: ClientConnection, stream: ServerHttp2Stream, flags: number): void {
+    connection.opened++;
+    // node:http2 emits 'stream' a tick after HEADERS, so a RST_STREAM in the same read has come first.
+    if (stream.destroyed) {
+      this.prematureReset(connection);
+      return;
+    }
     (stream as Tagged<ServerHttp2Stream>)[kConnection] = connection;
     connection.streams++;
-    connection.opened++;
     this.enter(connection, 'busy');
     stream.once('close', onStreamClose);
-    if (receivingBody) {
+    // 'aborted' follows the client's RST_STREAM at once; 'close' may wait for our writes.
+    stream.once('aborted', onStreamAborted);
+    if ((flags & HTTP2_FLAG_END_STREAM) === 0) {
       connection.uploads.add(stream);
       stream.once('end', onUploadEnd);
     }
@@ -180,12 +188,19 @@ export class ClientConnections {
   http2StreamEnded(connection: ClientConnection, stream: ServerHttp2Stream): void {
     connection.uploads.delete(stream);
     connection.streams--;
-    if (!stream.headersSent) connection.unanswered++;
-    if (connection.opened >= RAPID_RESET_MIN_STREAMS && connection.unanswered > connection.opened * RAPID_RESET_RATIO) {
+    if (connection.streams === 0 && this.all.has(connection)) this.enter(connection, 'idle');
+  }
+
+  /** A client reset before any response is a premature reset; a session made mostly of them is an attack. */
+  http2StreamAborted(connection: ClientConnection, stream: ServerHttp2Stream): void {
+    if (!stream.headersSent) this.prematureReset(connection);
+  }
+
+  private prematureReset(connection: ClientConnection): void {
+    connection.prematureResets++;
+    if (connection.opened >= RAPID_RESET_MIN_STREAMS && connection.prematureResets > connection.opened * RAPID_RESET_RATIO && this.all.has(connection)) {
       this.close(connection, 'rapid_reset');
-      return;
     }
-    if (connection.streams === 0) this.enter(connection, 'idle');
   }
 
   http2Settled(connection: ClientConnection): void {
@@ -215,7 +230,7 @@ export class ClientConnections {
     this.forget(connection);
     const session = connection.session;
     if (session && reason === 'idle_timeout') session.close();
-    else if (session) session.destroy();
+    else if (session) session.destroy(undefined, reason === 'rapid_reset' ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_NO_ERROR);
     else connection.socket.destroy();
   }
 
@@ -291,6 +306,16 @@ function onHttp1ResponseClose(this: ServerResponse): void {
 function onStreamClose(this: ServerHttp2Stream): void {
   const connection = connectionOf(this);
   if (connection) connection.tracker.http2StreamEnded(connection, this);
+}
+
+function onSessionStream(this: Http2Session, stream: ServerHttp2Stream, _headers: unknown, flags: number): void {
+  const connection = connectionOf(this);
+  if (connection) connection.tracker.http2StreamOpened(connection, stream, flags);
+}
+
+function onStreamAborted(this: ServerHttp2Stream): void {
+  const connection = connectionOf(this);
+  if (connection) connection.tracker.http2StreamAborted(connection, this);
 }
 
 function onUploadEnd(this: ServerHttp2Stream): void {

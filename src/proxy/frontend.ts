@@ -218,8 +218,8 @@ export class HttpFrontend {
     // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
     stream.on('error', ignoreStreamError);
     this.countStreamsRejectedBefore(stream);
-    const receivingBody = (flags & HTTP2_FLAG_END_STREAM) === 0;
-    this.tracked.streamOpened(stream, receivingBody);
+    // Reset by the client before node:http2 emitted it (rapid reset): nothing to answer.
+    if (stream.destroyed) return;
     const grpc = isGrpcContentType(headers['content-type']);
     const sink = new Http2Sink(stream, grpc);
     const refusal = http2Refusal(headers, rawHeaders);
@@ -242,7 +242,7 @@ export class HttpFrontend {
       path: headers[':path'] ?? '/',
       authority: authority || upstream.name,
       headers: endToEndFromHttp2(headers),
-      body: receivingBody ? stream : null,
+      body: (flags & HTTP2_FLAG_END_STREAM) !== 0 ? null : stream,
       grpc,
       sourceAddress: stream.session?.socket?.remoteAddress ?? '',
     }, sink, this.env);
