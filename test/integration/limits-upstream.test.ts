@@ -96,7 +96,7 @@ describe('HTTP/2 to clients', () => {
     expect(upstream.requests - answered.length - 1).toBeLessThan(100);
     expect(upstream.connections).toBeLessThan(20);
     expect(answered.map((r) => r.status)).toEqual(answered.map(() => 200));
-    expect(Math.max(...answered.map((r) => r.ms))).toBeLessThan(1000);
+    expect(Math.max(...answered.map((r) => r.ms))).toBeLessThan(2000);
     const calls = sampleValue(await metricsText(agent), 'meshlet_requests_total', { upstream: 'catalog' });
     console.log(`rapid reset: ${calls} calls, ${upstream.requests} upstream requests over ${upstream.connections} connections, ${answered.length} normal requests, slowest ${Math.max(...answered.map((r) => r.ms)).toFixed(1)} ms`);
   });
