@@ -13,6 +13,7 @@ export class EndpointGate<T extends GatedRequest> {
   private active = 0;
   private readonly waiting = new Set<T>();
   private scheduled = false;
+  private readonly onEmpty: (() => void)[] = [];
 
   /** `capacity()` is read at every start, so it may follow what the endpoint announces. */
   constructor(
@@ -30,7 +31,15 @@ export class EndpointGate<T extends GatedRequest> {
 
   /** Takes a request out of the queue; false when it was not waiting (it is on the wire or done). */
   withdraw(request: T): boolean {
-    return this.waiting.delete(request);
+    const waited = this.waiting.delete(request);
+    if (waited) this.notifyIfEmpty();
+    return waited;
+  }
+
+  /** Resolves once no request waits: a forwarder closes its connections only after that. */
+  whenEmpty(): Promise<void> {
+    if (this.waiting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.onEmpty.push(resolve));
   }
 
   /** A request that was sent has finished, however it ended. */
@@ -54,5 +63,11 @@ export class EndpointGate<T extends GatedRequest> {
       this.active++;
       request.send();
     }
+    this.notifyIfEmpty();
   };
+
+  private notifyIfEmpty(): void {
+    if (this.waiting.size > 0) return;
+    for (const resolve of this.onEmpty.splice(0)) resolve();
+  }
 }

@@ -62,8 +62,10 @@ export class Http1Forwarder implements Forwarder {
     );
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Requests already queued still go out (they were forwarded before the close); then the pool closes. */
+  async close(): Promise<void> {
+    await this.gate.whenEmpty();
+    await this.pool.close();
   }
 }
 

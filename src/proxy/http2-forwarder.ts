@@ -66,7 +66,9 @@ export class Http2Forwarder implements Forwarder {
     return announced === undefined ? own : Math.min(own, announced);
   };
 
+  /** Requests already queued still go out (they were forwarded before the close); then the session closes. */
   async close(): Promise<void> {
+    await this.gate.whenEmpty();
     this.closing = true;
     const session = this.session;
     this.session = undefined;
