@@ -8,6 +8,7 @@ import { formatHostPort } from '../config/address.ts';
 import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
+import { InternalErrors } from '../observability/internal-errors.ts';
 import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
 import { clientConnectionBudget, ConnectionBudget } from '../proxy/connection-budget.ts';
@@ -91,6 +92,7 @@ export class Agent {
       draining: () => this.draining,
       inFlight: this.inFlight,
       listeners: config.listeners,
+      internalErrors: new InternalErrors(this.metrics, this.logger),
     };
     this.connectionBudget = new ConnectionBudget(clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit()));
     this.listenerLimits = {

@@ -20,6 +20,21 @@ export type EndpointHealth = 'healthy' | 'unhealthy' | 'unknown';
 export type EndpointCounts = Readonly<Record<EndpointHealth, number>>;
 export type ConfigReloadResult = 'applied' | 'rejected';
 
+/**
+ * The places node:http, node:http2 and undici call into the agent for a connection or a
+ * request; an exception that escapes the agent's handling there is counted under its site.
+ */
+export const INTERNAL_ERROR_SITES = [
+  'sniff', 'tunnel_connect', 'client_error', 'http1_request', 'http2_stream', 'proxy_call',
+  'http1_forwarder', 'http2_forwarder',
+] as const;
+export type InternalErrorSite = (typeof INTERNAL_ERROR_SITES)[number];
+
+/** A counter with its labels bound once, so recording is one addition. */
+export interface BoundCounter {
+  inc(): void;
+}
+
 const ENDPOINT_HEALTHS: readonly EndpointHealth[] = ['healthy', 'unhealthy', 'unknown'];
 
 interface UpstreamEntry {
@@ -40,6 +55,8 @@ export class MeshletMetrics {
   private readonly closeReasons = new Map<string, Set<string>>();
   /** Listener → how many client connections it holds, read at scrape time. */
   private readonly openConnectionSources = new Map<string, () => number>();
+  /** Bound per site at construction: every site shows 0 before anything fails there. */
+  readonly internalErrors: Readonly<Record<InternalErrorSite, BoundCounter>>;
 
   constructor() {
     const register = this.register;
@@ -141,6 +158,18 @@ export class MeshletMetrics {
         for (const [listener, read] of this.openConnectionSources) openConnections.set({ listener }, read());
       },
     });
+    const internalErrors = new Counter({
+      name: 'meshlet_internal_errors_total',
+      help: 'Exceptions that escaped the agent while handling a connection or request, by site; each failed that request alone.',
+      labelNames: ['site'],
+      registers: [register],
+    });
+    const bound = {} as Record<InternalErrorSite, BoundCounter>;
+    for (const site of INTERNAL_ERROR_SITES) {
+      bound[site] = internalErrors.labels(site);
+      internalErrors.inc({ site }, 0);
+    }
+    this.internalErrors = bound;
     this.malformed = new Counter({
       name: 'meshlet_malformed_requests_total',
       help: 'Requests or upstream responses refused as malformed, by listener and reason.',

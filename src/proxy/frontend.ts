@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ListenersConfig } from '../config/types.ts';
-import type { MeshletMetrics } from '../observability/metrics.ts';
+import type { InternalErrorSite, MeshletMetrics } from '../observability/metrics.ts';
 import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from './authority.ts';
 import { ClientConnections, type ConnectionCloseReason } from './client-connections.ts';
 import { ProxyError } from './errors.ts';
@@ -79,6 +79,7 @@ export class HttpFrontend {
   private readonly tracked: ClientConnections;
   /** Lets every stream the client may open use its whole window at once, so none holds back the others. */
   private readonly sessionWindow: number;
+  private readonly connectHandler: ConnectHandler | undefined;
 
   constructor(
     private readonly listenerName: string,
@@ -99,12 +100,8 @@ export class HttpFrontend {
     this.h1.maxHeadersCount = HTTP1_PARSED_HEADERS;
     this.h1.on('request', this.tracked.onHttp1Request);
     this.h1.on('clientError', this.onClientError);
-    if (onConnect) {
-      this.h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        this.tracked.release(socket);
-        onConnect(req, socket, head);
-      });
-    }
+    this.connectHandler = onConnect;
+    if (onConnect) this.h1.on('connect', this.onConnect);
     const { maxConcurrentStreams, streamWindow } = limits.http2;
     this.sessionWindow = Math.min(MAX_WINDOW, maxConcurrentStreams * streamWindow);
     // What a client can make the agent buffer is bounded per stream by the stream window and per
@@ -168,7 +165,55 @@ export class HttpFrontend {
     for (const session of this.sessions) session.destroy();
   }
 
+  /** Counts an exception that escaped the handling of a connection (see InternalErrors). */
+  reportInternalError(site: InternalErrorSite, err: unknown): void {
+    this.env.internalErrors.report(site, err);
+  }
+
+  // node:http and node:http2 call the four handlers below from their emitters, where an
+  // exception would end the process: each fails its one request or connection instead.
+
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.serveRequest(req, res);
+    } catch (err) {
+      this.env.internalErrors.report('http1_request', err);
+      failUnserved(new Http1Sink(res), res);
+    }
+  };
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: readonly string[]): void => {
+    // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
+    stream.on('error', ignoreStreamError);
+    try {
+      this.serveStream(stream, headers, flags, rawHeaders);
+    } catch (err) {
+      this.env.internalErrors.report('http2_stream', err);
+      failUnserved(new Http2Sink(stream, isGrpcContentType(headers['content-type'])), stream);
+    }
+  };
+
+  private readonly onConnect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    try {
+      // A tunnel's connection is tracked by the frontend that serves what runs inside it.
+      this.tracked.release(socket);
+      this.connectHandler!(req, socket, head);
+    } catch (err) {
+      this.env.internalErrors.report('tunnel_connect', err);
+      socket.destroy();
+    }
+  };
+
+  private readonly onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    try {
+      this.answerClientError(err, socket);
+    } catch (thrown) {
+      this.env.internalErrors.report('client_error', thrown);
+      socket.destroy();
+    }
+  };
+
+  private serveRequest(req: IncomingMessage, res: ServerResponse): void {
     if (this.env.draining()) res.shouldKeepAlive = false;
     const refusal = http1Refusal(req);
     if (refusal) {
@@ -212,11 +257,9 @@ export class HttpFrontend {
     }, new Http1Sink(res), this.env);
     res.once('close', call.onClientClose);
     call.run();
-  };
+  }
 
-  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: readonly string[]): void => {
-    // First, so a reset on any path (even an unknown host's) never becomes an unhandled error.
-    stream.on('error', ignoreStreamError);
+  private serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: readonly string[] | undefined): void {
     this.countStreamsRejectedBefore(stream);
     // Reset by the client before node:http2 emitted it (rapid reset): nothing to answer.
     if (stream.destroyed) return;
@@ -251,7 +294,7 @@ export class HttpFrontend {
     // which may be never; 'aborted' is the reliable sign the client went away.
     stream.once('aborted', call.onClientClose);
     call.run();
-  };
+  }
 
   /**
    * nghttp2 resets a malformed request stream (RFC 9113 §8.1.1: a missing or unknown
@@ -294,7 +337,7 @@ export class HttpFrontend {
     this.env.logger.debug({ err: err.message, listener: this.listenerName }, 'http2 session error');
   };
 
-  private readonly onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+  private answerClientError(err: Error & { code?: string }, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -308,7 +351,7 @@ export class HttpFrontend {
       return;
     }
     endWithRawResponse(socket, shape.status, shape.text, 'MESHLET_BAD_REQUEST', `${shape.text}: ${err.code ?? err.message}\n`);
-  };
+  }
 
   private refuseHttp1(res: ServerResponse, refusal: Refusal): void {
     // What follows a malformed request on the connection cannot be trusted to frame right.
@@ -369,6 +412,15 @@ function http2Refusal(headers: IncomingHttpHeaders, rawHeaders: readonly string[
 /** Whether a response has begun on this HTTP/1.1 socket (node's own clientError default reads the same field). */
 function responseUnderway(socket: Duplex): boolean {
   return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
+}
+
+/** A request that failed before its call could: 502, or a reset once its response began. */
+function failUnserved(sink: ResponseSink, stream: { destroy(): void }): void {
+  try {
+    sink.fail(new ProxyError('MESHLET_BAD_UPSTREAM_RESPONSE', 'internal error'), 'meshlet');
+  } catch {
+    stream.destroy();
+  }
 }
 
 function ignoreStreamError(): void {

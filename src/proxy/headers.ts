@@ -76,12 +76,43 @@ export function endToEndResponseHeaders(raw: readonly Buffer[]): OutgoingHttpHea
   return out;
 }
 
-/** Trailers from undici's raw list (null when the response had none). */
+/**
+ * Fields a trailer section never passes on: hop-by-hop ones (TE included: it is a request
+ * header) and pseudo-headers, which HTTP/2 allows only in a header block's head (RFC 9113
+ * §8.1). node:http2 refuses to send either, from inside its write path.
+ */
+function droppedFromTrailers(name: string): boolean {
+  return name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name);
+}
+
+/** Trailers from undici's raw list (null when the response had none), hop-by-hop ones dropped. */
 export function trailersFromRaw(raw: readonly (Buffer | string)[] | null): OutgoingHttpHeaders | undefined {
   if (!raw || raw.length === 0) return undefined;
   const out: OutgoingHttpHeaders = {};
-  for (let i = 0; i < raw.length; i += 2) out[raw[i]!.toString().toLowerCase()] = raw[i + 1]!.toString();
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'connection') named = connectionNamed(value);
+    if (!droppedFromTrailers(name)) out[name] = value;
+  }
+  if (named) for (const name of named) delete out[name];
   return out;
+}
+
+/** Trailers of an HTTP/2 message, without pseudo-headers and connection-specific fields. */
+export function trailersFromHttp2(trailers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in trailers) if (!droppedFromTrailers(name)) out[name] = trailers[name];
+  return out;
+}
+
+/**
+ * A 1xx a proxy may drop: interim responses (100 Continue, 103 Early Hints, …). 101 is not
+ * one, and a status below 100 is no HTTP status at all; both fail the call instead.
+ */
+export function isSkippableInformational(status: number): boolean {
+  return status >= 100 && status <= 199 && status !== 101;
 }
 
 export function isGrpcContentType(value: string | string[] | undefined): boolean {

@@ -10,7 +10,7 @@ import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyTransportError } from './errors.ts';
 import { Pool } from './undici-parts.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
-import { endToEndResponseHeaders, trailersFromRaw } from './headers.ts';
+import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from './headers.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
@@ -118,45 +118,63 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
     if (this.cancelled) abort(cancelledByMeshlet);
   }
 
+  // undici calls these from its parser; each keeps an exception of the agent's from reaching
+  // undici (which would misreport it as the upstream's) and fails this call alone.
+
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (status < 200 || this.call.settled) return true;
-    this.status = status;
-    this.resumeUpstream = resume;
-    const headers = endToEndResponseHeaders(rawHeaders);
-    if (status === 204 || status === 304) {
-      // These never have a body (RFC 9110 §6.4.1), but undici holds a Content-Length against
-      // the empty one and fails the exchange after the head: the answer is whole already.
-      // A 204 must not carry Content-Length (§8.6), and HTTP/2 clients refuse one that does.
-      if (status === 204) delete headers['content-length'];
-      this.call.sink.start(status, headers, true, false);
-      this.call.complete(status, undefined);
-      return true;
+    try {
+      if (isSkippableInformational(status) || this.call.settled) return true;
+      this.status = status;
+      this.resumeUpstream = resume;
+      const headers = endToEndResponseHeaders(rawHeaders);
+      if (status === 204 || status === 304) {
+        // These never have a body (RFC 9110 §6.4.1), but undici holds a Content-Length against
+        // the empty one and fails the exchange after the head: the answer is whole already.
+        // A 204 must not carry Content-Length (§8.6), and HTTP/2 clients refuse one that does.
+        if (status === 204) delete headers['content-length'];
+        if (this.call.startResponse(status, headers, true, false)) this.call.complete(status, undefined);
+        return true;
+      }
+      this.call.startResponse(status, headers, false, headers.trailer !== undefined);
+    } catch (err) {
+      this.call.internalError('http1_forwarder', err);
     }
-    this.call.sink.start(status, headers, false, headers.trailer !== undefined);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    const sink = this.call.sink;
-    if (this.call.settled) return true;
-    sink.bytesSent += chunk.length;
-    const more = sink.body.write(chunk);
-    if (!more) sink.body.once('drain', this.resumeUpstream!);
-    return more;
+    try {
+      const sink = this.call.sink;
+      if (this.call.settled) return true;
+      sink.bytesSent += chunk.length;
+      const more = sink.body.write(chunk);
+      if (!more) sink.body.once('drain', this.resumeUpstream!);
+      return more;
+    } catch (err) {
+      this.call.internalError('http1_forwarder', err);
+      return true;
+    }
   }
 
   onComplete(rawTrailers: (Buffer | string)[] | null): void {
     this.finished();
-    if (this.call.settled) return;
-    this.call.sink.finish(trailersFromRaw(rawTrailers));
-    this.call.complete(this.status, undefined);
+    try {
+      if (this.call.settled) return;
+      this.call.endResponse(trailersFromRaw(rawTrailers), this.status, undefined);
+    } catch (err) {
+      this.call.internalError('http1_forwarder', err);
+    }
   }
 
   onError(err: Error): void {
     this.finished();
-    if (this.call.settled) return;
-    const code = classifyTransportError(err);
-    this.call.fail(code, err.message || (err as { code?: string }).code || 'upstream error');
+    try {
+      if (this.call.settled) return;
+      const code = classifyTransportError(err);
+      this.call.fail(code, err.message || (err as { code?: string }).code || 'upstream error');
+    } catch (thrown) {
+      this.call.internalError('http1_forwarder', thrown);
+    }
   }
 
   private finished(): void {

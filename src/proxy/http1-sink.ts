@@ -18,14 +18,27 @@ export class Http1Sink implements ResponseSink {
     return this.res;
   }
 
-  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.res.writeHead(status, headers);
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean): boolean {
+    try {
+      // Validates every name and value before it writes anything.
+      this.res.writeHead(status, headers);
+    } catch {
+      return false;
+    }
     if (endStream) this.res.end();
+    return true;
   }
 
-  finish(trailers: OutgoingHttpHeaders | undefined): void {
-    if (trailers && this.res.chunkedEncoding) this.res.addTrailers(trailers as Record<string, string>);
+  finish(trailers: OutgoingHttpHeaders | undefined): boolean {
+    if (trailers && this.res.chunkedEncoding) {
+      try {
+        this.res.addTrailers(trailers as Record<string, string>);
+      } catch {
+        return false;
+      }
+    }
     this.res.end();
+    return true;
   }
 
   reset(): void {

@@ -9,7 +9,7 @@ import type { ConnectionsConfig } from '../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyStreamReset, classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
-import { endToEndFromHttp2 } from './headers.ts';
+import { endToEndFromHttp2, trailersFromHttp2 } from './headers.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
@@ -198,27 +198,42 @@ class Http2Exchange implements Attempt, GatedRequest {
     else stream.destroy(requestCutOff);
   }
 
+  // node:http2 emits these; each keeps an exception of the agent's from reaching the emitter
+  // (where it would end the process) and fails this call alone.
+
   private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
-    if (this.call.settled) return;
-    this.status = Number(headers[':status']);
-    this.responseHeaders = headers;
-    const endStream = (flags & HTTP2_FLAG_END_STREAM) !== 0;
-    this.endedWithHeaders = endStream;
-    // HTTP/2 announces no trailers ahead (a Trailer header is optional), so any body may end with some.
-    this.call.sink.start(this.status, endToEndFromHttp2(headers), endStream, true);
+    try {
+      if (this.call.settled) return;
+      this.status = Number(headers[':status']);
+      this.responseHeaders = headers;
+      const endStream = (flags & HTTP2_FLAG_END_STREAM) !== 0;
+      this.endedWithHeaders = endStream;
+      // HTTP/2 announces no trailers ahead (a Trailer header is optional), so any body may end with some.
+      this.call.startResponse(this.status, endToEndFromHttp2(headers), endStream, true);
+    } catch (err) {
+      this.call.internalError('http2_forwarder', err);
+    }
   };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
-    this.trailers = endToEndFromHttp2(trailers);
+    try {
+      this.trailers = trailersFromHttp2(trailers);
+    } catch (err) {
+      this.call.internalError('http2_forwarder', err);
+    }
   };
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.call.settled) return;
-    const sink = this.call.sink;
-    sink.bytesSent += chunk.length;
-    if (!sink.body.write(chunk)) {
-      this.stream!.pause();
-      sink.body.once('drain', this.resume);
+    try {
+      if (this.call.settled) return;
+      const sink = this.call.sink;
+      sink.bytesSent += chunk.length;
+      if (!sink.body.write(chunk)) {
+        this.stream!.pause();
+        sink.body.once('drain', this.resume);
+      }
+    } catch (err) {
+      this.call.internalError('http2_forwarder', err);
     }
   };
 
@@ -227,25 +242,38 @@ class Http2Exchange implements Attempt, GatedRequest {
   };
 
   private readonly onEnd = (): void => {
-    if (this.call.settled || this.status === 0) return;
-    if (!this.endedWithHeaders) this.call.sink.finish(this.trailers);
-    this.call.complete(this.status, grpcStatusOf(this.trailers) ?? grpcStatusOf(this.responseHeaders));
+    try {
+      if (this.call.settled || this.status === 0) return;
+      const grpcStatus = grpcStatusOf(this.trailers) ?? grpcStatusOf(this.responseHeaders);
+      if (this.endedWithHeaders) this.call.complete(this.status, grpcStatus);
+      else this.call.endResponse(this.trailers, this.status, grpcStatus);
+    } catch (err) {
+      this.call.internalError('http2_forwarder', err);
+    }
   };
 
   private readonly onError = (err: Error): void => {
-    if (this.call.settled) return;
-    // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
-    // connect timeout) as its cause: that is what the client needs to read.
-    const cause = err.cause instanceof Error ? err.cause : err;
-    const code = (cause as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR'
-      ? classifyStreamReset(this.stream?.rstCode ?? 0, this.sessionUp)
-      : classifyTransportError(cause, this.sessionUp);
-    this.call.fail(code, cause.message);
+    try {
+      if (this.call.settled) return;
+      // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
+      // connect timeout) as its cause: that is what the client needs to read.
+      const cause = err.cause instanceof Error ? err.cause : err;
+      const code = (cause as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR'
+        ? classifyStreamReset(this.stream?.rstCode ?? 0, this.sessionUp)
+        : classifyTransportError(cause, this.sessionUp);
+      this.call.fail(code, cause.message);
+    } catch (thrown) {
+      this.call.internalError('http2_forwarder', thrown);
+    }
   };
 
   private readonly onClose = (): void => {
-    if (this.call.settled) return;
-    const code = this.stream?.rstCode ?? 0;
-    this.call.fail(classifyStreamReset(code, this.sessionUp), `stream closed by upstream (RST_STREAM code ${code})`);
+    try {
+      if (this.call.settled) return;
+      const code = this.stream?.rstCode ?? 0;
+      this.call.fail(classifyStreamReset(code, this.sessionUp), `stream closed by upstream (RST_STREAM code ${code})`);
+    } catch (err) {
+      this.call.internalError('http2_forwarder', err);
+    }
   };
 }

@@ -27,17 +27,25 @@ export class Http2Sink implements ResponseSink {
     return this.stream;
   }
 
-  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): void {
-    if (this.stream.destroyed) return;
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
+    // A client already gone needs no answer: the call settles on the stream's close.
+    if (this.stream.destroyed || this.stream.closed) return true;
     headers[':status'] = status;
     const waitForTrailers = expectTrailers && !endStream;
+    try {
+      // Validates names, connection-specific headers and the status before it sends anything.
+      this.stream.respond(headers, { endStream, waitForTrailers });
+    } catch {
+      return false;
+    }
     if (waitForTrailers) this.stream.once('wantTrailers', this.sendTrailers);
-    this.stream.respond(headers, { endStream, waitForTrailers });
+    return true;
   }
 
-  finish(trailers: OutgoingHttpHeaders | undefined): void {
+  finish(trailers: OutgoingHttpHeaders | undefined): boolean {
     this.trailers = trailers;
     if (!this.stream.destroyed) this.stream.end();
+    return true;
   }
 
   reset(): void {
@@ -47,7 +55,7 @@ export class Http2Sink implements ResponseSink {
   }
 
   fail(error: ProxyError, upstream: string): void {
-    if (this.stream.destroyed) return;
+    if (this.stream.destroyed || this.stream.closed) return;
     if (this.stream.headersSent) {
       this.reset();
       return;
@@ -75,6 +83,12 @@ export class Http2Sink implements ResponseSink {
   private readonly sendTrailers = (): void => {
     // Empty trailers make node end the stream with an empty END_STREAM DATA frame; close()
     // would send RST_STREAM, which some clients count as an error after a whole response.
-    this.stream.sendTrailers(this.trailers ?? {});
+    // node emits this from its write path, so a throw here would take the process down;
+    // trailers it refuses cannot be carried, and the stream, whose body is out, is reset.
+    try {
+      this.stream.sendTrailers(this.trailers ?? {});
+    } catch {
+      this.reset();
+    }
   };
 }

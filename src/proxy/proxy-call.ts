@@ -2,10 +2,13 @@
 // outcome, and feed it to the picker, the metrics and the access log exactly once.
 
 import type { Clock, TimerHandle } from '../clock.ts';
+import type { InternalErrors } from '../observability/internal-errors.ts';
 import type { AccessLog } from '../observability/logger.ts';
+import type { InternalErrorSite } from '../observability/metrics.ts';
 import { ProxyError, type ProxyErrorCode } from './errors.ts';
 import type { Attempt } from './forwarder.ts';
 import type { InFlightCounter } from './in-flight.ts';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ResponseSink } from './response-sink.ts';
 import type { EndpointRuntime, UpstreamRuntime } from './upstream.ts';
@@ -17,6 +20,12 @@ export interface CallEnvironment {
   readonly clock: Clock;
   readonly accessLog: AccessLog | undefined;
   readonly inFlight: InFlightCounter;
+  readonly internalErrors: InternalErrors;
+}
+
+/** The final statuses a client can be given; anything else from an upstream is not HTTP. */
+function isFinalStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 200 && status <= 599;
 }
 
 export class ProxyCall {
@@ -36,6 +45,14 @@ export class ProxyCall {
   }
 
   run(): void {
+    try {
+      this.pickAndForward();
+    } catch (err) {
+      this.internalError('proxy_call', err);
+    }
+  }
+
+  private pickAndForward(): void {
     const upstream = this.upstream;
     this.env.inFlight.started();
     upstream.metrics.requestStarted();
@@ -57,6 +74,30 @@ export class ProxyCall {
     return this.done;
   }
 
+  /**
+   * The upstream's response head. A status no client may be given, or headers the client's
+   * protocol cannot carry, fail the call with MESHLET_BAD_UPSTREAM_RESPONSE instead; the
+   * result says whether the response is on its way.
+   */
+  startResponse(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
+    if (!isFinalStatus(status)) {
+      this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `status ${status} is not a final HTTP status (200-599)`);
+      return false;
+    }
+    if (!this.sink.start(status, headers, endStream, expectTrailers)) {
+      this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response headers the client's protocol cannot carry`);
+      return false;
+    }
+    return true;
+  }
+
+  /** The upstream's response body ended, with these trailers; trailers the client cannot take reset it. */
+  endResponse(trailers: OutgoingHttpHeaders | undefined, status: number, grpcStatus: number | undefined): void {
+    if (this.done) return;
+    if (this.sink.finish(trailers)) this.complete(status, grpcStatus);
+    else this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response trailers the client's protocol cannot carry`);
+  }
+
   /** The upstream's response ended normally. */
   complete(status: number, grpcStatus: number | undefined): void {
     if (this.done) return;
@@ -69,25 +110,62 @@ export class ProxyCall {
     if (this.done) return;
     this.done = true;
     const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.endpoint.address})` : detail);
-    this.attempt?.cancel();
-    this.sink.fail(error, this.upstream.name);
-    this.settle(error.httpStatus, this.request.grpc ? error.grpcStatus : undefined, code);
+    try {
+      this.attempt?.cancel();
+      this.sink.fail(error, this.upstream.name);
+    } finally {
+      // Recorded even when answering threw, so in-flight counts and the drain never leak.
+      this.settle(error.httpStatus, this.request.grpc ? error.grpcStatus : undefined, code);
+    }
+  }
+
+  /**
+   * The last line of defence, for the places node:http, node:http2 and undici call into the
+   * agent for this call: an exception that escaped the agent's own handling fails this call
+   * (502, or a reset once the response began) and is counted, never thrown into the emitter.
+   */
+  internalError(site: InternalErrorSite, err: unknown): void {
+    this.env.internalErrors.report(site, err);
+    try {
+      if (!this.done) {
+        this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', 'internal error');
+        return;
+      }
+    } catch {
+      // Failing cleanly failed too: what is left is to cut both sides off, below.
+    }
+    try {
+      this.attempt?.cancel();
+    } finally {
+      this.sink.reset();
+    }
   }
 
   /** Bound once per call: the client's response stream closed or was reset. */
   readonly onClientClose = (): void => {
     if (this.done) return;
     this.done = true;
-    this.attempt?.cancel();
-    // Release the client's side too: an HTTP/2 stream reset with NO_ERROR while our writes
-    // wait on flow control would otherwise never emit 'close' and stay in its session.
-    this.sink.reset();
-    this.settle(CLIENT_CLOSED, undefined, undefined);
+    try {
+      try {
+        this.attempt?.cancel();
+        // Release the client's side too: an HTTP/2 stream reset with NO_ERROR while our writes
+        // wait on flow control would otherwise never emit 'close' and stay in its session.
+        this.sink.reset();
+      } finally {
+        this.settle(CLIENT_CLOSED, undefined, undefined);
+      }
+    } catch (err) {
+      this.internalError('proxy_call', err);
+    }
   };
 
   private readonly onTimeout = (): void => {
     this.timer = undefined;
-    this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.upstream.timeoutMs}ms`);
+    try {
+      this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.upstream.timeoutMs}ms`);
+    } catch (err) {
+      this.internalError('proxy_call', err);
+    }
   };
 
   /** Runs once per call; callers set `done` first so re-entrant outcomes are ignored. */

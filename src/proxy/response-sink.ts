@@ -12,9 +12,13 @@ export interface ResponseSink {
   readonly body: Writable;
   /** Bytes of response body sent so far, for the access log. */
   bytesSent: number;
-  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): void;
-  /** Ends the response, with trailers when the upstream sent any. */
-  finish(trailers: OutgoingHttpHeaders | undefined): void;
+  /**
+   * Sends the response head; false, with nothing sent, when a header name or value is one the
+   * client's protocol cannot carry (node's own validators decide).
+   */
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean;
+  /** Ends the response, with trailers when the upstream sent any; false when it cannot carry them. */
+  finish(trailers: OutgoingHttpHeaders | undefined): boolean;
   /** The upstream reset mid-response: reset the client too, never fake a clean end. */
   reset(): void;
   /** Answers with an error the agent made (503/504/502, or gRPC trailers-only). */

@@ -14,6 +14,14 @@ export function sniffAndServe(socket: Duplex, frontend: HttpFrontend): void {
   frontend.adopt(socket);
   let seen: Buffer = Buffer.alloc(0);
   const onReadable = (): void => {
+    try {
+      handOver();
+    } catch (err) {
+      frontend.reportInternalError('sniff', err);
+      socket.destroy();
+    }
+  };
+  const handOver = (): void => {
     let chunk: Buffer | null;
     while ((chunk = socket.read() as Buffer | null) !== null) seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
     if (seen.length === 0) return;

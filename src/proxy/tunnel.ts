@@ -16,6 +16,9 @@ export function connectHandler(
   listenerName: string,
 ) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // node:http has taken its own error listener off a socket it hands to 'connect': without
+    // one, a client's reset (even after reading the answer) would be an uncaught error.
+    socket.on('error', destroyOnError);
     const target = req.url ?? '';
     const frontend = frontendFor(routingName(target));
     if (!frontend) {
@@ -27,4 +30,8 @@ export function connectHandler(
     if (head.length > 0) socket.unshift(head);
     sniffAndServe(socket, frontend);
   };
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
