@@ -149,7 +149,8 @@ function answer(socket: net.Socket, streamId: number, actions: readonly Http2Act
         socket.write(encodeFrame(action.type, action.flags, streamId, action.payload));
         break;
       case 'close':
-        socket.destroy();
+        // end(), not destroy(): what was written above still goes out first.
+        socket.end();
         return;
     }
   }
