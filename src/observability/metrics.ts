@@ -221,9 +221,9 @@ export class MeshletMetrics {
   }
 
   /** `reason` e.g. bad_request, header_overflow, bad_chunking, unknown_host, bad_upstream_response. */
-  malformedRequest(listener: string, reason: string): void {
+  malformedRequest(listener: string, reason: string, count = 1): void {
     rememberReason(this.malformedReasons, listener, reason);
-    this.malformed.inc({ listener, reason });
+    this.malformed.inc({ listener, reason }, count);
   }
 
   connectionRejected(listener: string): void {

@@ -311,8 +311,9 @@ export class HttpFrontend {
   }
 
   private countRejectedStreams(session: Http2Session, lastOpened: number): void {
-    const rejected = (lastOpened - (this.lastStreamIds.get(session) ?? -1)) / 2;
-    for (let i = 0; i < rejected; i++) this.env.metrics.malformedRequest(this.listenerName, 'http2_stream_rejected');
+    // One increment whatever the gap: a client may jump to stream 2^31-1 in one frame.
+    const rejected = Math.floor((lastOpened - (this.lastStreamIds.get(session) ?? -1)) / 2);
+    if (rejected > 0) this.env.metrics.malformedRequest(this.listenerName, 'http2_stream_rejected', rejected);
   }
 
   private readonly onSession = (session: Http2Session): void => {

@@ -6,7 +6,8 @@ import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
-import { hpackLiterals, rawH2Requests } from './h2-frames.ts';
+import net from 'node:net';
+import { FLAG, FRAME, h2Frame, hpackLiterals, rawH2Requests } from './h2-frames.ts';
 import { h2Request, h2Session, http1Stats, metricsText, pollUntil, rawExchange, rawHeader, rawStatus, sampleValue, splitAddress } from './http-support.ts';
 
 const LISTENER = 'upstream:strict';
@@ -137,5 +138,29 @@ describe('HTTP/2 requests the agent refuses', () => {
     const after = await pollUntil(() => refusedCount('http2_stream_rejected'), (count) => count === counted + 4);
     expect(after).toBe(counted + 4);
     expect((await http1Stats(upstream.address)).requests).toBe(before.requests + 1);
+  });
+
+  it('a client that jumps to stream 2^31-1 after a refused stream is counted at once and never stalls the agent', async () => {
+    const { host, port } = splitAddress(address);
+    const block = (...extra: (readonly [string, string])[]): Buffer =>
+      hpackLiterals([[':method', 'GET'], [':scheme', 'http'], [':authority', 'strict'], [':path', '/raw'], ...extra]);
+    const socket = net.connect({ host, port });
+    socket.on('error', () => undefined);
+    socket.write(Buffer.concat([
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      h2Frame(FRAME.SETTINGS, 0, 0),
+      h2Frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, block(['Upper-Case', 'v'])),
+      h2Frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 0x7fffffff, block()),
+    ]));
+    try {
+      // Counting the gap one increment at a time kept the event loop busy for minutes.
+      const started = Date.now();
+      const res = await request(`http://${address}/after`, { headersTimeout: 5_000 });
+      await res.body.text();
+      expect(res.statusCode).toBe(200);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      socket.destroy();
+    }
   });
 });
