@@ -63,7 +63,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly forwarders: ForwarderPool;
-  private readonly inFlight = new InFlightCounter();
+  private readonly inFlight: InFlightCounter;
   private readonly env: FrontendEnvironment;
   private readonly connectionBudget: ConnectionBudget;
   private readonly listenerLimits: ListenerLimits;
@@ -84,6 +84,7 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.forwarders = new ForwarderPool(this.clock);
+    this.inFlight = new InFlightCounter(config.listeners.maxRequestsInFlight);
     this.env = {
       clock: this.clock,
       accessLog: config.log.access ? new AccessLog(this.logger) : undefined,

@@ -13,21 +13,34 @@ export const LB_DEFAULTS = {
 
 export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
 
+/**
+ * What one call can make the agent hold is its two stream windows (client side and upstream
+ * side) plus ~64 KiB of stream buffers; the session windows add nothing to that, since
+ * node:http2 hands the connection-level window back as soon as data arrives, whether or not the
+ * stream's reader takes it (node_http2.cc, OnDataChunkReceived: consume_connection at once,
+ * consume_stream only on read). So the stream window is the memory knob. 128 KiB moves 100 MB
+ * over loopback as fast as 256 KiB (~200 ms either way, h2c upload and h2 download, median of
+ * 5); 64 KiB takes ~1.5× as long. At 128 KiB, maxRequestsInFlight (1024) calls hold at most
+ * 1024 × 320 KiB = 320 MiB. An upstream across a slow link can raise its own streamWindow.
+ */
+const STREAM_WINDOW = 128 * 1024;
+
 export const CONNECTIONS_DEFAULTS = {
   maxPerEndpoint: 128,
   maxStreamsPerConnection: 100,
   maxQueued: 1000,
-  streamWindow: 256 * 1024,
+  streamWindow: STREAM_WINDOW,
 } as const satisfies ConnectionsConfig;
 
 /** The policy of an upstream that has no `policy` section. */
 export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS, connections: CONNECTIONS_DEFAULTS };
 
-// Envoy's per-stream window (256 KiB) and Go's and Envoy's stream limits (100-250).
+// Go's and Envoy's stream limits (100-250); the stream window as above (Envoy's is 256 KiB).
 export const LISTENERS_DEFAULTS = {
   maxConnections: 4096,
+  maxRequestsInFlight: 1024,
   headersTimeout: 10_000,
   idleTimeout: 60_000,
   bodyIdleTimeout: 30_000,
-  http2: { maxConcurrentStreams: 100, streamWindow: 256 * 1024 },
+  http2: { maxConcurrentStreams: 100, streamWindow: STREAM_WINDOW },
 } as const satisfies ListenersConfig;

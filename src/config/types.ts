@@ -88,7 +88,7 @@ export interface ConnectionsConfig {
   readonly maxStreamsPerConnection: number;
   /** Requests waiting for a connection or stream per endpoint (default 1000); beyond, 503 MESHLET_UPSTREAM_OVERFLOW. */
   readonly maxQueued: number;
-  /** HTTP/2 and gRPC: the receive window per stream the agent grants the endpoint, bytes (default 256KiB). */
+  /** HTTP/2 and gRPC: the receive window per stream the agent grants the endpoint, bytes (default 128KiB). */
   readonly streamWindow: number;
 }
 
@@ -154,6 +154,8 @@ export interface LogConfig {
 export interface ListenersConfig {
   /** Client connections one listener holds open (default 4096); the process's descriptor limit may lower it. */
   readonly maxConnections: number;
+  /** Client requests the whole process proxies at once, all listeners together; past it, 503 MESHLET_OVERLOADED (default 1024). */
+  readonly maxRequestsInFlight: number;
   /** ms from a connection's start (or its first byte after a keep-alive pause) to a complete request head (default 10000). */
   readonly headersTimeout: number;
   /** ms a connection with no request in progress is kept: HTTP/1.1 keep-alive, HTTP/2 session without streams (default 60000). */
@@ -163,7 +165,7 @@ export interface ListenersConfig {
   readonly http2: {
     /** Streams a client may open at once on one connection (default 100). */
     readonly maxConcurrentStreams: number;
-    /** Receive window per stream the agent grants clients, bytes (default 256KiB). */
+    /** Receive window per stream the agent grants clients, bytes (default 128KiB). */
     readonly streamWindow: number;
   };
 }

@@ -50,6 +50,8 @@ export class MeshletMetrics {
   private readonly malformed: Counter<'listener' | 'reason'>;
   /** Reasons seen per listener, so removeListener() can drop every series of one listener. */
   private readonly malformedReasons = new Map<string, Set<string>>();
+  private readonly requestsRefused: Counter<'listener' | 'reason'>;
+  private readonly refusalReasons = new Map<string, Set<string>>();
   private readonly connectionsRejected: Counter<'listener'>;
   private readonly connectionsClosed: Counter<'listener' | 'reason'>;
   private readonly closeReasons = new Map<string, Set<string>>();
@@ -136,6 +138,12 @@ export class MeshletMetrics {
     });
     this.configReloads.inc({ result: 'applied' }, 0);
     this.configReloads.inc({ result: 'rejected' }, 0);
+    this.requestsRefused = new Counter({
+      name: 'meshlet_requests_refused_total',
+      help: 'Client requests answered by the agent without any upstream work because the process was at a limit (overloaded: listeners.maxRequestsInFlight).',
+      labelNames: ['listener', 'reason'],
+      registers: [register],
+    });
     this.connectionsRejected = new Counter({
       name: 'meshlet_connections_rejected_total',
       help: 'Client connections closed on arrival because the listener or the process was at its connection cap.',
@@ -226,6 +234,12 @@ export class MeshletMetrics {
     this.malformed.inc({ listener, reason }, count);
   }
 
+  /** `reason`: overloaded. */
+  requestRefused(listener: string, reason: string): void {
+    rememberReason(this.refusalReasons, listener, reason);
+    this.requestsRefused.inc({ listener, reason });
+  }
+
   connectionRejected(listener: string): void {
     this.connectionsRejected.inc({ listener });
   }
@@ -247,6 +261,8 @@ export class MeshletMetrics {
     this.malformedReasons.delete(listener);
     for (const reason of this.closeReasons.get(listener) ?? []) this.connectionsClosed.remove({ listener, reason });
     this.closeReasons.delete(listener);
+    for (const reason of this.refusalReasons.get(listener) ?? []) this.requestsRefused.remove({ listener, reason });
+    this.refusalReasons.delete(listener);
     this.connectionsRejected.remove({ listener });
     this.openConnectionSources.delete(listener);
   }

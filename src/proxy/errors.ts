@@ -12,7 +12,8 @@ export type ProxyErrorCode =
   | 'MESHLET_UPSTREAM_OVERFLOW'
   | 'MESHLET_BAD_UPSTREAM_RESPONSE'
   | 'MESHLET_UNKNOWN_HOST'
-  | 'MESHLET_BAD_REQUEST';
+  | 'MESHLET_BAD_REQUEST'
+  | 'MESHLET_OVERLOADED';
 
 interface ErrorShape {
   readonly httpStatus: number;
@@ -28,6 +29,7 @@ const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
   MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: grpcStatusCode('UNIMPLEMENTED') },
   MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: grpcStatusCode('INTERNAL') },
+  MESHLET_OVERLOADED: { httpStatus: 503, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
 };
 
 export class ProxyError extends Error {

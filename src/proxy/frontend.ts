@@ -12,6 +12,7 @@ import type { InternalErrorSite, MeshletMetrics } from '../observability/metrics
 import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from './authority.ts';
 import { ClientConnections, type ConnectionCloseReason } from './client-connections.ts';
 import { ProxyError } from './errors.ts';
+import type { InFlightCounter } from './in-flight.ts';
 import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './headers.ts';
 import { Http1Sink } from './http1-sink.ts';
 import { Http2Sink } from './http2-sink.ts';
@@ -32,6 +33,8 @@ export type ConnectHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export interface FrontendEnvironment extends CallEnvironment {
   readonly metrics: MeshletMetrics;
   readonly logger: Logger;
+  /** Shared by every frontend: the process-wide cap on requests in flight. */
+  readonly inFlight: InFlightCounter;
   /** Read per request: once draining, HTTP/1.1 responses close their connection. */
   readonly draining: () => boolean;
   /** Read when a frontend is built: a reload that changes them applies to new frontends only. */
@@ -77,9 +80,14 @@ export class HttpFrontend {
    */
   private readonly connections = new Set<Duplex>();
   private readonly tracked: ClientConnections;
-  /** Lets every stream the client may open use its whole window at once, so none holds back the others. */
+  /**
+   * Lets every stream the client may open use its whole window at once, so none holds back the
+   * others. A smaller one would bound no memory: node:http2 returns connection-level window as
+   * data arrives, read or not (see CONNECTIONS_DEFAULTS); it would only slow bulk transfers.
+   */
   private readonly sessionWindow: number;
   private readonly connectHandler: ConnectHandler | undefined;
+  private readonly overloaded: ProxyError;
 
   constructor(
     private readonly listenerName: string,
@@ -88,6 +96,7 @@ export class HttpFrontend {
     onConnect?: ConnectHandler,
   ) {
     const limits = env.listeners;
+    this.overloaded = new ProxyError('MESHLET_OVERLOADED', `${limits.maxRequestsInFlight} requests in flight, the most listeners.maxRequestsInFlight allows`);
     this.tracked = new ClientConnections(limits, env.clock, this.onRequest, this.onConnectionClosed);
     // ClientConnections enforces the timeouts: Node's own run only for a server that listens itself.
     this.h1 = http.createServer({
@@ -242,6 +251,11 @@ export class HttpFrontend {
       this.refuse(new Http1Sink(res), unknownHost(authority));
       return;
     }
+    if (!this.env.inFlight.hasRoom) {
+      this.refuseOverloaded(new Http1Sink(res));
+      return;
+    }
+    this.env.inFlight.track(res);
     const headers = req.headers;
     const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
     const call = new ProxyCall(upstream, {
@@ -280,6 +294,11 @@ export class HttpFrontend {
       this.refuse(sink, unknownHost(authority));
       return;
     }
+    if (!this.env.inFlight.hasRoom) {
+      this.refuseOverloaded(sink);
+      return;
+    }
+    this.env.inFlight.track(stream);
     const call = new ProxyCall(upstream, {
       method: headers[':method'] ?? 'GET',
       path: headers[':path'] ?? '/',
@@ -358,6 +377,11 @@ export class HttpFrontend {
     // What follows a malformed request on the connection cannot be trusted to frame right.
     res.shouldKeepAlive = false;
     this.refuse(new Http1Sink(res), refusal);
+  }
+
+  private refuseOverloaded(sink: ResponseSink): void {
+    this.env.metrics.requestRefused(this.listenerName, 'overloaded');
+    sink.fail(this.overloaded, 'meshlet');
   }
 
   private refuse(sink: ResponseSink, refusal: Refusal): void {

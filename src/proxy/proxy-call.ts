@@ -7,7 +7,6 @@ import type { AccessLog } from '../observability/logger.ts';
 import type { InternalErrorSite } from '../observability/metrics.ts';
 import { ProxyError, type ProxyErrorCode } from './errors.ts';
 import type { Attempt } from './forwarder.ts';
-import type { InFlightCounter } from './in-flight.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ResponseSink } from './response-sink.ts';
@@ -19,7 +18,6 @@ const CLIENT_CLOSED = 499;
 export interface CallEnvironment {
   readonly clock: Clock;
   readonly accessLog: AccessLog | undefined;
-  readonly inFlight: InFlightCounter;
   readonly internalErrors: InternalErrors;
 }
 
@@ -54,7 +52,6 @@ export class ProxyCall {
 
   private pickAndForward(): void {
     const upstream = this.upstream;
-    this.env.inFlight.started();
     upstream.metrics.requestStarted();
     const picked = upstream.picker.pick({ hashKey: upstream.hashKeyOf(this.request) });
     const endpoint = picked && upstream.endpoints.get(picked);
@@ -181,7 +178,6 @@ export class ProxyCall {
     }
     if (errorCode) upstream.metrics.error(errorCode);
     upstream.metrics.requestFinished();
-    this.env.inFlight.finished();
     this.env.accessLog?.record({
       upstream: upstream.name,
       endpoint: endpoint ? endpoint.endpoint.address : null,

@@ -1,7 +1,7 @@
 // Upstreams that count what reaches them, started inside the test process on 127.0.0.1, and
 // raw client sockets, for the connection-limit and flood tests (limits-*.test.ts).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { splitAddress } from './http-support.ts';
@@ -34,22 +34,38 @@ export async function countingHttp1Upstream(answer: (req: IncomingMessage, res: 
 
 /** An h2c upstream; `answer` handles each stream. */
 export async function countingH2Upstream(
-  answer: (stream: ServerHttp2Stream) => void,
+  answer: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void,
   settings: http2.Settings = {},
 ): Promise<CountingUpstream> {
   const counts = { requests: 0, connections: 0, inProgress: 0, maxConcurrent: 0 };
   const server: Http2Server = http2.createServer({ settings });
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
     counts.requests++;
     counts.inProgress++;
     counts.maxConcurrent = Math.max(counts.maxConcurrent, counts.inProgress);
     stream.on('error', () => undefined);
     stream.once('close', () => counts.inProgress--);
-    answer(stream);
+    answer(stream, headers);
   });
   server.on('session', (session) => session.on('error', () => undefined));
   server.on('connection', () => counts.connections++);
   return listening(server, counts);
+}
+
+/** Writes `chunk` to `stream` until `totalBytes` are out, as fast as flow control lets it, then ends it. */
+export function pumpBody(stream: ServerHttp2Stream, chunk: Buffer, totalBytes: number): void {
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < totalBytes && !stream.destroyed) {
+      sent += chunk.length;
+      if (!stream.write(chunk)) {
+        stream.once('drain', pump);
+        return;
+      }
+    }
+    if (!stream.destroyed) stream.end();
+  };
+  pump();
 }
 
 async function listening(server: net.Server, counts: { requests: number; connections: number; maxConcurrent: number }): Promise<CountingUpstream> {

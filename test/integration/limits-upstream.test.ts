@@ -11,6 +11,7 @@ import {
   eventually,
   h2Preface,
   h2RequestAndReset,
+  pumpBody,
   rawConnection,
   timedGet,
   type CountingUpstream,
@@ -61,7 +62,7 @@ describe('HTTP/2 to clients', () => {
     agent = await startAgent(agentConfig(upstream.address, 'http'));
     const settings = await remoteSettingsOf(session(listenerOf(agent)));
     expect(settings.maxConcurrentStreams).toBe(100);
-    expect(settings.initialWindowSize).toBe(256 * KiB);
+    expect(settings.initialWindowSize).toBe(128 * KiB);
   });
 
   it('makes 10 connections × 1,000 HEADERS + RST_STREAM cost next to nothing upstream, and normal clients keep their latency', async () => {
@@ -171,28 +172,17 @@ describe('memory, whatever clients and upstreams do with flow control', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const grown = (await residentBytes(agent.pid)) - before;
-    // Per stream: the client-side window (256 KiB) + what sits between the streams (~64 KiB).
+    // Per stream: the client-side window (128 KiB) + what sits between the streams (~64 KiB).
     console.log(`32 stalled uploads: RSS grew ${(grown / MiB).toFixed(1)} MiB`);
     expect(upstream.requests).toBe(32 + 1);
-    expect(grown).toBeLessThan(32 * 320 * KiB + 16 * MiB);
+    expect(grown).toBeLessThan(32 * 192 * KiB + 16 * MiB);
   });
 
   it('24 stalled download streams on one connection grow the agent by little more than 24 stream windows', async () => {
     const body = Buffer.alloc(64 * KiB, 'd');
     upstream = await countingH2Upstream((stream) => {
       stream.respond({ ':status': 200 });
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < 32 * MiB && !stream.destroyed) {
-          sent += body.length;
-          if (!stream.write(body)) {
-            stream.once('drain', pump);
-            return;
-          }
-        }
-        if (!stream.destroyed) stream.end();
-      };
-      pump();
+      pumpBody(stream, body, 32 * MiB);
     }, { initialWindowSize: 16 * MiB });
     agent = await startAgent(agentConfig(upstream.address, 'http2'));
     const client = session(listenerOf(agent));
@@ -204,10 +194,10 @@ describe('memory, whatever clients and upstreams do with flow control', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const grown = (await residentBytes(agent.pid)) - before;
-    // Per stream: the upstream-side window (256 KiB) + the client stream's buffers (~64 KiB).
+    // Per stream: the upstream-side window (128 KiB) + the client stream's buffers (~64 KiB).
     console.log(`24 stalled downloads: RSS grew ${(grown / MiB).toFixed(1)} MiB`);
     expect(upstream.requests).toBe(24);
-    expect(grown).toBeLessThan(24 * 320 * KiB + 16 * MiB);
+    expect(grown).toBeLessThan(24 * 192 * KiB + 16 * MiB);
   });
 });
 

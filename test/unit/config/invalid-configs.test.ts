@@ -88,6 +88,7 @@ describe('a config that is refused', () => {
     ['a stream window of 1KiB', 'listeners: { http2: { streamWindow: 1KiB } }\n', ['listeners.http2.streamWindow: must be at least 16KiB, got "1KiB"']],
     ['a stream window of 1GiB', upstream('    policy: { connections: { streamWindow: 1GiB } }\n'), ['upstreams[0].policy.connections.streamWindow: must be at most 16MiB, got "1GiB"']],
     ['no connections at all', 'listeners: { maxConnections: 0 }\n', ['listeners.maxConnections: must be at least 1, got 0']],
+    ['no requests in flight at all', 'listeners: { maxRequestsInFlight: 0 }\n', ['listeners.maxRequestsInFlight: must be at least 1, got 0']],
     ['a headers timeout of zero', 'listeners: { headersTimeout: 0s }\n', ['listeners.headersTimeout: must be longer than 0, got "0s"']],
     ['zero streams per connection', 'listeners: { http2: { maxConcurrentStreams: 0 } }\n', ['listeners.http2.maxConcurrentStreams: must be at least 1, got 0']],
     ['a fractional endpoint connection cap', upstream('    policy: { connections: { maxPerEndpoint: 1.5 } }\n'), ['upstreams[0].policy.connections.maxPerEndpoint: expected an integer, got 1.5']],
@@ -256,10 +257,11 @@ describe('defaults', () => {
         drainTimeout: 10_000,
         listeners: {
           maxConnections: 4096,
+          maxRequestsInFlight: 1024,
           headersTimeout: 10_000,
           idleTimeout: 60_000,
           bodyIdleTimeout: 30_000,
-          http2: { maxConcurrentStreams: 100, streamWindow: 262_144 },
+          http2: { maxConcurrentStreams: 100, streamWindow: 131_072 },
         },
         services: [],
         upstreams: [
@@ -271,7 +273,7 @@ describe('defaults', () => {
               lb: { algorithm: 'round_robin', decay: 10_000, choiceCount: 2, minRingSize: 1024, tableSize: 65_537 },
               timeout: 15_000,
               connectTimeout: 1000,
-              connections: { maxPerEndpoint: 128, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 262_144 },
+              connections: { maxPerEndpoint: 128, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 131_072 },
             },
           },
         ],
@@ -303,7 +305,7 @@ upstreams:
 
   it('fill the connection limits a written listeners or connections section leaves out', () => {
     const yaml = `
-listeners: { headersTimeout: 2s, http2: { streamWindow: 1MiB } }
+listeners: { headersTimeout: 2s, maxRequestsInFlight: 64, http2: { streamWindow: 1MiB } }
 upstreams:
   - { name: catalog, endpoints: [127.0.0.1:8081], policy: { connections: { maxPerEndpoint: 8 } } }
 `;
@@ -311,12 +313,13 @@ upstreams:
     if (!result.ok) throw new Error(formatIssues(result.issues));
     expect(result.config.listeners).toEqual({
       maxConnections: 4096,
+      maxRequestsInFlight: 64,
       headersTimeout: 2000,
       idleTimeout: 60_000,
       bodyIdleTimeout: 30_000,
       http2: { maxConcurrentStreams: 100, streamWindow: 1_048_576 },
     });
-    expect(result.config.upstreams[0]?.policy.connections).toEqual({ maxPerEndpoint: 8, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 262_144 });
+    expect(result.config.upstreams[0]?.policy.connections).toEqual({ maxPerEndpoint: 8, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 131_072 });
   });
 
   it('allow an upstream without endpoints when gossip will find them', () => {

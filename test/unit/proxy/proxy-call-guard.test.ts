@@ -8,7 +8,6 @@ import { InternalErrors } from '../../../src/observability/internal-errors.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import type { ProxyError } from '../../../src/proxy/errors.ts';
-import { InFlightCounter } from '../../../src/proxy/in-flight.ts';
 import { ProxyCall } from '../../../src/proxy/proxy-call.ts';
 import type { ResponseSink } from '../../../src/proxy/response-sink.ts';
 import type { UpstreamRuntime } from '../../../src/proxy/upstream.ts';
@@ -58,16 +57,15 @@ function environment() {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info', name: 'guard-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
   const metrics = new MeshletMetrics();
-  const inFlight = new InFlightCounter();
-  const env = { clock: new FakeClock(), accessLog: undefined, inFlight, internalErrors: new InternalErrors(metrics, logger) };
-  return { lines, metrics, inFlight, env };
+  const env = { clock: new FakeClock(), accessLog: undefined, internalErrors: new InternalErrors(metrics, logger) };
+  return { lines, metrics, env };
 }
 
 const request = { method: 'GET', path: '/', authority: 'catalog', headers: [], body: null, grpc: false, sourceAddress: '127.0.0.1' };
 
 describe('ProxyCall guard', () => {
   it('fails each call whose handling throws with 502 MESHLET_BAD_UPSTREAM_RESPONSE, counts each, logs the stack once', async () => {
-    const { lines, metrics, inFlight, env } = environment();
+    const { lines, metrics, env } = environment();
     const upstream = upstreamWith(metrics, () => {
       throw new TypeError('a bug the peer found');
     });
@@ -81,11 +79,12 @@ describe('ProxyCall guard', () => {
     const logged = lines.filter((line) => line['site'] === 'proxy_call');
     expect(logged).toHaveLength(1);
     expect(String(logged[0]!['err'])).toContain('TypeError: a bug the peer found');
-    expect(await inFlight.whenIdle(0, env.clock)).toBe(true);
+    // Every failed call settled: none is left counted as in flight.
+    expect(sampleValue(await metrics.metricsText(), 'meshlet_requests_in_flight', { upstream: 'catalog' })).toBe(0);
   });
 
   it('resets the client when the exception comes after the response began', async () => {
-    const { metrics, inFlight, env } = environment();
+    const { metrics, env } = environment();
     const upstream = upstreamWith(metrics, (call) => {
       call.startResponse(200, {}, false, false);
       throw new RangeError('after the head');
@@ -96,7 +95,8 @@ describe('ProxyCall guard', () => {
     expect(sink.failures).toEqual([]);
     expect(sink.resets).toBe(1);
     expect(sampleValue(await metrics.metricsText(), 'meshlet_internal_errors_total', { site: 'proxy_call' })).toBe(1);
-    expect(await inFlight.whenIdle(0, env.clock)).toBe(true);
+    // Every failed call settled: none is left counted as in flight.
+    expect(sampleValue(await metrics.metricsText(), 'meshlet_requests_in_flight', { upstream: 'catalog' })).toBe(0);
   });
 
   it('shows every site at 0 before anything failed', async () => {
