@@ -187,10 +187,14 @@ export class Agent {
 
   private buildSlots(config: AgentConfig): void {
     const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders };
-    const wanted = [...config.upstreams, ...config.services.map(inboundUpstream)];
+    // Each with the name of the listener its own port has, which its frontend's metrics carry.
+    const wanted: [UpstreamConfig, string][] = [
+      ...config.upstreams.map((upstream): [UpstreamConfig, string] => [upstream, `upstream:${upstream.name}`]),
+      ...config.services.map((service): [UpstreamConfig, string] => [inboundUpstream(service), `service:${service.name}`]),
+    ];
     const next = new Map<string, UpstreamSlot>();
     this.forwarders.beginGeneration();
-    for (const upstream of wanted) {
+    for (const [upstream, listenerName] of wanted) {
       const slot = this.slots.get(upstream.name);
       if (slot && sameConfig(slot.runtime.config, upstream)) {
         // Re-acquire so the sweep keeps this upstream's forwarders.
@@ -208,7 +212,7 @@ export class Agent {
       } else {
         const created: UpstreamSlot = {
           runtime,
-          frontend: new HttpFrontend(`upstream:${upstream.name}`, () => created.runtime, this.env),
+          frontend: new HttpFrontend(listenerName, () => created.runtime, this.env),
         };
         next.set(upstream.name, created);
       }
