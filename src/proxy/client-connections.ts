@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { ListenersConfig } from '../config/types.ts';
+import { endWithRawResponse } from './raw-response.ts';
 
 export type ConnectionCloseReason = 'headers_timeout' | 'idle_timeout' | 'body_idle_timeout' | 'evicted' | 'rapid_reset' | 'pipeline_overflow';
 
@@ -36,8 +37,9 @@ class ClientConnection {
   lastReadAt: number;
   bytesRead = 0;
   session: Http2Session | undefined;
-  /** HTTP/1.1: the request in progress, and those pipelined behind it. */
+  /** HTTP/1.1: the request in progress and its response, and those pipelined behind it. */
   request: IncomingMessage | undefined;
+  response: ServerResponse | undefined;
   readonly pipelined: [IncomingMessage, ServerResponse][] = [];
   overflowed = false;
   /** HTTP/2: open streams, those still receiving a request body, and the rapid-reset tally. */
@@ -167,6 +169,7 @@ export class ClientConnections {
 
   private startHttp1(connection: ClientConnection, req: IncomingMessage, res: ServerResponse): void {
     connection.request = req;
+    connection.response = res;
     this.enter(connection, 'busy');
     (res as Tagged<ServerResponse>)[kConnection] = connection;
     res.once('close', onHttp1ResponseClose);
@@ -175,6 +178,7 @@ export class ClientConnections {
 
   http1ResponseEnded(connection: ClientConnection): void {
     connection.request = undefined;
+    connection.response = undefined;
     if (connection.socket.destroyed) {
       connection.pipelined.length = 0;
       return;
@@ -231,7 +235,16 @@ export class ClientConnections {
     const session = connection.session;
     if (session && reason === 'idle_timeout') session.close();
     else if (session) session.destroy(undefined, reason === 'rapid_reset' ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_NO_ERROR);
+    else if ((reason === 'headers_timeout' || reason === 'body_idle_timeout') && connection.response?.headersSent !== true) this.answerTimedOut(connection.socket, reason);
     else connection.socket.destroy();
+  }
+
+  /** As nginx and Envoy do: the client learns why, instead of reading a bare close as a crash. */
+  private answerTimedOut(socket: Duplex, reason: 'headers_timeout' | 'body_idle_timeout'): void {
+    const waited = reason === 'headers_timeout' ? `no complete request head within ${this.limits.headersTimeout}ms` : `no byte of the request body for ${this.limits.bodyIdleTimeout}ms`;
+    endWithRawResponse(socket, 408, 'Request Timeout', 'MESHLET_BAD_REQUEST', `Request Timeout: ${waited}\n`);
+    // Closed once the answer is out, so a client that never closes its side holds nothing.
+    socket.once('finish', destroySocket);
   }
 
   private armSweep(): void {
@@ -287,6 +300,10 @@ function connectionOf(holder: object): ClientConnection | undefined {
 
 // Listeners shared by every connection, stream and response (no closure per request): `this`
 // is the emitter, which carries its connection.
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
 
 function onSocketClose(this: Duplex): void {
   const connection = connectionOf(this);

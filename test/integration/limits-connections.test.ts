@@ -5,7 +5,7 @@
 import { connect as connectH2 } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
-import { metricsText, sampleValue } from './http-support.ts';
+import { metricsText, rawHeader, rawStatus, sampleValue } from './http-support.ts';
 import { countingHttp1Upstream, eventually, rawConnection, timedGet, type CountingUpstream, type RawConnection } from './limits-support.ts';
 
 let agent: RunningAgent | undefined;
@@ -75,13 +75,17 @@ describe('a flood of connections that each send one byte, under ulimit -n 1024',
 });
 
 describe('timeouts', () => {
-  it('close a connection whose request head stalls, and one that never sends a byte', async () => {
+  it('close a connection whose request head stalls, and one that never sends a byte, each after a 408', async () => {
     upstream = await countingHttp1Upstream();
     agent = await startAgent(agentConfig(upstream.address, { headersTimeout: '1s' }));
     const [silent, partial] = await Promise.all([rawConnection(listenerOf(agent)), rawConnection(listenerOf(agent))]);
     opened.push(silent, partial);
     partial.socket.write('GET / HTTP/1.1\r\nHost: catalog\r\n');
     expect(await eventually(() => silent.isClosed() && partial.isClosed(), 5000)).toBe(true);
+    for (const connection of [silent, partial]) {
+      expect(rawStatus(connection.received())).toBe(408);
+      expect(rawHeader(connection.received(), 'x-meshlet-error')).toBe('MESHLET_BAD_REQUEST');
+    }
     expect(await closedBy('headers_timeout')).toBe(2);
     expect(upstream.requests).toBe(0);
   });
@@ -103,20 +107,44 @@ describe('timeouts', () => {
     expect(await closedBy('idle_timeout')).toBe(2);
   });
 
-  it('close a connection whose request body stops arriving, and cancel its upstream request', async () => {
+  it('close a connection whose request body stops arriving, after a 408 if no response has begun, and cancel its upstream request', async () => {
     let upstreamSawAbort = false;
-    upstream = await countingHttp1Upstream((req) => {
+    upstream = await countingHttp1Upstream((req, res) => {
       req.resume();
       req.once('aborted', () => (upstreamSawAbort = true));
       req.once('close', () => (upstreamSawAbort ||= !req.complete));
+      // This one answers before the body is in: a status line later would corrupt that answer.
+      if (req.url === '/early') res.writeHead(200, { 'content-type': 'text/plain' }).write('early answer');
     });
     agent = await startAgent(agentConfig(upstream.address, { bodyIdleTimeout: '1s' }));
-    const upload = await rawConnection(listenerOf(agent));
-    opened.push(upload);
+    const [upload, answered] = await Promise.all([rawConnection(listenerOf(agent)), rawConnection(listenerOf(agent))]);
+    opened.push(upload, answered);
     upload.socket.write('POST /upload HTTP/1.1\r\nHost: catalog\r\nContent-Length: 1000\r\n\r\n0123456789');
-    expect(await eventually(() => upload.isClosed(), 5000)).toBe(true);
-    expect(await closedBy('body_idle_timeout')).toBe(1);
+    answered.socket.write('POST /early HTTP/1.1\r\nHost: catalog\r\nContent-Length: 1000\r\n\r\n0123456789');
+    expect(await eventually(() => upload.isClosed() && answered.isClosed(), 5000)).toBe(true);
+    expect(rawStatus(upload.received())).toBe(408);
+    expect(rawHeader(upload.received(), 'x-meshlet-error')).toBe('MESHLET_BAD_REQUEST');
+    expect(rawStatus(answered.received())).toBe(200);
+    expect(answered.received()).not.toContain('408');
+    expect(await closedBy('body_idle_timeout')).toBe(2);
     expect(await eventually(() => upstreamSawAbort, 2000)).toBe(true);
+  });
+
+  it('count what an inbound service\'s listener closes under that listener\'s name, as its open and rejected connections', async () => {
+    upstream = await countingHttp1Upstream();
+    agent = await startAgent({
+      node: 'limits-test',
+      admin: { listen: '127.0.0.1:0' },
+      listeners: { headersTimeout: '1s' },
+      services: [{ name: 'orders', protocol: 'http', target: upstream.address, listen: '127.0.0.1:0' }],
+    });
+    const silent = await rawConnection(agent.listeners['service:orders']!);
+    opened.push(silent);
+    expect(await eventually(() => silent.isClosed(), 5000)).toBe(true);
+    const metrics = await metricsText(agent);
+    expect(sampleValue(metrics, 'meshlet_connections_closed_total', { listener: 'service:orders', reason: 'headers_timeout' })).toBe(1);
+    expect(metrics).toContain('meshlet_connections_rejected_total{listener="service:orders"} 0');
+    expect(metrics).not.toContain('upstream:inbound:orders');
   });
 });
 
