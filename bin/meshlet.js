@@ -1,11 +1,15 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256
 // Runs the compiled CLI. `npm ci` / `npm install` build dist/ (the "prepare" script) and the
 // test suite rebuilds it first; plain compiled JS keeps the agent's start-up and memory lean.
+// The shebang carries the agent's V8 flags (src/cli/agent-v8-flags.ts) so `npx meshlet` starts
+// with them; `node bin/meshlet.js agent` without them is relaunched with them.
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(entry)) {
+const dist = new URL('../dist/cli/', import.meta.url);
+if (!existsSync(new URL('main.js', dist))) {
   process.stderr.write('meshlet: dist/ is missing; run `npm run build` (npm ci does it for you)\n');
   process.exit(1);
 }
-await import(entry.href);
+const relaunched = process.argv[2] === 'agent'
+  && (await import(new URL('agent-v8-flags.js', dist).href)).relaunchWithAgentV8Flags();
+if (!relaunched) await import(new URL('main.js', dist).href);

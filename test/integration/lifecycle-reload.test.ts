@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Pool, request } from 'undici';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentNodeArgs } from '../../src/cli/agent-v8-flags.ts';
 import { ManagedChild } from '../../src/cli/demo/managed-child.ts';
 import { repoRoot } from '../../src/cli/demo/repo-root.ts';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
@@ -191,7 +192,7 @@ describe('config reload by --watch', () => {
     path = join(dir, 'agent.yaml');
     upstream = addresses[0]!;
     await writeFile(path, stringify(agentConfig([upstream], 'round_robin')));
-    agent = ManagedChild.spawnNode('agent --watch', ['bin/meshlet.js', 'agent', '-c', path, '--watch'], { cwd: repoRoot });
+    agent = ManagedChild.spawnNode('agent --watch', agentNodeArgs(['-c', path, '--watch']), { cwd: repoRoot });
     const ready = await agent.waitForLine((line) => line.msg === 'agent ready', 15_000);
     admin = (ready.listeners as Record<string, string>).admin!;
   });

@@ -1,9 +1,12 @@
 // Starts `meshlet agent -c FILE` as a child process and waits for its `agent ready` log line,
-// which names every bound listener. Used by `meshlet demo` and the integration tests.
+// which names every bound listener. Used by `meshlet demo` and the integration tests. The
+// agent's V8 flags go on its command line, so bin/meshlet.js has nothing to relaunch and the
+// child's PID is the agent's.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { agentNodeArgs } from '../agent-v8-flags.ts';
 import { ManagedChild, type ExitStatus, type LogLine } from './managed-child.ts';
 import { repoRoot } from './repo-root.ts';
 
@@ -49,7 +52,7 @@ export async function startAgentProcess(config: object | string, options: AgentP
   const dir = await mkdtemp(join(tmpdir(), 'meshlet-agent-'));
   const configPath = join(dir, 'agent.yaml');
   await writeFile(configPath, configText(config));
-  const child = ManagedChild.spawnNode('agent', ['bin/meshlet.js', 'agent', '-c', configPath], {
+  const child = ManagedChild.spawnNode('agent', agentNodeArgs(['-c', configPath]), {
     cwd: repoRoot,
     ...(options.env ? { env: options.env } : {}),
     ...(options.openFilesLimit !== undefined ? { openFilesLimit: options.openFilesLimit } : {}),

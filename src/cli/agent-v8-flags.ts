@@ -1,0 +1,81 @@
+// The V8 heap settings `meshlet agent` runs with, on Node 20 and 24 alike. V8 reads them only
+// when it creates the heap, so they must be on node's command line: whoever starts the agent
+// puts them there (agentNodeArgs), and bin/meshlet.js relaunches an agent started without them.
+//
+// Why these values (bench/README.md, "V8 settings", has the measurements): Node 24 sizes the
+// young generation from the machine's memory, up to 3 × 64 MiB here, and the bench's h2c and
+// gRPC load filled it (270 MiB RSS). A 1 MiB semi-space keeps the young generation at 3 MiB;
+// an old-space limit of 256 MiB makes V8 grow the old generation by its smallest factor
+// instead of 4× per major GC. The agent's live heap is about 10 MiB idle and under 30 MiB
+// under that load, so 256 MiB leaves room for far more connections before it is a limit.
+import { spawn } from 'node:child_process';
+
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=256'];
+
+/** `--max_old_space_size=1` and `--max-old-space-size=1` are the same flag to node. */
+function flagName(arg: string): string {
+  return arg.split('=', 1)[0]!.replaceAll('_', '-');
+}
+
+/** The agent's flags that neither node's own arguments nor NODE_OPTIONS set: a value given there wins. */
+export function missingAgentV8Flags(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName));
+  return AGENT_V8_FLAGS.filter((flag) => !given.has(flagName(flag)));
+}
+
+/** node's arguments for running the agent from the repository root: the flags, then `bin/meshlet.js agent ARGS`. */
+export function agentNodeArgs(args: readonly string[]): string[] {
+  return [...AGENT_V8_FLAGS, 'bin/meshlet.js', 'agent', ...args];
+}
+
+type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
+
+const forwardedSignals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** Set in the environment of an agent relaunched as a child (Node 20), which then follows its parent. */
+const RELAUNCHED_ENV = 'MESHLET_RELAUNCHED_AGENT';
+
+/**
+ * Restarts this process with the missing flags, if any are missing; false when none are (go on
+ * and run). Where node has process.execve (22.15+, 24) the same process is replaced, PID and
+ * all. On Node 20 the agent runs as a child, in its own process group so that a Ctrl-C reaches
+ * it once, through this parent, which forwards the signals the agent handles and exits as it
+ * does; the child drains and exits when this parent is gone, even by SIGKILL (its IPC channel
+ * closes). `npx meshlet` never gets here on Node 20: the bin's shebang carries the flags.
+ */
+export function relaunchWithAgentV8Flags(): boolean {
+  const missing = missingAgentV8Flags(process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length === 0) {
+    followRelaunchingParent();
+    return false;
+  }
+  const args = [...missing, ...process.execArgv, ...process.argv.slice(1)];
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  if (execve) execve(process.execPath, [process.execPath, ...args], process.env);
+
+  const child = spawn(process.execPath, args, {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+    env: { ...process.env, [RELAUNCHED_ENV]: '1' },
+  });
+  child.once('error', (error) => {
+    process.stderr.write(`meshlet: could not restart node with ${missing.join(' ')}: ${error.message}\n`);
+    process.exit(1);
+  });
+  for (const signal of forwardedSignals) process.on(signal, () => child.kill(signal));
+  child.once('exit', (code, signal) => {
+    if (signal) {
+      for (const forwarded of forwardedSignals) process.removeAllListeners(forwarded);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+  return true;
+}
+
+function followRelaunchingParent(): void {
+  if (process.env[RELAUNCHED_ENV] !== '1' || !process.channel) return;
+  delete process.env[RELAUNCHED_ENV];
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}

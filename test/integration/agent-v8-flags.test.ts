@@ -1,0 +1,110 @@
+// Every way of starting the agent ends with one agent process whose node command line carries
+// the V8 heap settings (src/cli/agent-v8-flags.ts): the test helpers and the demo, a plain
+// `node bin/meshlet.js agent` (relaunched with them), the bin run through its shebang (as
+// `npx meshlet` runs it), and a user's own value is kept.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_V8_FLAGS } from '../../src/cli/agent-v8-flags.ts';
+import { ManagedChild } from '../../src/cli/demo/managed-child.ts';
+import { repoRoot } from '../../src/cli/demo/repo-root.ts';
+import { startAgent } from '../helpers/processes.ts';
+
+const config = {
+  admin: { listen: '127.0.0.1:0' },
+  upstreams: [{ name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: ['127.0.0.1:9'] }],
+};
+
+/** node's arguments of a running process, from /proc. */
+function commandLine(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the agent runs with its V8 heap settings', () => {
+  let dir: string;
+  let configPath: string;
+  let child: ManagedChild | undefined;
+  /** Agents seen in `agent ready` lines; on Node 20 a relaunched agent is a child of `child`. */
+  const agentPids: number[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshlet-v8-flags-'));
+    configPath = join(dir, 'agent.yaml');
+    await writeFile(configPath, stringify(config));
+  });
+
+  afterEach(async () => {
+    for (const pid of agentPids.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await child?.stop('SIGKILL');
+    child = undefined;
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The agent's own PID, from its `agent ready` line, whichever process was spawned. */
+  const readyAgentPid = async (spawned: ManagedChild): Promise<number> => {
+    const pid = Number((await spawned.waitForLine((line) => line.msg === 'agent ready', 15_000)).pid);
+    agentPids.push(pid);
+    return pid;
+  };
+
+  it('when started by the test helpers and the demo', async () => {
+    const agent = await startAgent(config);
+    try {
+      expect(commandLine(agent.pid)).toEqual(expect.arrayContaining([...AGENT_V8_FLAGS]));
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('when started as `node bin/meshlet.js agent`, which relaunches itself with them; signals and a kill still reach the agent', async () => {
+    child = ManagedChild.spawnNode('agent', ['bin/meshlet.js', 'agent', '-c', configPath], { cwd: repoRoot });
+    const agentPid = await readyAgentPid(child);
+    expect(commandLine(agentPid)).toEqual(expect.arrayContaining([...AGENT_V8_FLAGS, 'agent', '-c', configPath]));
+
+    const from = child.lineCount;
+    child.signal('SIGHUP');
+    expect((await child.waitForLine((line) => line.msg === 'config applied', 10_000, from)).reason).toBe('SIGHUP');
+
+    child.signal('SIGKILL');
+    for (let waited = 0; isAlive(agentPid) && waited < 15_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(isAlive(agentPid)).toBe(false);
+  });
+
+  it('when bin/meshlet.js runs through its shebang, as npx meshlet runs it, without a second process', async () => {
+    child = new ManagedChild('agent', spawn(join(repoRoot, 'bin', 'meshlet.js'), ['agent', '-c', configPath], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    expect(await readyAgentPid(child)).toBe(child.pid);
+    expect(commandLine(child.pid)).toEqual(expect.arrayContaining([...AGENT_V8_FLAGS]));
+  });
+
+  it('keeps a heap setting the user gave, adds only the missing ones, and exits as the agent does', async () => {
+    child = ManagedChild.spawnNode('agent', ['--max-old-space-size=512', 'bin/meshlet.js', 'agent', '-c', configPath], { cwd: repoRoot });
+    const agentPid = await readyAgentPid(child);
+    const args = commandLine(agentPid);
+    expect(args).toContain('--max-old-space-size=512');
+    expect(args.filter((arg) => arg.startsWith('--max-old-space-size'))).toHaveLength(1);
+    expect(args).toContain(AGENT_V8_FLAGS.find((flag) => flag.startsWith('--max-semi-space-size')));
+
+    expect(await child.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(child.lines().some((line) => line.msg === 'stopped')).toBe(true);
+    expect(isAlive(agentPid)).toBe(false);
+  });
+});
