@@ -8,13 +8,14 @@ import { LOAD_CPU } from './lib/cpus.ts';
 import { encodeEchoRequestFrame } from './lib/grpc-frame.ts';
 import { runLoad } from './lib/load.ts';
 import { machineInfo } from './lib/machine-info.ts';
+import { currentNode, node24, type NodeRuntime } from './lib/node24.ts';
 import { measure, type MeasureContext, type Measurement } from './lib/measure.ts';
 import { parseBenchOptions, USAGE, type BenchOptions } from './lib/options.ts';
 import { clockTicksPerSecond } from './lib/proc-stats.ts';
 import { ProcessGroup } from './lib/processes.ts';
 import { lastError } from './lib/readiness.ts';
 import { writeResults } from './lib/results-files.ts';
-import { rowsFor, type Scenario } from './lib/scenarios.ts';
+import { MESHLET_ROWS, rowsFor, type Scenario } from './lib/scenarios.ts';
 import { summarize } from './lib/summary.ts';
 import { renderReport } from './lib/table.ts';
 import { evaluateTargets, formatTargetCheck } from './lib/targets.ts';
@@ -87,14 +88,21 @@ async function runRounds(ctx: MeasureContext, rows: Row[], options: BenchOptions
   return measurements;
 }
 
+const NOT_SELECTED: NodeRuntime = { unavailable: 'row not selected' };
+
+function describeRuntime(runtime: NodeRuntime): string {
+  return 'version' in runtime ? runtime.version : runtime.unavailable;
+}
+
 async function main(options: BenchOptions, group: ProcessGroup, tmpDir: string): Promise<void> {
   const startedAt = new Date();
-  const machine = machineInfo();
+  const runtimes = { meshlet: currentNode(), 'meshlet-node24': options.rows.includes('meshlet-node24') ? node24() : NOT_SELECTED };
+  const machine = machineInfo(describeRuntime(runtimes['meshlet-node24']));
   const grpcFrameFile = join(tmpDir, 'echo-request.bin');
   writeFileSync(grpcFrameFile, encodeEchoRequestFrame());
 
   const upstreams = await startUpstreams(group);
-  const rows = await startRows(options.rows, group, upstreams, tmpDir);
+  const rows = await startRows(options.rows, group, upstreams, tmpDir, runtimes);
   const ctx: MeasureContext = { group, tmpDir, grpcFrameFile, upstreams, clockTicksPerSecond: clockTicksPerSecond() };
   for (const line of unavailableLines(rows)) log(line);
 
@@ -106,7 +114,7 @@ async function main(options: BenchOptions, group: ProcessGroup, tmpDir: string):
     return protocol && rows.find((r) => r.name === rowName)?.idleRssKiB.get(protocol);
   });
   const unavailable = unavailableLines(rows);
-  const targets = evaluateTargets(summary);
+  const targets = MESHLET_ROWS.filter((row) => options.rows.includes(row)).flatMap((row) => evaluateTargets(summary, row));
   const report = renderReport({
     startedAt, machine, rounds: options.rounds, durationS: options.durationS, warmupS: options.warmupS,
     scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets,

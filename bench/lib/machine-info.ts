@@ -7,6 +7,8 @@ export interface MachineInfo {
   readonly cores: number;
   readonly kernel: string;
   readonly node: string;
+  /** The meshlet-node24 row's Node, or why it has none. */
+  readonly node24: string;
   readonly haproxy: string;
   readonly wrk: string;
   readonly h2load: string;
@@ -14,7 +16,7 @@ export interface MachineInfo {
   readonly loadAverage: number;
 }
 
-export function machineInfo(): MachineInfo {
+export function machineInfo(node24: string): MachineInfo {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
   return {
@@ -22,6 +24,7 @@ export function machineInfo(): MachineInfo {
     cores: cpus().length,
     kernel: release(),
     node: process.version,
+    node24,
     haproxy: isOnPath('haproxy') ? versionLine('haproxy', ['-v']) : 'not installed',
     wrk: versionLine('wrk', ['-v']),
     h2load: versionLine('h2load', ['--version']),

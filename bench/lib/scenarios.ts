@@ -1,8 +1,11 @@
 // What the load generators do, and which bare reference each scenario compares meshlet with.
 
 export type Protocol = 'h1' | 'h2c' | 'grpc';
-export type RowName = 'direct' | 'bare-node' | 'naive-h2' | 'haproxy' | 'meshlet';
-export const ROW_NAMES: readonly RowName[] = ['direct', 'bare-node', 'naive-h2', 'haproxy', 'meshlet'];
+/** meshlet runs on the Node that runs the bench, meshlet-node24 on Node 24 (scripts/node24.sh). */
+export type MeshletRowName = 'meshlet' | 'meshlet-node24';
+export const MESHLET_ROWS: readonly MeshletRowName[] = ['meshlet', 'meshlet-node24'];
+export type RowName = 'direct' | 'bare-node' | 'naive-h2' | 'haproxy' | MeshletRowName;
+export const ROW_NAMES: readonly RowName[] = ['direct', 'bare-node', 'naive-h2', 'haproxy', ...MESHLET_ROWS];
 
 export type ScenarioId = 'h1-c50' | 'h1-c1' | 'h2c-10x10' | 'grpc-10x10';
 
@@ -25,8 +28,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'grpc-10x10', title: 'gRPC unary, 10 connections x 10 streams (h2load -c10 -m10)', protocol: 'grpc', tool: 'h2load', connections: 10, streams: 10, reference: 'naive-h2' },
 ];
 
-/** The rows a scenario compares, in table order: no proxy, the bare reference, HAProxy, meshlet. */
+/** The rows a scenario compares, in table order: no proxy, the bare reference, HAProxy, meshlet on each runtime. */
 export function rowsFor(scenario: Scenario, selected: readonly RowName[]): RowName[] {
-  const order: readonly RowName[] = ['direct', scenario.reference, 'haproxy', 'meshlet'];
+  const order: readonly RowName[] = ['direct', scenario.reference, 'haproxy', ...MESHLET_ROWS];
   return order.filter((row) => selected.includes(row));
 }

@@ -1,5 +1,6 @@
+import { AGENT_V8_FLAGS } from '../../src/cli/agent-v8-flags.ts';
 import type { MachineInfo } from './machine-info.ts';
-import { rowsFor, type RowName, type Scenario } from './scenarios.ts';
+import { MESHLET_ROWS, rowsFor, type MeshletRowName, type RowName, type Scenario } from './scenarios.ts';
 import type { CellSummary, Summary } from './summary.ts';
 import { formatTargetCheck, type TargetCheck } from './targets.ts';
 
@@ -33,15 +34,22 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return a !== undefined && b !== undefined && b > 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : DASH;
 }
 
+/** A section's heading, optional note, and the header of its table: `textColumns` left-aligned, the rest numbers. */
+function tableSection(title: string, columns: readonly string[], textColumns: number, note?: string): string[] {
+  return [
+    `## ${title}`,
+    '',
+    ...(note === undefined ? [] : [note, '']),
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`,
+  ];
+}
+
 function scenarioTable(scenario: Scenario, input: ReportInput): string[] {
   const cells = input.summary.get(scenario.id);
   const direct = cells?.get('direct');
-  const lines = [
-    `## ${scenario.title}`,
-    '',
-    '| proxy | req/s | p50 ms | p99 ms | added p50 ms | proxy CPU µs/req | idle RSS MiB | loaded RSS MiB | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
+  const lines = tableSection(scenario.title,
+    ['proxy', 'req/s', 'p50 ms', 'p99 ms', 'added p50 ms', 'proxy CPU µs/req', 'idle RSS MiB', 'loaded RSS MiB', 'errors'], 1);
   for (const row of rowsFor(scenario, input.rows)) {
     const cell = cells?.get(row);
     if (!cell) {
@@ -54,33 +62,55 @@ function scenarioTable(scenario: Scenario, input: ReportInput): string[] {
   return [...lines, ''];
 }
 
+/** The meshlet rows this run selected, in table order. */
+function meshletRows(input: ReportInput): MeshletRowName[] {
+  return MESHLET_ROWS.filter((row) => input.rows.includes(row));
+}
+
 function ratioTable(input: ReportInput): string[] {
-  const lines = [
-    '## meshlet ÷ the others',
-    '',
-    'Reference is bare-node for HTTP/1.1 and naive-h2 for h2c and gRPC. Added p50 is p50 minus direct p50.',
-    '',
-    '| scenario | req/s ÷ direct | req/s ÷ reference | req/s ÷ haproxy | added p50 ÷ reference | added p50 ÷ haproxy | CPU/req ÷ reference | CPU/req ÷ haproxy |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-  ];
+  const lines = tableSection('meshlet ÷ the others',
+    ['scenario', 'row', 'req/s ÷ direct', 'req/s ÷ reference', 'req/s ÷ haproxy', 'added p50 ÷ reference', 'added p50 ÷ haproxy', 'CPU/req ÷ reference', 'CPU/req ÷ haproxy'], 2,
+    'Reference is bare-node for HTTP/1.1 and naive-h2 for h2c and gRPC. Added p50 is p50 minus direct p50.');
   for (const scenario of input.scenarios) {
     const cells = input.summary.get(scenario.id);
     const get = (row: RowName): CellSummary | undefined => cells?.get(row);
-    const meshlet = get('meshlet');
     const directP50 = get('direct')?.p50Ms ?? NaN;
     const added = (row: RowName): number | undefined => {
       const cell = get(row);
       return cell && cell.p50Ms - directP50;
     };
-    lines.push(`| ${scenario.id} | ${[
-      ratio(meshlet?.requestsPerSecond, get('direct')?.requestsPerSecond),
-      ratio(meshlet?.requestsPerSecond, get(scenario.reference)?.requestsPerSecond),
-      ratio(meshlet?.requestsPerSecond, get('haproxy')?.requestsPerSecond),
-      ratio(added('meshlet'), added(scenario.reference)),
-      ratio(added('meshlet'), added('haproxy')),
-      ratio(meshlet?.cpuUsPerRequest, get(scenario.reference)?.cpuUsPerRequest),
-      ratio(meshlet?.cpuUsPerRequest, get('haproxy')?.cpuUsPerRequest),
-    ].join(' | ')} |`);
+    for (const row of meshletRows(input)) {
+      const meshlet = get(row);
+      lines.push(`| ${scenario.id} | ${row} | ${[
+        ratio(meshlet?.requestsPerSecond, get('direct')?.requestsPerSecond),
+        ratio(meshlet?.requestsPerSecond, get(scenario.reference)?.requestsPerSecond),
+        ratio(meshlet?.requestsPerSecond, get('haproxy')?.requestsPerSecond),
+        ratio(added(row), added(scenario.reference)),
+        ratio(added(row), added('haproxy')),
+        ratio(meshlet?.cpuUsPerRequest, get(scenario.reference)?.cpuUsPerRequest),
+        ratio(meshlet?.cpuUsPerRequest, get('haproxy')?.cpuUsPerRequest),
+      ].join(' | ')} |`);
+    }
+  }
+  return [...lines, ''];
+}
+
+/** The README's benchmark table: one line per scenario and meshlet runtime, RSS included. */
+function readmeSummary(input: ReportInput): string[] {
+  const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-node24': input.machine.node24 };
+  const runtime = (row: MeshletRowName): string => (/^v\d/.test(versions[row]) ? `Node ${versions[row].slice(1)}` : row);
+  const lines = tableSection('Summary for the README',
+    ['scenario', 'Meshlet on', 'direct req/s', 'reference req/s', 'HAProxy req/s', 'Meshlet req/s', 'Meshlet p50 / p99 ms', 'Meshlet CPU µs/req', 'Meshlet RSS idle / loaded MiB'], 2);
+  for (const scenario of input.scenarios) {
+    const cells = input.summary.get(scenario.id);
+    const rps = (row: RowName): string => num(cells?.get(row)?.requestsPerSecond ?? NaN, 0);
+    for (const row of meshletRows(input)) {
+      const cell = cells?.get(row);
+      const p50 = cell?.p50Ms ?? NaN;
+      const p99 = cell?.p99Ms ?? NaN;
+      const rss = `${num((cell?.idleRssKiB ?? NaN) / MIB, 1)} / ${num((cell?.rssKiB ?? NaN) / MIB, 1)}`;
+      lines.push(`| ${scenario.title} | ${runtime(row)} | ${rps('direct')} | ${rps(scenario.reference)} (${scenario.reference}) | ${rps('haproxy')} | ${rps(row)} | ${ms(p50)} / ${ms(p99)} | ${num(cell?.cpuUsPerRequest ?? NaN, 0)} | ${rss} |`);
+    }
   }
   return [...lines, ''];
 }
@@ -92,7 +122,8 @@ export function renderReport(input: ReportInput): string {
     `# Meshlet benchmark, ${input.startedAt.toISOString()}`,
     '',
     `- CPU: ${m.cpuModel}, ${m.cores} cores; load generators, upstreams and harness pinned to CPU 0, the proxy under test to CPU 1`,
-    `- Node ${m.node}; ${m.haproxy}; ${m.wrk}; ${m.h2load}; Linux ${m.kernel}`,
+    `- Node ${m.node} (harness, upstreams, Node forwarders, meshlet); meshlet-node24: Node ${m.node24}; ${m.haproxy}; ${m.wrk}; ${m.h2load}; Linux ${m.kernel}`,
+    `- meshlet rows run \`node ${AGENT_V8_FLAGS.join(' ')} bin/meshlet.js agent\`, as \`npx meshlet agent\` does`,
     `- Load average when started: ${num(m.loadAverage, 2)} (other work on the machine shows up as tail latency)`,
     `- ${input.rounds} round(s) of ${input.durationS} s per run after a ${input.warmupS} s warm-up; every row runs in every round, interleaved; figures are medians over rounds, errors are summed`,
     '- Upstreams answer 100 bytes (HTTP/1.1, h2c) or echo "hello" (gRPC unary, grpc-js); gRPC successes are checked against the calls the upstream answered',
@@ -100,6 +131,7 @@ export function renderReport(input: ReportInput): string {
     '',
     ...input.scenarios.flatMap((scenario) => scenarioTable(scenario, input)),
     ...ratioTable(input),
+    ...readmeSummary(input),
     '## Targets',
     '',
     ...input.targets.map((check) => `- ${formatTargetCheck(check)}`),

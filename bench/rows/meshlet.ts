@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { agentNodeArgs } from '../../src/cli/agent-v8-flags.ts';
 import { PROXY_CPU } from '../lib/cpus.ts';
+import type { NodeRuntime } from '../lib/node24.ts';
 import { freePorts } from '../lib/ports.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { waitForHttpOk, waitForPort } from '../lib/readiness.ts';
-import type { Protocol } from '../lib/scenarios.ts';
+import type { MeshletRowName, Protocol } from '../lib/scenarios.ts';
 import { newRow, skipAll, type Row, type UpstreamPorts } from './row.ts';
 
 const PROTOCOLS: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
@@ -26,13 +28,15 @@ export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstream
   });
 }
 
-export async function meshletRow(group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
-  const row = newRow('meshlet');
+/** `bin/meshlet.js agent` on the given Node, with the V8 flags it always runs with, as `npx meshlet agent` starts it. */
+export async function meshletRow(name: MeshletRowName, node: NodeRuntime, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
+  const row = newRow(name);
+  if ('unavailable' in node) return skipAll(row, PROTOCOLS, node.unavailable);
   const [admin, h1, h2c, grpc] = (await freePorts(4)) as [number, number, number, number];
   const listen = { h1, h2c, grpc };
-  const configFile = join(tmpDir, 'meshlet.yaml');
+  const configFile = join(tmpDir, `${name}.yaml`);
   writeFileSync(configFile, meshletConfig(admin, listen, upstreams));
-  const agent = group.start('meshlet', PROXY_CPU, process.execPath, ['bin/meshlet.js', 'agent', '-c', configFile]);
+  const agent = group.start(name, PROXY_CPU, node.path, agentNodeArgs(['-c', configFile]));
   try {
     await waitForHttpOk(agent, `http://127.0.0.1:${admin}/readyz`);
     for (const protocol of PROTOCOLS) await waitForPort(agent, listen[protocol], 5000);
