@@ -1,8 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256
+#!/usr/bin/env node
 // Runs the compiled CLI. `npm ci` / `npm install` build dist/ (the "prepare" script) and the
 // test suite rebuilds it first; plain compiled JS keeps the agent's start-up and memory lean.
-// The shebang carries the agent's V8 flags (src/cli/agent-v8-flags.ts) so `npx meshlet` starts
-// with them; `node bin/meshlet.js agent` without them is relaunched with them.
+// `meshlet agent` started without the agent's V8 flags (src/cli/agent-v8-flags.ts) is relaunched
+// with them; they depend on the node version, so a shebang cannot carry them.
 import { existsSync } from 'node:fs';
 
 const dist = new URL('../dist/cli/', import.meta.url);

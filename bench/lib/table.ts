@@ -1,4 +1,4 @@
-import { AGENT_V8_FLAGS } from '../../src/cli/agent-v8-flags.ts';
+import { agentV8FlagsFor } from '../../src/cli/agent-v8-flags.ts';
 import type { MachineInfo } from './machine-info.ts';
 import { MESHLET_ROWS, rowsFor, type MeshletRowName, type RowName, type Scenario } from './scenarios.ts';
 import type { CellSummary, Summary } from './summary.ts';
@@ -123,7 +123,7 @@ export function renderReport(input: ReportInput): string {
     '',
     `- CPU: ${m.cpuModel}, ${m.cores} cores; load generators, upstreams and harness pinned to CPU 0, the proxy under test to CPU 1`,
     `- Node ${m.node} (harness, upstreams, Node forwarders, meshlet); meshlet-node24: Node ${m.node24}; ${m.haproxy}; ${m.wrk}; ${m.h2load}; Linux ${m.kernel}`,
-    `- meshlet rows run \`node ${AGENT_V8_FLAGS.join(' ')} bin/meshlet.js agent\`, as \`npx meshlet agent\` does`,
+    `- meshlet rows run \`node FLAGS bin/meshlet.js agent\` with the agent's V8 flags for their Node: \`${agentV8FlagsFor(m.node).join(' ')}\` on ${m.node}, \`${agentV8FlagsFor(m.node24).join(' ')}\` on ${m.node24}`,
     `- Load average when started: ${num(m.loadAverage, 2)} (other work on the machine shows up as tail latency)`,
     `- ${input.rounds} round(s) of ${input.durationS} s per run after a ${input.warmupS} s warm-up; every row runs in every round, interleaved; figures are medians over rounds, errors are summed`,
     '- Upstreams answer 100 bytes (HTTP/1.1, h2c) or echo "hello" (gRPC unary, grpc-js); gRPC successes are checked against the calls the upstream answered',

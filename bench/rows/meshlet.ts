@@ -28,7 +28,7 @@ export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstream
   });
 }
 
-/** `bin/meshlet.js agent` on the given Node, with the V8 flags it always runs with, as `npx meshlet agent` starts it. */
+/** `bin/meshlet.js agent` on the given Node, with the V8 flags the agent runs with on that Node. */
 export async function meshletRow(name: MeshletRowName, node: NodeRuntime, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
   const row = newRow(name);
   if ('unavailable' in node) return skipAll(row, PROTOCOLS, node.unavailable);
@@ -36,7 +36,7 @@ export async function meshletRow(name: MeshletRowName, node: NodeRuntime, group:
   const listen = { h1, h2c, grpc };
   const configFile = join(tmpDir, `${name}.yaml`);
   writeFileSync(configFile, meshletConfig(admin, listen, upstreams));
-  const agent = group.start(name, PROXY_CPU, node.path, agentNodeArgs(['-c', configFile]));
+  const agent = group.start(name, PROXY_CPU, node.path, agentNodeArgs(['-c', configFile], node.version));
   try {
     await waitForHttpOk(agent, `http://127.0.0.1:${admin}/readyz`);
     for (const protocol of PROTOCOLS) await waitForPort(agent, listen[protocol], 5000);

@@ -1,16 +1,29 @@
-// The V8 heap settings `meshlet agent` runs with, on Node 20 and 24 alike. V8 reads them only
-// when it creates the heap, so they must be on node's command line: whoever starts the agent
-// puts them there (agentNodeArgs), and bin/meshlet.js relaunches an agent started without them.
+// The V8 heap settings `meshlet agent` runs with. V8 reads them only when it creates the heap
+// (v8.setFlagsFromString later does not resize the young generation), so they must be on node's
+// command line: whoever starts the agent puts them there (agentNodeArgs), and bin/meshlet.js
+// relaunches an agent started without them.
 //
 // Why these values (bench/README.md, "V8 settings", has the measurements): Node 24 sizes the
-// young generation from the machine's memory, up to 3 × 64 MiB here, and the bench's h2c and
-// gRPC load filled it (270 MiB RSS). A 1 MiB semi-space keeps the young generation at 3 MiB;
-// an old-space limit of 256 MiB makes V8 grow the old generation by its smallest factor
-// instead of 4× per major GC. The agent's live heap is about 10 MiB idle and under 30 MiB
-// under that load, so 256 MiB leaves room for far more connections before it is a limit.
+// young generation from the machine's memory, semi-spaces of 64 MiB here, and the bench's h2c
+// and gRPC load filled them (RSS 260 MiB); a 2 MiB semi-space alone still let the old
+// generation grow to 150+ MiB RSS, so Node 24 also gets a 256 MiB old-space limit, which makes
+// V8 grow the old generation by its smallest factor. That costs major GCs (about 5x as many),
+// which Node 24 can afford (it still needs less CPU per request than Node 20) but Node 20
+// cannot; Node 20 stays under the bench's memory targets with an 8 MiB semi-space (its default
+// here is 16) at no measurable CPU cost. The agent's live heap is about 10 MiB idle and under
+// 30 MiB under that load: 256 MiB leaves room for far more connections before it is a limit.
 import { spawn } from 'node:child_process';
 
-export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=256'];
+const NODE_20_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+const NODE_22_PLUS_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=256'];
+
+/** The agent's V8 flags for a node version ("v24.1.0"). */
+export function agentV8FlagsFor(version: string): readonly string[] {
+  return Number(/^v(\d+)/.exec(version)?.[1]) >= 22 ? NODE_22_PLUS_FLAGS : NODE_20_FLAGS;
+}
+
+/** The agent's V8 flags on the node running this code. */
+export const AGENT_V8_FLAGS: readonly string[] = agentV8FlagsFor(process.version);
 
 /** `--max_old_space_size=1` and `--max-old-space-size=1` are the same flag to node. */
 function flagName(arg: string): string {
@@ -23,9 +36,12 @@ export function missingAgentV8Flags(execArgv: readonly string[], nodeOptions = '
   return AGENT_V8_FLAGS.filter((flag) => !given.has(flagName(flag)));
 }
 
-/** node's arguments for running the agent from the repository root: the flags, then `bin/meshlet.js agent ARGS`. */
-export function agentNodeArgs(args: readonly string[]): string[] {
-  return [...AGENT_V8_FLAGS, 'bin/meshlet.js', 'agent', ...args];
+/**
+ * node's arguments for running the agent from the repository root: the flags for that node's
+ * version (this node's by default), then `bin/meshlet.js agent ARGS`.
+ */
+export function agentNodeArgs(args: readonly string[], nodeVersion = process.version): string[] {
+  return [...agentV8FlagsFor(nodeVersion), 'bin/meshlet.js', 'agent', ...args];
 }
 
 type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
@@ -41,7 +57,7 @@ const RELAUNCHED_ENV = 'MESHLET_RELAUNCHED_AGENT';
  * all. On Node 20 the agent runs as a child, in its own process group so that a Ctrl-C reaches
  * it once, through this parent, which forwards the signals the agent handles and exits as it
  * does; the child drains and exits when this parent is gone, even by SIGKILL (its IPC channel
- * closes). `npx meshlet` never gets here on Node 20: the bin's shebang carries the flags.
+ * closes).
  */
 export function relaunchWithAgentV8Flags(): boolean {
   const missing = missingAgentV8Flags(process.execArgv, process.env.NODE_OPTIONS);

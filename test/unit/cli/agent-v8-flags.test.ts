@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AGENT_V8_FLAGS, agentNodeArgs, missingAgentV8Flags } from '../../../src/cli/agent-v8-flags.ts';
+import { AGENT_V8_FLAGS, agentNodeArgs, agentV8FlagsFor, missingAgentV8Flags } from '../../../src/cli/agent-v8-flags.ts';
 
 describe('missingAgentV8Flags', () => {
   it('names every flag when node was started without any', () => {
@@ -8,7 +7,7 @@ describe('missingAgentV8Flags', () => {
   });
 
   it('leaves out a flag given on the command line or in NODE_OPTIONS, whatever its value or spelling', () => {
-    expect(missingAgentV8Flags(['--max_old_space_size=1024'])).toEqual(AGENT_V8_FLAGS.filter((flag) => !flag.startsWith('--max-old-space-size')));
+    expect(missingAgentV8Flags(['--max_semi_space_size=32'])).toEqual(AGENT_V8_FLAGS.filter((flag) => !flag.startsWith('--max-semi-space-size')));
     expect(missingAgentV8Flags([], ' --max-semi-space-size=8  --max-old-space-size=64')).toEqual([]);
   });
 
@@ -19,9 +18,10 @@ describe('missingAgentV8Flags', () => {
   });
 });
 
-describe('bin/meshlet.js', () => {
-  it('carries the same flags in its shebang', () => {
-    const shebang = readFileSync(new URL('../../../bin/meshlet.js', import.meta.url), 'utf8').split('\n')[0];
-    expect(shebang).toBe(`#!/usr/bin/env -S node ${AGENT_V8_FLAGS.join(' ')}`);
+describe('agentV8FlagsFor', () => {
+  it('caps the young generation on Node 20, and the old generation too from Node 22 on', () => {
+    expect(agentV8FlagsFor('v20.18.1')).toEqual(['--max-semi-space-size=8']);
+    expect(agentV8FlagsFor('v24.22.3')).toEqual(['--max-semi-space-size=2', '--max-old-space-size=256']);
+    expect(agentNodeArgs(['-c', 'a.yaml'], 'v24.1.0').slice(0, 2)).toEqual(['--max-semi-space-size=2', '--max-old-space-size=256']);
   });
 });
