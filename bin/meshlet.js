@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the compiled CLI. `npm ci` / `npm install` build dist/ (the "prepare" script) and the
 // test suite rebuilds it first; plain compiled JS keeps the agent's start-up and memory lean.
-// `meshlet agent` started without the agent's V8 flags (src/cli/agent-v8-flags.ts) is relaunched
-// with them; they depend on the node version, so a shebang cannot carry them.
+// `meshlet agent` started without the agent's V8 flags (src/cli/agent-v8-flags.ts) re-executes itself
+// with them where node can exec (22.15+, 24); they depend on the node version, so a shebang
+// cannot carry them.
 import { existsSync } from 'node:fs';
 
 const dist = new URL('../dist/cli/', import.meta.url);

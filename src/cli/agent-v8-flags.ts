@@ -1,7 +1,7 @@
 // The V8 heap settings `meshlet agent` runs with. V8 reads them only when it creates the heap
 // (v8.setFlagsFromString later does not resize the young generation), so they must be on node's
 // command line: whoever starts the agent puts them there (agentNodeArgs), and bin/meshlet.js
-// relaunches an agent started without them.
+// re-executes an agent started without them where node can (process.execve).
 //
 // Why these values (bench/README.md, "V8 settings", has the measurements): Node 24 sizes the
 // young generation from the machine's memory, semi-spaces of 64 MiB here, and the bench's h2c
@@ -12,7 +12,6 @@
 // cannot; Node 20 stays under the bench's memory targets with an 8 MiB semi-space (its default
 // here is 16) at no measurable CPU cost. The agent's live heap is about 10 MiB idle and under
 // 30 MiB under that load: 256 MiB leaves room for far more connections before it is a limit.
-import { spawn } from 'node:child_process';
 
 const NODE_20_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 const NODE_22_PLUS_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=256'];
@@ -46,52 +45,17 @@ export function agentNodeArgs(args: readonly string[], nodeVersion = process.ver
 
 type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
 
-const forwardedSignals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-/** Set in the environment of an agent relaunched as a child (Node 20), which then follows its parent. */
-const RELAUNCHED_ENV = 'MESHLET_RELAUNCHED_AGENT';
-
 /**
- * Restarts this process with the missing flags, if any are missing; false when none are (go on
- * and run). Where node has process.execve (22.15+, 24) the same process is replaced, PID and
- * all. On Node 20 the agent runs as a child, in its own process group so that a Ctrl-C reaches
- * it once, through this parent, which forwards the signals the agent handles and exits as it
- * does; the child drains and exits when this parent is gone, even by SIGKILL (its IPC channel
- * closes).
+ * Where node has process.execve (22.15+, 24), replaces this process, PID and all, with one that
+ * has the missing flags; returns false when none are missing or node cannot exec (Node 20), and
+ * the agent runs on as it was started. Node 20 is not relaunched as a child: a supervising
+ * parent would cost more memory (about 44 MiB) than its one flag saves, and a second PID for
+ * systemd and Kubernetes to manage.
  */
 export function relaunchWithAgentV8Flags(): boolean {
   const missing = missingAgentV8Flags(process.execArgv, process.env.NODE_OPTIONS);
-  if (missing.length === 0) {
-    followRelaunchingParent();
-    return false;
-  }
-  const args = [...missing, ...process.execArgv, ...process.argv.slice(1)];
   const execve = (process as unknown as { execve?: Execve }).execve;
-  if (execve) execve(process.execPath, [process.execPath, ...args], process.env);
-
-  const child = spawn(process.execPath, args, {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
-    env: { ...process.env, [RELAUNCHED_ENV]: '1' },
-  });
-  child.once('error', (error) => {
-    process.stderr.write(`meshlet: could not restart node with ${missing.join(' ')}: ${error.message}\n`);
-    process.exit(1);
-  });
-  for (const signal of forwardedSignals) process.on(signal, () => child.kill(signal));
-  child.once('exit', (code, signal) => {
-    if (signal) {
-      for (const forwarded of forwardedSignals) process.removeAllListeners(forwarded);
-      process.kill(process.pid, signal);
-    }
-    process.exit(code ?? 1);
-  });
-  return true;
-}
-
-function followRelaunchingParent(): void {
-  if (process.env[RELAUNCHED_ENV] !== '1' || !process.channel) return;
-  delete process.env[RELAUNCHED_ENV];
-  process.channel.unref();
-  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  if (missing.length === 0 || !execve) return false;
+  const args = [...missing, ...process.execArgv, ...process.argv.slice(1)];
+  return execve(process.execPath, [process.execPath, ...args], process.env);
 }
