@@ -95,7 +95,8 @@ export class Agent {
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
     };
-    this.connectionBudget = new ConnectionBudget(clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit()));
+    const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());
+    this.connectionBudget = new ConnectionBudget(Math.min(descriptorBudget, config.listeners.maxConnectionsTotal));
     this.listenerLimits = {
       maxConnections: config.listeners.maxConnections,
       budget: this.connectionBudget,

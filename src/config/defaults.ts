@@ -38,6 +38,8 @@ export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULT
 // Go's and Envoy's stream limits (100-250); the stream window as above (Envoy's is 256 KiB).
 export const LISTENERS_DEFAULTS = {
   maxConnections: 4096,
+  // An idle h2c session costs ~32 KiB: 8192 of them 256 MiB, however many descriptors there are.
+  maxConnectionsTotal: 8192,
   maxRequestsInFlight: 1024,
   headersTimeout: 10_000,
   idleTimeout: 60_000,

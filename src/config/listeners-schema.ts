@@ -15,6 +15,7 @@ const http2Schema = z.strictObject({
 export const listenersSchema = z
   .strictObject({
     maxConnections: positiveInt.max(1_000_000).optional(),
+    maxConnectionsTotal: positiveInt.max(1_000_000).optional(),
     maxRequestsInFlight: positiveInt.max(1_000_000).optional(),
     headersTimeout: duration.optional(),
     idleTimeout: duration.optional(),
@@ -24,6 +25,7 @@ export const listenersSchema = z
   .transform(
     (raw): ListenersConfig => ({
       maxConnections: raw.maxConnections ?? LISTENERS_DEFAULTS.maxConnections,
+      maxConnectionsTotal: raw.maxConnectionsTotal ?? LISTENERS_DEFAULTS.maxConnectionsTotal,
       maxRequestsInFlight: raw.maxRequestsInFlight ?? LISTENERS_DEFAULTS.maxRequestsInFlight,
       headersTimeout: raw.headersTimeout ?? LISTENERS_DEFAULTS.headersTimeout,
       idleTimeout: raw.idleTimeout ?? LISTENERS_DEFAULTS.idleTimeout,

@@ -154,6 +154,11 @@ export interface LogConfig {
 export interface ListenersConfig {
   /** Client connections one listener holds open (default 4096); the process's descriptor limit may lower it. */
   readonly maxConnections: number;
+  /**
+   * Client connections all listeners together hold open (default 8192), so what idle connections
+   * cost is bounded whatever the descriptor limit; the descriptor limit may lower it.
+   */
+  readonly maxConnectionsTotal: number;
   /** Client requests the whole process proxies at once, all listeners together; past it, 503 MESHLET_OVERLOADED (default 1024). */
   readonly maxRequestsInFlight: number;
   /** ms from a connection's start (or its first byte after a keep-alive pause) to a complete request head (default 10000). */

@@ -5,7 +5,7 @@
 import { connect as connectH2 } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
-import { metricsText, rawHeader, rawStatus, sampleValue } from './http-support.ts';
+import { metricsText, pollUntil, rawHeader, rawStatus, sampleValue } from './http-support.ts';
 import { countingHttp1Upstream, eventually, rawConnection, timedGet, type CountingUpstream, type RawConnection } from './limits-support.ts';
 
 let agent: RunningAgent | undefined;
@@ -71,6 +71,42 @@ describe('a flood of connections that each send one byte, under ulimit -n 1024',
     // (1024 - 64) / 2 = 480 client connections at most at once.
     expect(held).toBeLessThanOrEqual(480);
     expect((await timedGet(address)).status).toBe(200);
+  });
+});
+
+describe('the process-wide connection cap', () => {
+  it('holds at most listeners.maxConnectionsTotal client connections over all listeners, however many descriptors there are', async () => {
+    upstream = await countingHttp1Upstream();
+    agent = await startAgent({
+      node: 'limits-test',
+      admin: { listen: '127.0.0.1:0' },
+      listeners: { maxConnectionsTotal: 20, headersTimeout: '30s' },
+      upstreams: ['catalog', 'orders'].map((name) => ({ name, protocol: 'http', listen: '127.0.0.1:0', endpoints: [upstream!.address] })),
+    });
+    for (const listener of ['upstream:catalog', 'upstream:orders']) {
+      for (let i = 0; i < 15; i++) {
+        const connection = await rawConnection(agent.listeners[listener]!);
+        connection.socket.write('G');
+        opened.push(connection);
+      }
+    }
+    const listeners = ['upstream:catalog', 'upstream:orders'];
+    const counts = async (): Promise<{ open: number; shed: number }> => {
+      const metrics = await metricsText(agent!);
+      let open = 0;
+      let shed = 0;
+      for (const listener of listeners) {
+        open += sampleValue(metrics, 'meshlet_connections_open', { listener });
+        shed += sampleValue(metrics, 'meshlet_connections_rejected_total', { listener });
+        shed += sampleValue(metrics, 'meshlet_connections_closed_total', { listener, reason: 'evicted' });
+      }
+      return { open, shed };
+    };
+    const settled = await pollUntil(counts, (c) => c.shed >= 10);
+    expect(settled.open).toBeLessThanOrEqual(20);
+    expect(settled.shed).toBe(10);
+    // The newest connections evict the longest-waiting ones: a normal client still gets through.
+    expect((await timedGet(agent.listeners['upstream:orders']!)).status).toBe(200);
   });
 });
 

@@ -257,6 +257,7 @@ describe('defaults', () => {
         drainTimeout: 10_000,
         listeners: {
           maxConnections: 4096,
+          maxConnectionsTotal: 8192,
           maxRequestsInFlight: 1024,
           headersTimeout: 10_000,
           idleTimeout: 60_000,
@@ -305,7 +306,7 @@ upstreams:
 
   it('fill the connection limits a written listeners or connections section leaves out', () => {
     const yaml = `
-listeners: { headersTimeout: 2s, maxRequestsInFlight: 64, http2: { streamWindow: 1MiB } }
+listeners: { headersTimeout: 2s, maxConnectionsTotal: 300, maxRequestsInFlight: 64, http2: { streamWindow: 1MiB } }
 upstreams:
   - { name: catalog, endpoints: [127.0.0.1:8081], policy: { connections: { maxPerEndpoint: 8 } } }
 `;
@@ -313,6 +314,7 @@ upstreams:
     if (!result.ok) throw new Error(formatIssues(result.issues));
     expect(result.config.listeners).toEqual({
       maxConnections: 4096,
+      maxConnectionsTotal: 300,
       maxRequestsInFlight: 64,
       headersTimeout: 2000,
       idleTimeout: 60_000,
