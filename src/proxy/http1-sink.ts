@@ -3,7 +3,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { ProxyError } from './errors.ts';
-import type { ResponseSink } from './response-sink.ts';
+import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 
 export class Http1Sink implements ResponseSink {
   bytesSent = 0;
@@ -19,6 +19,10 @@ export class Http1Sink implements ResponseSink {
   }
 
   start(status: number, headers: OutgoingHttpHeaders, endStream: boolean): boolean {
+    // A response without a body has no trailer section to announce. node refuses Trailer on
+    // one from inside writeHead, after it has marked the response bodiless, so the 502 sent in
+    // its place would keep its Content-Length but lose its body and leave the client waiting.
+    if (endStream || status === 204 || status === 304) delete headers.trailer;
     try {
       // Validates every name and value before it writes anything.
       this.res.writeHead(status, headers);
@@ -29,16 +33,17 @@ export class Http1Sink implements ResponseSink {
     return true;
   }
 
-  finish(trailers: OutgoingHttpHeaders | undefined): boolean {
+  finish(trailers: OutgoingHttpHeaders | undefined, ending: ResponseEnding): void {
     if (trailers && this.res.chunkedEncoding) {
       try {
         this.res.addTrailers(trailers as Record<string, string>);
       } catch {
-        return false;
+        ending.trailersRefused();
+        return;
       }
     }
     this.res.end();
-    return true;
+    ending.responseSent();
   }
 
   reset(): void {

@@ -10,6 +10,7 @@ import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyStreamReset, classifyTransportError } from './errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndFromHttp2, trailersFromHttp2 } from './headers.ts';
+import { SessionLiveness } from './http2-liveness.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
@@ -30,6 +31,7 @@ export interface Http2ForwarderOptions {
 export class Http2Forwarder implements Forwarder {
   private session: ClientHttp2Session | undefined;
   private readonly connectedSessions = new WeakSet<ClientHttp2Session>();
+  private readonly liveness = new WeakMap<ClientHttp2Session, SessionLiveness>();
   private closing = false;
   private readonly authority: string;
   /**
@@ -75,6 +77,14 @@ export class Http2Forwarder implements Forwarder {
     if (session && !session.closed) await new Promise<void>((resolve) => session.close(resolve));
   }
 
+  /** Counts `stream` as open on its session until it closes (see SessionLiveness). */
+  trackStream(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
+    const liveness = this.liveness.get(session);
+    if (!liveness) return;
+    liveness.streamOpened();
+    stream.once('close', liveness.streamClosed);
+  }
+
   /** Whether `session` ever connected: failures before that are connect failures. */
   hasConnected(session: Http2Session | undefined): boolean {
     return session !== undefined && this.connectedSessions.has(session as ClientHttp2Session);
@@ -90,6 +100,8 @@ export class Http2Forwarder implements Forwarder {
       createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     this.session = session;
+    // A PING answers within what a connect may take: the same round trip to the endpoint.
+    this.liveness.set(session, new SessionLiveness(session, this.options.connectTimeoutMs, this.options.clock));
     let connectTimer: TimerHandle | undefined = this.options.clock.setTimeout(() => {
       connectTimer = undefined;
       const err = Object.assign(new Error(`connect timeout after ${this.options.connectTimeoutMs}ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
@@ -152,6 +164,8 @@ class Http2Exchange implements Attempt, GatedRequest {
   private responseHeaders: IncomingHttpHeaders | undefined;
   private trailers: OutgoingHttpHeaders | undefined;
   private endedWithHeaders = false;
+  /** The upstream's response is whole: what its stream does after that is no failure of the call. */
+  private responseWhole = false;
 
   constructor(
     private readonly call: ProxyCall,
@@ -175,6 +189,7 @@ class Http2Exchange implements Attempt, GatedRequest {
       return;
     }
     this.stream = stream;
+    this.forwarder.trackStream(session, stream);
     stream.once('close', this.forwarder.gate.release);
     stream.on('response', this.onResponse);
     stream.on('trailers', this.onTrailers);
@@ -244,6 +259,14 @@ class Http2Exchange implements Attempt, GatedRequest {
   private readonly onEnd = (): void => {
     try {
       if (this.call.settled || this.status === 0) return;
+      // node ends a response's body when its stream closes too, END_STREAM or not (RST_STREAM,
+      // a session gone): only a body that ended while the stream was still open is whole.
+      if (!this.endedWithHeaders && this.stream!.closed) {
+        const code = this.stream!.rstCode ?? 0;
+        this.call.fail(classifyStreamReset(code, this.sessionUp), `response cut off before END_STREAM (stream closed with code ${code})`);
+        return;
+      }
+      this.responseWhole = true;
       const grpcStatus = grpcStatusOf(this.trailers) ?? grpcStatusOf(this.responseHeaders);
       if (this.endedWithHeaders) this.call.complete(this.status, grpcStatus);
       else this.call.endResponse(this.trailers, this.status, grpcStatus);
@@ -254,7 +277,7 @@ class Http2Exchange implements Attempt, GatedRequest {
 
   private readonly onError = (err: Error): void => {
     try {
-      if (this.call.settled) return;
+      if (this.call.settled || this.responseWhole) return;
       // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
       // connect timeout) as its cause: that is what the client needs to read.
       const cause = err.cause instanceof Error ? err.cause : err;
@@ -269,7 +292,7 @@ class Http2Exchange implements Attempt, GatedRequest {
 
   private readonly onClose = (): void => {
     try {
-      if (this.call.settled) return;
+      if (this.call.settled || this.responseWhole) return;
       const code = this.stream?.rstCode ?? 0;
       this.call.fail(classifyStreamReset(code, this.sessionUp), `stream closed by upstream (RST_STREAM code ${code})`);
     } catch (err) {

@@ -2,45 +2,26 @@
 // statuses): each case is sent to a real agent, which must answer it cleanly and go on serving.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
 import { CLIENT_KINDS, ProxyClients, type ClientKind, type Outcome } from '../helpers/proxy-clients.ts';
-import {
-  startScriptedHttp1Upstream, startScriptedHttp2Upstream, type Http1Script, type Http2Action, type ScriptedUpstream,
-} from '../helpers/scripted-upstreams.ts';
+import { startScriptedAgent, type ScriptedAgent } from '../helpers/scripted-agent.ts';
+import type { Http1Script, Http2Action, ScriptedUpstream } from '../helpers/scripted-upstreams.ts';
+import type { RunningAgent } from '../helpers/processes.ts';
 import { metricsText, sampleValue, splitAddress } from './http-support.ts';
 
-let healthy: SampleUpstream;
+let rig: ScriptedAgent;
 let h1: ScriptedUpstream<Http1Script>;
 let h2: ScriptedUpstream<readonly Http2Action[]>;
 let agent: RunningAgent;
 const clients = new ProxyClients();
 
 beforeAll(async () => {
-  [healthy, h1, h2] = await Promise.all([
-    startUpstream({ kind: 'http1', id: 'healthy' }),
-    startScriptedHttp1Upstream({ response: Buffer.alloc(0), end: 'close' }),
-    startScriptedHttp2Upstream([]),
-  ]);
-  const upstream = (name: string, protocol: string, endpoint: string): object => ({
-    name, protocol, listen: '127.0.0.1:0', endpoints: [endpoint], policy: { timeout: '5s' },
-  });
-  agent = await startAgent({
-    node: 'crash-proofing-test',
-    admin: { listen: '127.0.0.1:0' },
-    proxy: { listen: '127.0.0.1:0' },
-    upstreams: [
-      upstream('healthy', 'http', healthy.address),
-      upstream('raw-h1', 'http', h1.address),
-      upstream('raw-h2', 'http2', h2.address),
-      upstream('raw-grpc', 'grpc', h2.address),
-    ],
-  });
+  rig = await startScriptedAgent('crash-proofing-test', { timeout: '5s' }, { proxy: { listen: '127.0.0.1:0' } });
+  ({ agent, h1, h2 } = rig);
 });
 
 afterAll(async () => {
   await clients.close();
-  await agent?.stop();
-  await Promise.all([healthy?.stop(), h1?.close(), h2?.close()]);
+  await rig?.stop();
 });
 
 function alive(pid: number): boolean {
