@@ -5,7 +5,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { ProxyError } from './errors.ts';
 import { encodeGrpcMessage } from './grpc-message.ts';
-import type { ResponseSink } from './response-sink.ts';
+import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 
 /** Node resets a stream destroyed with an error with RST_STREAM(INTERNAL_ERROR). */
 const upstreamBrokeOff = new Error('the upstream response broke off');
@@ -13,6 +13,9 @@ const upstreamBrokeOff = new Error('the upstream response broke off');
 export class Http2Sink implements ResponseSink {
   bytesSent = 0;
   private trailers: OutgoingHttpHeaders | undefined;
+  private waitsForTrailers = false;
+  /** Set while the stream waits for node to ask for trailers (respond's waitForTrailers). */
+  private ending: ResponseEnding | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -39,13 +42,17 @@ export class Http2Sink implements ResponseSink {
       return false;
     }
     if (waitForTrailers) this.stream.once('wantTrailers', this.sendTrailers);
+    this.waitsForTrailers = waitForTrailers;
     return true;
   }
 
-  finish(trailers: OutgoingHttpHeaders | undefined): boolean {
+  finish(trailers: OutgoingHttpHeaders | undefined, ending: ResponseEnding): void {
     this.trailers = trailers;
-    if (!this.stream.destroyed) this.stream.end();
-    return true;
+    if (this.stream.destroyed) return;
+    // Whether node takes the trailers is known only once it asks for them, after the body.
+    if (this.waitsForTrailers) this.ending = ending;
+    this.stream.end();
+    if (!this.waitsForTrailers) ending.responseSent();
   }
 
   reset(): void {
@@ -85,10 +92,15 @@ export class Http2Sink implements ResponseSink {
     // would send RST_STREAM, which some clients count as an error after a whole response.
     // node emits this from its write path, so a throw here would take the process down;
     // trailers it refuses cannot be carried, and the stream, whose body is out, is reset.
+    const ending = this.ending;
+    this.ending = undefined;
     try {
       this.stream.sendTrailers(this.trailers ?? {});
     } catch {
       this.reset();
+      ending?.trailersRefused();
+      return;
     }
+    ending?.responseSent();
   };
 }

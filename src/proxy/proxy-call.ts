@@ -9,7 +9,7 @@ import { ProxyError, type ProxyErrorCode } from './errors.ts';
 import type { Attempt } from './forwarder.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ProxiedRequest } from './proxied-request.ts';
-import type { ResponseSink } from './response-sink.ts';
+import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointRuntime, UpstreamRuntime } from './upstream.ts';
 
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
@@ -26,12 +26,15 @@ function isFinalStatus(status: number): boolean {
   return Number.isInteger(status) && status >= 200 && status <= 599;
 }
 
-export class ProxyCall {
+export class ProxyCall implements ResponseEnding {
   attempt: Attempt | undefined;
   private endpoint: EndpointRuntime | undefined;
   private readonly startedAt: number;
   private timer: TimerHandle | undefined;
   private done = false;
+  /** The status (and gRPC status) to record once the sink has sent the response's end. */
+  private endStatus = 0;
+  private endGrpcStatus: number | undefined;
 
   constructor(
     readonly upstream: UpstreamRuntime,
@@ -88,11 +91,23 @@ export class ProxyCall {
     return true;
   }
 
-  /** The upstream's response body ended, with these trailers; trailers the client cannot take reset it. */
+  /**
+   * The upstream's response body ended, with these trailers. The call completes once the sink
+   * has sent them; trailers the client's protocol cannot carry fail it (the client is reset).
+   */
   endResponse(trailers: OutgoingHttpHeaders | undefined, status: number, grpcStatus: number | undefined): void {
     if (this.done) return;
-    if (this.sink.finish(trailers)) this.complete(status, grpcStatus);
-    else this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response trailers the client's protocol cannot carry`);
+    this.endStatus = status;
+    this.endGrpcStatus = grpcStatus;
+    this.sink.finish(trailers, this);
+  }
+
+  responseSent(): void {
+    this.complete(this.endStatus, this.endGrpcStatus);
+  }
+
+  trailersRefused(): void {
+    this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response trailers the client's protocol cannot carry`);
   }
 
   /** The upstream's response ended normally. */

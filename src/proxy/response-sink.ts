@@ -5,6 +5,14 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { ProxyError } from './errors.ts';
 
+/** Told how a response's end went; an HTTP/2 sink learns it only once node asks for the trailers. */
+export interface ResponseEnding {
+  /** The response went out whole, trailers and all. */
+  responseSent(): void;
+  /** The client's protocol cannot carry the trailers: the response was cut off instead. */
+  trailersRefused(): void;
+}
+
 export interface ResponseSink {
   /** True once a status line / HEADERS frame went to the client: from then on errors reset. */
   readonly headersSent: boolean;
@@ -17,8 +25,8 @@ export interface ResponseSink {
    * client's protocol cannot carry (node's own validators decide).
    */
   start(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean;
-  /** Ends the response, with trailers when the upstream sent any; false when it cannot carry them. */
-  finish(trailers: OutgoingHttpHeaders | undefined): boolean;
+  /** Ends the response, with trailers when the upstream sent any, and tells `ending` how that went. */
+  finish(trailers: OutgoingHttpHeaders | undefined, ending: ResponseEnding): void;
   /** The upstream reset mid-response: reset the client too, never fake a clean end. */
   reset(): void;
   /** Answers with an error the agent made (503/504/502, or gRPC trailers-only). */

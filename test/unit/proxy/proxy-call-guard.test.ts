@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import type { ProxyError } from '../../../src/proxy/errors.ts';
 import { ProxyCall } from '../../../src/proxy/proxy-call.ts';
-import type { ResponseSink } from '../../../src/proxy/response-sink.ts';
+import type { ResponseEnding, ResponseSink } from '../../../src/proxy/response-sink.ts';
 import type { UpstreamRuntime } from '../../../src/proxy/upstream.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
@@ -25,8 +25,8 @@ class RecordingSink implements ResponseSink {
     return true;
   }
 
-  finish(): boolean {
-    return true;
+  finish(_trailers: unknown, ending: ResponseEnding): void {
+    ending.responseSent();
   }
 
   reset(): void {
@@ -104,5 +104,30 @@ describe('ProxyCall guard', () => {
     for (const site of ['sniff', 'tunnel_connect', 'client_error', 'http1_request', 'http2_stream', 'proxy_call', 'http1_forwarder', 'http2_forwarder']) {
       expect(sampleValue(text, 'meshlet_internal_errors_total', { site })).toBe(0);
     }
+  });
+});
+
+/** A sink whose client protocol refuses the trailers once the body is out (as node:http2 may). */
+class TrailersRefusingSink extends RecordingSink {
+  override finish(_trailers: unknown, ending: ResponseEnding): void {
+    this.reset();
+    ending.trailersRefused();
+  }
+}
+
+describe('ProxyCall response end', () => {
+  it('records a response whose trailers the client protocol refused as failed MESHLET_BAD_UPSTREAM_RESPONSE, not completed', async () => {
+    const { metrics, inFlight, env } = environment();
+    const upstream = upstreamWith(metrics, (call) => {
+      call.startResponse(200, {}, false, true);
+      call.endResponse({ 'x-checksum': 'abc' }, 200, undefined);
+    });
+    const sink = new TrailersRefusingSink();
+    new ProxyCall(upstream, request, sink, env).run();
+
+    expect(sink.resets).toBeGreaterThan(0);
+    const text = await metrics.metricsText();
+    expect(sampleValue(text, 'meshlet_upstream_errors_total', { upstream: 'catalog', code: 'MESHLET_BAD_UPSTREAM_RESPONSE' })).toBe(1);
+    expect(await inFlight.whenIdle(0, env.clock)).toBe(true);
   });
 });
