@@ -9,6 +9,7 @@ import type { ConnectionsConfig } from '../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyTransportError } from './errors.ts';
 import { Pool } from './undici-parts.ts';
+import { undiciRefusal } from './undici-request-check.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
 import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from './headers.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
@@ -42,6 +43,14 @@ export class Http1Forwarder implements Forwarder {
   }
 
   forward(call: ProxyCall): void {
+    // undici refuses such a request from inside dispatch, and the pool then counts the
+    // connection it picked as busy until a 'drain' that never comes: once every connection
+    // was picked so, all requests to the endpoint would queue for good.
+    const refusal = undiciRefusal(call.request);
+    if (refusal !== undefined) {
+      call.fail('MESHLET_BAD_REQUEST', refusal);
+      return;
+    }
     const exchange = new Http1Exchange(call, this);
     call.attempt = exchange;
     if (!this.gate.enter(exchange)) {

@@ -7,7 +7,7 @@ import { FrameType } from '../helpers/h2-wire.ts';
 import { CLIENT_KINDS, ProxyClients, type ClientKind, type Outcome } from '../helpers/proxy-clients.ts';
 import { startScriptedAgent, type ScriptedAgent } from '../helpers/scripted-agent.ts';
 import type { Http2Action } from '../helpers/scripted-upstreams.ts';
-import { metricsText, sampleValue } from './http-support.ts';
+import { metricsText, rawExchange, rawHeader, rawStatus, sampleValue } from './http-support.ts';
 
 /** Far longer than any of these cases may take: an answer that needed it is a failure. */
 const CALL_TIMEOUT_MS = 10_000;
@@ -117,4 +117,19 @@ describe('frames that make nghttp2 give the session up without telling node:http
       expect(ms).toBeLessThan(PROMPT_MS);
     });
   }
+});
+
+describe('requests undici refuses to send', () => {
+  it('OPTIONS * more times than the pool has connections: each gets 400 MESHLET_BAD_REQUEST, and ordinary requests still get through', async () => {
+    // undici used to refuse these from inside dispatch and keep the connection it picked
+    // marked busy; after 128 (connections.maxPerEndpoint) every request to the endpoint queued.
+    const answers = await Promise.all(Array.from({ length: 140 }, () => rawExchange(rig.agent.listeners['upstream:healthy']!, 'OPTIONS * HTTP/1.1\r\nHost: healthy\r\nConnection: close\r\n\r\n')));
+    for (const answer of answers) {
+      expect(rawStatus(answer)).toBe(400);
+      expect(rawHeader(answer, 'x-meshlet-error')).toBe('MESHLET_BAD_REQUEST');
+    }
+    const { outcome, ms } = await timed('http1', 'healthy');
+    expect(outcome).toMatchObject({ kind: 'answer', status: 200 });
+    expect(ms).toBeLessThan(PROMPT_MS);
+  });
 });
