@@ -156,9 +156,14 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
       const sink = this.call.sink;
       if (this.call.settled) return true;
       sink.bytesSent += chunk.length;
-      const more = sink.body.write(chunk);
-      if (!more) sink.body.once('drain', this.resumeUpstream!);
-      return more;
+      const body = sink.body;
+      if (body.write(chunk)) return true;
+      // A client stream already closed never drains: undici's parser would stay paused, and an
+      // upstream closing the connection then trips undici's assert(!this.paused) in its socket
+      // 'end' listener, which ends the process. The call settles on the client's close anyway.
+      if (body.destroyed || body.writableEnded) return true;
+      body.once('drain', this.resumeUpstream!);
+      return false;
     } catch (err) {
       this.call.internalError('http1_forwarder', err);
       return true;

@@ -24,7 +24,7 @@ const RUNS = 120;
 
 async function expectStillServing(): Promise<void> {
   expect(rig.alive()).toBe(true);
-  expect(await rig.serving()).toBe(true);
+  expect(await rig.notServing()).toBeUndefined();
 }
 
 describe('fuzzed peers never end the agent', () => {

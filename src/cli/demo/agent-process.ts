@@ -26,6 +26,7 @@ export interface ReloadOutcome {
 }
 
 export interface RunningAgent {
+  stderr(): string;
   readonly pid: number;
   /** `admin`, `proxy`, `upstream:<name>`, `service:<name>` → bound "host:port". */
   readonly listeners: Readonly<Record<string, string>>;
@@ -78,6 +79,7 @@ export async function startAgentProcess(config: object | string, options: AgentP
 
   return {
     pid: child.pid,
+    stderr: () => child.stderr(),
     listeners,
     admin: listeners.admin,
     configPath,

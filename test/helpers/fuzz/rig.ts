@@ -18,10 +18,17 @@ export const HEALTHY = 'healthy';
 /** No case may take longer: the agent answers or closes well within it. */
 const CASE_LIMIT_MS = 8_000;
 /**
- * policy.timeout of every upstream here: short, since many malformed answers end only by it
- * (a 504 is a clean outcome), and long enough for a loaded machine's ordinary requests.
+ * policy of the scripted upstreams: a short timeout, since an upstream that answers only in
+ * part (a 504 is a clean outcome) holds its case that long, and a short connectTimeout, which
+ * also bounds how long an HTTP/2 session that went quiet mid-stream waits for a PING ACK
+ * (SessionLiveness); on loopback a connect takes well under a millisecond.
  */
-const CALL_TIMEOUT = '250ms';
+const SCRIPTED_POLICY = { timeout: '250ms', connectTimeout: '50ms' };
+/**
+ * policy of the healthy upstream, which fuzzed clients and the probe share: long enough for an
+ * ordinary request on a loaded 2-core machine with every lane busy.
+ */
+const HEALTHY_POLICY = { timeout: '3s', connectTimeout: '1s' };
 
 export interface Lane {
   readonly h1: ScriptedUpstream<Http1Script>;
@@ -35,8 +42,8 @@ export interface FuzzRig {
   readonly lanes: readonly Lane[];
   /** The agent process is still running. */
   alive(): boolean;
-  /** An ordinary request through the agent still gets its 200. */
-  serving(): Promise<boolean>;
+  /** Undefined while an ordinary request through the agent still gets its 200, else what it got. */
+  notServing(): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -46,15 +53,15 @@ export async function startFuzzRig(laneCount: number): Promise<FuzzRig> {
     h1: await startScriptedHttp1Upstream({ response: Buffer.alloc(0), end: 'close' }),
     h2: await startScriptedHttp2Upstream([]),
   })));
-  const upstream = (name: string, protocol: string, endpoint: string): object => ({
-    name, protocol, listen: '127.0.0.1:0', endpoints: [endpoint], policy: { timeout: CALL_TIMEOUT, connectTimeout: '1s' },
+  const upstream = (name: string, protocol: string, endpoint: string, policy: object = SCRIPTED_POLICY): object => ({
+    name, protocol, listen: '127.0.0.1:0', endpoints: [endpoint], policy,
   });
   const agent = await startAgent({
     node: 'fuzz',
     admin: { listen: '127.0.0.1:0' },
     proxy: { listen: '127.0.0.1:0' },
     upstreams: [
-      upstream(HEALTHY, 'http', healthy.address),
+      upstream(HEALTHY, 'http', healthy.address, HEALTHY_POLICY),
       ...scripted.flatMap((s, i) => [
         upstream(`lane${i}-h1`, 'http', s.h1.address),
         upstream(`lane${i}-h2`, 'http2', s.h2.address),
@@ -79,9 +86,11 @@ export async function startFuzzRig(laneCount: number): Promise<FuzzRig> {
         return false;
       }
     },
-    serving: async () => {
-      const outcome = await probe.send('http1', agent.listeners[`upstream:${HEALTHY}`]!, { path: '/fuzz-probe' });
-      return outcome.kind === 'answer' && outcome.status === 200;
+    notServing: async () => {
+      const outcome = await withinLimit('probe', probe.send('http1', agent.listeners[`upstream:${HEALTHY}`]!, { path: '/fuzz-probe' })).catch((err: Error) => err.message);
+      if (typeof outcome === 'string') return outcome;
+      if (outcome.kind === 'answer' && outcome.status === 200) return undefined;
+      return JSON.stringify(outcome).slice(0, 300);
     },
     stop: async () => {
       await probe.close();
