@@ -117,7 +117,7 @@ class TrailersRefusingSink extends RecordingSink {
 
 describe('ProxyCall response end', () => {
   it('records a response whose trailers the client protocol refused as failed MESHLET_BAD_UPSTREAM_RESPONSE, not completed', async () => {
-    const { metrics, inFlight, env } = environment();
+    const { metrics, env } = environment();
     const upstream = upstreamWith(metrics, (call) => {
       call.startResponse(200, {}, false, true);
       call.endResponse({ 'x-checksum': 'abc' }, 200, undefined);
@@ -128,6 +128,5 @@ describe('ProxyCall response end', () => {
     expect(sink.resets).toBeGreaterThan(0);
     const text = await metrics.metricsText();
     expect(sampleValue(text, 'meshlet_upstream_errors_total', { upstream: 'catalog', code: 'MESHLET_BAD_UPSTREAM_RESPONSE' })).toBe(1);
-    expect(await inFlight.whenIdle(0, env.clock)).toBe(true);
   });
 });
