@@ -260,9 +260,10 @@ class Http2Exchange implements Attempt, GatedRequest {
     try {
       if (this.call.settled || this.status === 0) return;
       // node ends a response's body when its stream closes too, END_STREAM or not (RST_STREAM,
-      // a session gone): only a body that ended while the stream was still open is whole.
-      if (!this.endedWithHeaders && this.stream!.closed) {
-        const code = this.stream!.rstCode ?? 0;
+      // a session gone). A whole body the client read slowly also ends after its stream closed,
+      // with NO_ERROR on a session still up: that one is whole.
+      const code = this.stream!.rstCode ?? 0;
+      if (!this.endedWithHeaders && this.stream!.closed && (code !== 0 || this.session?.destroyed !== false)) {
         this.call.fail(classifyStreamReset(code, this.sessionUp), `response cut off before END_STREAM (stream closed with code ${code})`);
         return;
       }

@@ -57,6 +57,12 @@ export class SessionLiveness {
   private readonly onNoAnswer = (): void => {
     this.pingTimer = undefined;
     if (this.session.destroyed) return;
+    // Bytes still waiting in the socket mean the upstream's TCP window is full: it is slow to
+    // read (a stalled upload), not gone, and policy.timeout is the judge of that.
+    if (this.session.socket.writableLength > 0) {
+      this.pingTimer = this.clock.setTimeout(this.onNoAnswer, this.quietMs);
+      return;
+    }
     this.session.destroy((this.session.state.outboundQueueSize ?? 0) > 0 ? abandonedByNghttp2 : upstreamSilent);
   };
 

@@ -45,7 +45,7 @@ describe('an h2c upstream response that never ended', () => {
   const cutOffs: Array<[string, Http2Action[]]> = [
     ['HEADERS, then the TCP connection closed', [head200, { kind: 'close' }]],
     ['HEADERS and DATA, then the TCP connection closed', [head200, { kind: 'data', bytes: Buffer.from('part'), endStream: false }, { kind: 'close' }]],
-    ['HEADERS and DATA, then RST_STREAM(NO_ERROR)', [head200, { kind: 'data', bytes: Buffer.from('part'), endStream: false }, { kind: 'rst', code: 0 }]],
+    ['HEADERS and DATA, then RST_STREAM(CANCEL)', [head200, { kind: 'data', bytes: Buffer.from('part'), endStream: false }, { kind: 'rst', code: 8 }]],
   ];
   for (const [what, script] of cutOffs) {
     for (const upstream of ['raw-h2', 'raw-grpc']) {
