@@ -20,3 +20,13 @@ export function startUpstream(options: { kind: UpstreamKind; id: string }): Prom
 export function startAgent(config: object | string, options?: AgentProcessOptions): Promise<RunningAgent> {
   return startAgentProcess(config, options);
 }
+
+/** Whether a process with this PID is still running (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_V8_FLAGS } from '../../src/cli/agent-v8-flags.ts';
 import { ManagedChild } from '../../src/cli/demo/managed-child.ts';
 import { repoRoot } from '../../src/cli/demo/repo-root.ts';
-import { startAgent } from '../helpers/processes.ts';
+import { isAlive, startAgent } from '../helpers/processes.ts';
 
 const config = {
   admin: { listen: '127.0.0.1:0' },
@@ -23,15 +23,6 @@ const config = {
 /** node's arguments of a running process, from /proc. */
 function commandLine(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('the agent runs with its V8 heap settings', () => {

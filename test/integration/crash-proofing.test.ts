@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, ProxyClients, type ClientKind, type Outcome } from '../helpers/proxy-clients.ts';
 import { startScriptedAgent, type ScriptedAgent } from '../helpers/scripted-agent.ts';
 import type { Http1Script, Http2Action, ScriptedUpstream } from '../helpers/scripted-upstreams.ts';
-import type { RunningAgent } from '../helpers/processes.ts';
+import { isAlive, type RunningAgent } from '../helpers/processes.ts';
 import { metricsText, sampleValue, splitAddress } from './http-support.ts';
 
 let rig: ScriptedAgent;
@@ -24,18 +24,9 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The agent still runs and still proxies an ordinary request. */
 async function expectServing(): Promise<void> {
-  expect(alive(agent.pid)).toBe(true);
+  expect(isAlive(agent.pid)).toBe(true);
   const outcome = await clients.send('http1', agent.listeners['upstream:healthy']!, { path: '/still-there' });
   expect(outcome).toMatchObject({ kind: 'answer', status: 200 });
 }
