@@ -177,16 +177,28 @@ export class ClientConnections {
   }
 
   http1ResponseEnded(connection: ClientConnection): void {
-    connection.request = undefined;
-    connection.response = undefined;
-    if (connection.socket.destroyed) {
-      connection.pipelined.length = 0;
+    if (connection.pipelined.length > 0 && !connection.socket.destroyed) {
+      // On the next turn: undici hands the upstream connection back only after the response
+      // that just ended, so a request sent now would open a second one. The ended request
+      // stays the current one until then, so a request arriving meanwhile queues behind.
+      setImmediate(startNextPipelined, connection);
       return;
     }
-    const next = connection.pipelined.shift();
-    if (next) this.startHttp1(connection, next[0], next[1]);
-    else if (connection.overflowed) this.close(connection, 'pipeline_overflow');
+    connection.request = undefined;
+    connection.response = undefined;
+    connection.pipelined.length = 0;
+    if (connection.socket.destroyed) return;
+    if (connection.overflowed) this.close(connection, 'pipeline_overflow');
     else this.enter(connection, 'idle');
+  }
+
+  startNextPipelined(connection: ClientConnection): void {
+    const next = connection.pipelined.shift();
+    if (!next || connection.socket.destroyed) {
+      this.http1ResponseEnded(connection);
+      return;
+    }
+    this.startHttp1(connection, next[0], next[1]);
   }
 
   http2StreamEnded(connection: ClientConnection, stream: ServerHttp2Stream): void {
@@ -318,6 +330,10 @@ function onRemoteSettings(this: Http2Session): void {
 function onHttp1ResponseClose(this: ServerResponse): void {
   const connection = connectionOf(this);
   if (connection) connection.tracker.http1ResponseEnded(connection);
+}
+
+function startNextPipelined(connection: ClientConnection): void {
+  connection.tracker.startNextPipelined(connection);
 }
 
 function onStreamClose(this: ServerHttp2Stream): void {

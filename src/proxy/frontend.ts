@@ -268,6 +268,7 @@ export class HttpFrontend {
       body: hasBody ? req : null,
       grpc: isGrpcContentType(headers['content-type']),
       sourceAddress: req.socket.remoteAddress ?? '',
+      multiplexed: false,
     }, new Http1Sink(res), this.env);
     res.once('close', call.onClientClose);
     call.run();
@@ -307,6 +308,7 @@ export class HttpFrontend {
       body: (flags & HTTP2_FLAG_END_STREAM) !== 0 ? null : stream,
       grpc,
       sourceAddress: stream.session?.socket?.remoteAddress ?? '',
+      multiplexed: true,
     }, sink, this.env);
     stream.once('close', call.onClientClose);
     // A client's RST_STREAM(NO_ERROR) emits 'aborted' but 'close' only once our writes drain,

@@ -53,7 +53,7 @@ export class Http1Forwarder implements Forwarder {
     }
     const exchange = new Http1Exchange(call, this);
     call.attempt = exchange;
-    if (!this.gate.enter(exchange)) {
+    if (!this.gate.enter(exchange, call.request.multiplexed)) {
       call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
     }
   }

@@ -58,7 +58,7 @@ export class Http2Forwarder implements Forwarder {
   forward(call: ProxyCall): void {
     const exchange = new Http2Exchange(call, this);
     call.attempt = exchange;
-    if (!this.gate.enter(exchange)) call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
+    if (!this.gate.enter(exchange, call.request.multiplexed)) call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
   }
 
   /** The configured stream limit, or the endpoint's MAX_CONCURRENT_STREAMS if lower. */

@@ -14,6 +14,8 @@ export interface ProxiedRequest {
   readonly body: Readable | null;
   readonly grpc: boolean;
   readonly sourceAddress: string;
+  /** An HTTP/2 stream, which its client may reset in the very read that brought it (endpoint-gate.ts). */
+  readonly multiplexed: boolean;
 }
 
 /** Header lookup that works on both header shapes; for the few reads done per request. */

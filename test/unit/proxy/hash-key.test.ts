@@ -3,7 +3,7 @@ import { hashKeyExtractor } from '../../../src/proxy/hash-key.ts';
 import type { ProxiedRequest } from '../../../src/proxy/proxied-request.ts';
 
 function request(headers: ProxiedRequest['headers'], sourceAddress = '10.0.0.7'): ProxiedRequest {
-  return { method: 'GET', path: '/', authority: 'catalog', headers, body: null, grpc: false, sourceAddress };
+  return { method: 'GET', path: '/', authority: 'catalog', headers, body: null, grpc: false, sourceAddress, multiplexed: false };
 }
 
 describe('hashKeyExtractor', () => {

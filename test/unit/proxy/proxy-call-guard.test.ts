@@ -61,7 +61,7 @@ function environment() {
   return { lines, metrics, env };
 }
 
-const request = { method: 'GET', path: '/', authority: 'catalog', headers: [], body: null, grpc: false, sourceAddress: '127.0.0.1' };
+const request = { method: 'GET', path: '/', authority: 'catalog', headers: [], body: null, grpc: false, sourceAddress: '127.0.0.1', multiplexed: false };
 
 describe('ProxyCall guard', () => {
   it('fails each call whose handling throws with 502 MESHLET_BAD_UPSTREAM_RESPONSE, counts each, logs the stack once', async () => {
