@@ -11,14 +11,14 @@ import { startAdminServer, type AdminServer } from '../observability/admin-serve
 import { InternalErrors } from '../observability/internal-errors.ts';
 import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
-import { clientConnectionBudget, ConnectionBudget } from '../proxy/connection-budget.ts';
-import { ForwarderPool } from '../proxy/forwarder-pool.ts';
-import { HttpFrontend, type FrontendEnvironment } from '../proxy/frontend.ts';
-import { Listener, type ListenerLimits } from '../proxy/listener.ts';
-import { routingName } from '../proxy/authority.ts';
-import { connectHandler } from '../proxy/tunnel.ts';
-import { UpstreamRuntime } from '../proxy/upstream.ts';
-import { InFlightCounter } from '../proxy/in-flight.ts';
+import { clientConnectionBudget, ConnectionBudget } from '../proxy/listen/connection-budget.ts';
+import { ForwarderPool } from '../proxy/forward/forwarder-pool.ts';
+import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
+import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
+import { routingName } from '../proxy/route/authority.ts';
+import { connectHandler } from '../proxy/listen/tunnel.ts';
+import { UpstreamRuntime } from '../proxy/upstream/upstream.ts';
+import { InFlightCounter } from '../proxy/listen/in-flight.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 
 /** An upstream's current runtime plus the frontend its port and CONNECT tunnels feed. */

@@ -2,7 +2,7 @@
 // the stable code, never on the message text.
 
 import { grpcStatusCode } from '../config/grpc-status.ts';
-import { undiciErrors } from './undici-parts.ts';
+import { undiciErrors } from './forward/undici-parts.ts';
 
 export type ProxyErrorCode =
   | 'MESHLET_CONNECT_FAILED'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openFilesSoftLimit } from '../../../src/agent/descriptor-limit.ts';
-import { clientConnectionBudget } from '../../../src/proxy/connection-budget.ts';
+import { clientConnectionBudget } from '../../../src/proxy/listen/connection-budget.ts';
 
 const limits = (openFiles: string): string =>
   `Limit                     Soft Limit           Hard Limit           Units\nMax processes             95000                95000                processes\nMax open files            ${openFiles}                 processes\n`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAbsoluteTarget, requestAuthority, routingName } from '../../../src/proxy/authority.ts';
+import { parseAbsoluteTarget, requestAuthority, routingName } from '../../../src/proxy/route/authority.ts';
 
 describe('routingName', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { EndpointGate, type GatedRequest } from '../../../src/proxy/endpoint-gate.ts';
+import { EndpointGate, type GatedRequest } from '../../../src/proxy/forward/endpoint-gate.ts';
 
 class Request implements GatedRequest {
   sent = false;

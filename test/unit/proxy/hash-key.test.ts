@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hashKeyExtractor } from '../../../src/proxy/hash-key.ts';
-import type { ProxiedRequest } from '../../../src/proxy/proxied-request.ts';
+import { hashKeyExtractor } from '../../../src/proxy/upstream/hash-key.ts';
+import type { ProxiedRequest } from '../../../src/proxy/call/proxied-request.ts';
 
 function request(headers: ProxiedRequest['headers'], sourceAddress = '10.0.0.7'): ProxiedRequest {
   return { method: 'GET', path: '/', authority: 'catalog', headers, body: null, grpc: false, sourceAddress, multiplexed: false };

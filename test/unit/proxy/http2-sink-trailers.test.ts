@@ -3,8 +3,8 @@
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Http2Sink } from '../../../src/proxy/http2-sink.ts';
-import type { ResponseEnding } from '../../../src/proxy/response-sink.ts';
+import { Http2Sink } from '../../../src/proxy/listen/http2-sink.ts';
+import type { ResponseEnding } from '../../../src/proxy/call/response-sink.ts';
 
 let close: (() => void) | undefined;
 

@@ -8,9 +8,9 @@ import { InternalErrors } from '../../../src/observability/internal-errors.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import type { ProxyError } from '../../../src/proxy/errors.ts';
-import { ProxyCall } from '../../../src/proxy/proxy-call.ts';
-import type { ResponseEnding, ResponseSink } from '../../../src/proxy/response-sink.ts';
-import type { UpstreamRuntime } from '../../../src/proxy/upstream.ts';
+import { ProxyCall } from '../../../src/proxy/call/proxy-call.ts';
+import type { ResponseEnding, ResponseSink } from '../../../src/proxy/call/response-sink.ts';
+import type { UpstreamRuntime } from '../../../src/proxy/upstream/upstream.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
 class RecordingSink implements ResponseSink {

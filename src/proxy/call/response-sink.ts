@@ -3,7 +3,7 @@
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
-import type { ProxyError } from './errors.ts';
+import type { ProxyError } from '../errors.ts';
 
 /** Told how a response's end went; an HTTP/2 sink learns it only once node asks for the trailers. */
 export interface ResponseEnding {

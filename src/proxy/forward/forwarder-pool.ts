@@ -2,9 +2,9 @@
 // names the same endpoint and kept across reloads, so a reload never drops warm connections.
 // release() after a reload closes (gracefully) the ones no upstream uses any more.
 
-import type { Clock } from '../clock.ts';
-import type { PolicyConfig, Protocol } from '../config/types.ts';
-import type { Endpoint } from '../balancer/endpoint-set.ts';
+import type { Clock } from '../../clock.ts';
+import type { PolicyConfig, Protocol } from '../../config/types.ts';
+import type { Endpoint } from '../../balancer/endpoint-set.ts';
 import type { Forwarder } from './forwarder.ts';
 import { Http1Forwarder } from './http1-forwarder.ts';
 import { Http2Forwarder } from './http2-forwarder.ts';

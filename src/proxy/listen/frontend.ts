@@ -7,20 +7,20 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ListenersConfig } from '../config/types.ts';
-import type { InternalErrorSite, MeshletMetrics } from '../observability/metrics.ts';
-import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from './authority.ts';
+import type { ListenersConfig } from '../../config/types.ts';
+import type { InternalErrorSite, MeshletMetrics } from '../../observability/metrics.ts';
+import { isRefusal, parseAbsoluteTarget, requestAuthority, type AuthorityRefusal } from '../route/authority.ts';
 import { ClientConnections, type ConnectionCloseReason } from './client-connections.ts';
-import { ProxyError } from './errors.ts';
+import { ProxyError } from '../errors.ts';
 import type { InFlightCounter } from './in-flight.ts';
-import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from './headers.ts';
+import { endToEndFromHttp2, endToEndRequestHeaders, isGrpcContentType } from '../headers.ts';
 import { Http1Sink } from './http1-sink.ts';
 import { Http2Sink } from './http2-sink.ts';
-import { ProxyCall, type CallEnvironment } from './proxy-call.ts';
-import type { ResponseSink } from './response-sink.ts';
+import { ProxyCall, type CallEnvironment } from '../call/proxy-call.ts';
+import type { ResponseSink } from '../call/response-sink.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { HTTP1_PARSED_HEADERS, HTTP2_PARSED_HEADER_PAIRS, MAX_REQUEST_HEADERS, http1HasTooManyHeaders, http2HasTooManyHeaders } from './request-limits.ts';
-import type { UpstreamRuntime } from './upstream.ts';
+import type { UpstreamRuntime } from '../upstream/upstream.ts';
 
 const HTTP2_FLAG_END_STREAM = 0x1;
 

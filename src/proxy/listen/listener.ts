@@ -4,8 +4,8 @@
 // (a slow or silent client), or is closed at once when every connection is busy.
 
 import net from 'node:net';
-import { formatHostPort } from '../config/address.ts';
-import type { HostPort } from '../config/types.ts';
+import { formatHostPort } from '../../config/address.ts';
+import type { HostPort } from '../../config/types.ts';
 import type { ConnectionBudget } from './connection-budget.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { sniffAndServe } from './sniff.ts';

@@ -10,8 +10,8 @@
 import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Clock, TimerHandle } from '../clock.ts';
-import type { ListenersConfig } from '../config/types.ts';
+import type { Clock, TimerHandle } from '../../clock.ts';
+import type { ListenersConfig } from '../../config/types.ts';
 import { endWithRawResponse } from './raw-response.ts';
 
 export type ConnectionCloseReason = 'headers_timeout' | 'idle_timeout' | 'body_idle_timeout' | 'evicted' | 'rapid_reset' | 'pipeline_overflow';

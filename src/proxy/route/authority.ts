@@ -7,7 +7,7 @@
 // about the service. It is never the client's Host header when the request target names
 // another authority (RFC 9112 §3.2.2), and never carries userinfo.
 
-import { hostNameKey } from '../config/address.ts';
+import { hostNameKey } from '../../config/address.ts';
 
 /** A request the authority rules refuse: the metric reason and the client's message. */
 export interface AuthorityRefusal {

@@ -3,7 +3,7 @@
 // dispatch, which leaves the pool's connection marked busy (see Http1Forwarder.forward).
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { ProxiedRequest } from './proxied-request.ts';
+import type { ProxiedRequest } from '../call/proxied-request.ts';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Characters undici allows in a request path. */

@@ -4,8 +4,8 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { MeshletMetrics } from '../observability/metrics.ts';
-import { routingName } from './authority.ts';
+import type { MeshletMetrics } from '../../observability/metrics.ts';
+import { routingName } from '../route/authority.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { sniffAndServe } from './sniff.ts';

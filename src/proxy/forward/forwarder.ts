@@ -1,7 +1,7 @@
 // The Forwarder seam: one per endpoint, owning its connections (an undici pool for HTTP/1.1,
 // one multiplexed session for HTTP/2 and gRPC). It carries one attempt of a ProxyCall.
 
-import type { ProxyCall } from './proxy-call.ts';
+import type { ProxyCall } from '../call/proxy-call.ts';
 
 export interface Forwarder {
   /** Sends the call's request to this endpoint; the outcome comes back through the call. */

@@ -4,7 +4,7 @@
 // session looks open, its streams and every request sent on it after wait for policy.timeout.
 
 import type { ClientHttp2Session } from 'node:http2';
-import type { Clock, TimerHandle } from '../clock.ts';
+import type { Clock, TimerHandle } from '../../clock.ts';
 
 /** Classified as MESHLET_BAD_UPSTREAM_RESPONSE: node's own code for a protocol error. */
 const abandonedByNghttp2 = Object.assign(

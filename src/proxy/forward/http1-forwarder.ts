@@ -4,16 +4,16 @@
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { formatHostPort } from '../config/address.ts';
-import type { ConnectionsConfig } from '../config/types.ts';
+import { formatHostPort } from '../../config/address.ts';
+import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
-import { classifyTransportError } from './errors.ts';
+import { classifyTransportError } from '../errors.ts';
 import { Pool } from './undici-parts.ts';
 import { undiciRefusal } from './undici-request-check.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
-import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from './headers.ts';
-import type { ProxiedRequest } from './proxied-request.ts';
-import type { ProxyCall } from './proxy-call.ts';
+import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from '../headers.ts';
+import type { ProxiedRequest } from '../call/proxied-request.ts';
+import type { ProxyCall } from '../call/proxy-call.ts';
 
 export interface Http1ForwarderOptions {
   readonly host: string;

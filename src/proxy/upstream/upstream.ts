@@ -1,15 +1,15 @@
 // Everything the request path needs for one upstream, built once when config is applied and
 // swapped whole on reload: endpoint set, picker, per-endpoint forwarders and metric handles.
 
-import type { Clock, Random } from '../clock.ts';
-import type { Protocol, UpstreamConfig } from '../config/types.ts';
-import { endpointSet, type Endpoint, type EndpointSet } from '../balancer/endpoint-set.ts';
-import type { Picker } from '../balancer/picker.ts';
-import { createPicker } from '../balancer/registry.ts';
-import type { EndpointMetrics, MeshletMetrics, UpstreamMetrics, WireProtocol } from '../observability/metrics.ts';
-import type { Forwarder } from './forwarder.ts';
+import type { Clock, Random } from '../../clock.ts';
+import type { Protocol, UpstreamConfig } from '../../config/types.ts';
+import { endpointSet, type Endpoint, type EndpointSet } from '../../balancer/endpoint-set.ts';
+import type { Picker } from '../../balancer/picker.ts';
+import { createPicker } from '../../balancer/registry.ts';
+import type { EndpointMetrics, MeshletMetrics, UpstreamMetrics, WireProtocol } from '../../observability/metrics.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
-import type { ForwarderPool } from './forwarder-pool.ts';
+import type { ForwarderPool } from '../forward/forwarder-pool.ts';
 
 export interface EndpointRuntime {
   readonly endpoint: Endpoint;

@@ -6,7 +6,7 @@
 // sits in the agent's buffers.
 
 import type { EventEmitter } from 'node:events';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 
 export class InFlightCounter {
   private count = 0;

@@ -3,16 +3,16 @@
 
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
-import type { Clock, TimerHandle } from '../clock.ts';
-import { formatHostPort } from '../config/address.ts';
-import type { ConnectionsConfig } from '../config/types.ts';
+import type { Clock, TimerHandle } from '../../clock.ts';
+import { formatHostPort } from '../../config/address.ts';
+import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
-import { classifyStreamReset, classifyTransportError } from './errors.ts';
+import { classifyStreamReset, classifyTransportError } from '../errors.ts';
 import type { Attempt, Forwarder } from './forwarder.ts';
-import { endToEndFromHttp2, trailersFromHttp2 } from './headers.ts';
+import { endToEndFromHttp2, trailersFromHttp2 } from '../headers.ts';
 import { SessionLiveness } from './http2-liveness.ts';
-import type { ProxiedRequest } from './proxied-request.ts';
-import type { ProxyCall } from './proxy-call.ts';
+import type { ProxiedRequest } from '../call/proxied-request.ts';
+import type { ProxyCall } from '../call/proxy-call.ts';
 
 const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
 

@@ -1,7 +1,7 @@
 // Where ring_hash / maglev take their key from, chosen once at config time.
 
-import type { HashOn } from '../config/types.ts';
-import { headerValue, type ProxiedRequest } from './proxied-request.ts';
+import type { HashOn } from '../../config/types.ts';
+import { headerValue, type ProxiedRequest } from '../call/proxied-request.ts';
 
 export type HashKeyExtractor = (request: ProxiedRequest) => string | undefined;
 

@@ -1,16 +1,16 @@
 // One client request on its way through the agent: pick an endpoint, forward, classify the
 // outcome, and feed it to the picker, the metrics and the access log exactly once.
 
-import type { Clock, TimerHandle } from '../clock.ts';
-import type { InternalErrors } from '../observability/internal-errors.ts';
-import type { AccessLog } from '../observability/logger.ts';
-import type { InternalErrorSite } from '../observability/metrics.ts';
-import { ProxyError, type ProxyErrorCode } from './errors.ts';
-import type { Attempt } from './forwarder.ts';
+import type { Clock, TimerHandle } from '../../clock.ts';
+import type { InternalErrors } from '../../observability/internal-errors.ts';
+import type { AccessLog } from '../../observability/logger.ts';
+import type { InternalErrorSite } from '../../observability/metrics.ts';
+import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import type { Attempt } from '../forward/forwarder.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
-import type { EndpointRuntime, UpstreamRuntime } from './upstream.ts';
+import type { EndpointRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
 const CLIENT_CLOSED = 499;

@@ -3,9 +3,9 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
-import type { ProxyError } from './errors.ts';
-import { encodeGrpcMessage } from './grpc-message.ts';
-import type { ResponseEnding, ResponseSink } from './response-sink.ts';
+import type { ProxyError } from '../errors.ts';
+import { encodeGrpcMessage } from '../grpc-message.ts';
+import type { ResponseEnding, ResponseSink } from '../call/response-sink.ts';
 
 /** Node resets a stream destroyed with an error with RST_STREAM(INTERNAL_ERROR). */
 const upstreamBrokeOff = new Error('the upstream response broke off');

@@ -2,7 +2,7 @@
 // error, a refused CONNECT); the connection closes after it.
 
 import type { Duplex } from 'node:stream';
-import type { ProxyErrorCode } from './errors.ts';
+import type { ProxyErrorCode } from '../errors.ts';
 
 export function endWithRawResponse(socket: Duplex, status: number, reason: string, code: ProxyErrorCode, body: string): void {
   socket.end(

@@ -2,8 +2,8 @@
 
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import type { ProxyError } from './errors.ts';
-import type { ResponseEnding, ResponseSink } from './response-sink.ts';
+import type { ProxyError } from '../errors.ts';
+import type { ResponseEnding, ResponseSink } from '../call/response-sink.ts';
 
 export class Http1Sink implements ResponseSink {
   bytesSent = 0;
