@@ -13,6 +13,9 @@ import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
 import { clientConnectionBudget, ConnectionBudget } from '../proxy/listen/connection-budget.ts';
 import { ForwarderPool } from '../proxy/forward/forwarder-pool.ts';
+import { composeSteps } from '../proxy/call/attempt.ts';
+import { EndpointDispatcher } from '../proxy/call/endpoint-step.ts';
+import { transparentRetry } from '../resilience/transparent-retry.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
 import { routingName } from '../proxy/route/authority.ts';
@@ -94,6 +97,7 @@ export class Agent {
       inFlight: this.inFlight,
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
+      dispatcher: composeSteps([transparentRetry], new EndpointDispatcher(this.clock)),
     };
     const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());
     this.connectionBudget = new ConnectionBudget(Math.min(descriptorBudget, config.listeners.maxConnectionsTotal));

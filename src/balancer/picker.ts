@@ -16,8 +16,11 @@ export interface Picker {
   pick(request: PickRequest): Endpoint | undefined;
   /** A request to `endpoint` started. */
   onStart(endpoint: Endpoint): void;
-  /** A request to `endpoint` ended after `latencyMs`; `failed` for connect errors, resets and timeouts. */
-  onEnd(endpoint: Endpoint, latencyMs: number, failed: boolean): void;
+  /**
+   * A request to `endpoint` ended after `latencyMs` (undefined when its end says nothing of the
+   * endpoint's speed: the client went away); `failed` as the attempt's outcome says.
+   */
+  onEnd(endpoint: Endpoint, latencyMs: number | undefined, failed: boolean): void;
   /** Per-endpoint picker state for the admin API (in-flight, EWMA, weight share, ...). */
   describe(): PickerState;
 }

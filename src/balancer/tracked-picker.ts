@@ -26,11 +26,11 @@ export abstract class TrackedPicker implements Picker {
     this.loadTable.get(endpoint.address)?.started();
   }
 
-  onEnd(endpoint: Endpoint, latencyMs: number, failed: boolean): void {
+  onEnd(endpoint: Endpoint, latencyMs: number | undefined, failed: boolean): void {
     const load = this.loadTable.get(endpoint.address);
     if (load === undefined) return;
     load.ended();
-    this.observe(load, latencyMs, failed);
+    if (latencyMs !== undefined) this.observe(load, latencyMs, failed);
   }
 
   describe(): PickerState {

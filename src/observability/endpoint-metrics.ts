@@ -33,15 +33,18 @@ function grpcStatusIndex(code: number): number {
   return code >= 0 && code < GRPC_STATUS_NAMES.length ? code | 0 : GRPC_UNKNOWN;
 }
 
-export type RequestLabel = 'upstream' | 'endpoint' | 'protocol' | 'status_class';
+export type RequestLabel = 'upstream' | 'endpoint' | 'protocol' | 'status_class' | 'classification';
+
+/** How the attempt's outcome was judged (outcome.ts): a gRPC UNAVAILABLE in a 200 is a failure. Linkerd's label. */
+const CLASSIFICATIONS = ['success', 'failure'] as const;
 export type GrpcLabel = 'upstream' | 'endpoint' | 'grpc_status';
 export type DurationLabel = 'upstream' | 'endpoint' | 'protocol';
 
 /** Attempts sent to one endpoint of one upstream. */
 export class EndpointMetrics {
   private inFlight = 0;
-  /** Indexed protocol × status class. */
-  private readonly responses = new Float64Array(WIRE_PROTOCOLS.length * STATUS_CLASSES.length);
+  /** Indexed protocol × status class × classification. */
+  private readonly responses = new Float64Array(WIRE_PROTOCOLS.length * STATUS_CLASSES.length * CLASSIFICATIONS.length);
   private readonly grpcResponses = new Float64Array(GRPC_STATUS_NAMES.length);
   private readonly durations: readonly HistogramCells[];
 
@@ -57,11 +60,11 @@ export class EndpointMetrics {
     this.inFlight += 1;
   }
 
-  /** The attempt ended with this HTTP status (and gRPC status, for gRPC) after `seconds`. */
-  finished(protocol: WireProtocol, status: number, seconds: number, grpcStatus?: number): void {
+  /** The attempt ended with this HTTP status (and gRPC status, for gRPC) after `seconds`, judged `failed` or not. */
+  finished(protocol: WireProtocol, status: number, seconds: number, grpcStatus: number | undefined, failed: boolean): void {
     this.inFlight -= 1;
     const p = PROTOCOL_INDEX[protocol];
-    this.responses[p * STATUS_CLASSES.length + statusClassIndex(status)]! += 1;
+    this.responses[(p * STATUS_CLASSES.length + statusClassIndex(status)) * CLASSIFICATIONS.length + (failed ? 1 : 0)]! += 1;
     if (grpcStatus !== undefined) this.grpcResponses[grpcStatusIndex(grpcStatus)]! += 1;
     this.durations[p]!.observe(seconds >= 0 ? seconds : 0);
   }
@@ -69,9 +72,11 @@ export class EndpointMetrics {
   exportResponses(counter: Counter<RequestLabel>): void {
     for (let p = 0; p < WIRE_PROTOCOLS.length; p++) {
       for (let c = 0; c < STATUS_CLASSES.length; c++) {
-        const n = this.responses[p * STATUS_CLASSES.length + c]!;
-        if (n === 0) continue;
-        counter.inc({ upstream: this.upstream, endpoint: this.endpoint, protocol: WIRE_PROTOCOLS[p]!, status_class: STATUS_CLASSES[c]! }, n);
+        for (let k = 0; k < CLASSIFICATIONS.length; k++) {
+          const n = this.responses[(p * STATUS_CLASSES.length + c) * CLASSIFICATIONS.length + k]!;
+          if (n === 0) continue;
+          counter.inc({ upstream: this.upstream, endpoint: this.endpoint, protocol: WIRE_PROTOCOLS[p]!, status_class: STATUS_CLASSES[c]!, classification: CLASSIFICATIONS[k]! }, n);
+        }
       }
     }
   }
@@ -105,6 +110,8 @@ export const OVERFLOW_ERROR_CODE = 'MESHLET_OTHER';
 export class UpstreamMetrics {
   private inFlight = 0;
   private readonly errors = new Map<string, number>();
+  /** Keyed by attempt reason: a closed set, so no cap. */
+  private readonly transparentRetries = new Map<string, number>();
 
   constructor(readonly upstream: string) {}
 
@@ -131,6 +138,15 @@ export class UpstreamMetrics {
 
   exportInFlight(gauge: Gauge<'upstream'>): void {
     gauge.set({ upstream: this.upstream }, this.inFlight);
+  }
+
+  /** A request was sent again, unseen by its client, because its attempt never reached the application (`reason`). */
+  transparentRetry(reason: string): void {
+    this.transparentRetries.set(reason, (this.transparentRetries.get(reason) ?? 0) + 1);
+  }
+
+  exportTransparentRetries(counter: Counter<'upstream' | 'reason'>): void {
+    for (const [reason, n] of this.transparentRetries) counter.inc({ upstream: this.upstream, reason }, n);
   }
 
   exportErrors(counter: Counter<'upstream' | 'code'>): void {

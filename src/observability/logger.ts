@@ -28,7 +28,12 @@ export interface AccessLogEntry {
   readonly endpoint: string | null;
   readonly method: string;
   readonly path: string;
+  /** What the client was given. */
   readonly status: number;
+  /** For gRPC: the status the client was given (the upstream's, or the agent's own error's). */
+  readonly grpc_status?: number;
+  /** Attempts made against endpoints, the transparent retry included; 0 when none was picked. */
+  readonly attempts: number;
   readonly durationMs: number;
   /** Response body bytes sent to the client. */
   readonly bytes: number;

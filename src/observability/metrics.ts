@@ -67,8 +67,8 @@ export class MeshletMetrics {
 
     const requests: Counter<RequestLabel> = new Counter({
       name: 'meshlet_requests_total',
-      help: 'Attempts sent to an endpoint, by protocol and response status class.',
-      labelNames: ['upstream', 'endpoint', 'protocol', 'status_class'],
+      help: 'Attempts sent to an endpoint, by protocol, response status class and classification (success or failure: 5xx, a failing grpc-status such as UNAVAILABLE, a transport failure).',
+      labelNames: ['upstream', 'endpoint', 'protocol', 'status_class', 'classification'],
       registers: [register],
       collect: () => {
         requests.reset();
@@ -121,6 +121,16 @@ export class MeshletMetrics {
       collect: () => {
         upstreamErrors.reset();
         for (const { metrics } of this.upstreams.values()) metrics.exportErrors(upstreamErrors);
+      },
+    });
+    const transparentRetries: Counter<'upstream' | 'reason'> = new Counter({
+      name: 'meshlet_transparent_retries_total',
+      help: 'Requests sent once more to another endpoint, whatever the retry policy, because their attempt never reached the application (connect failure, refused stream, GOAWAY).',
+      labelNames: ['upstream', 'reason'],
+      registers: [register],
+      collect: () => {
+        transparentRetries.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportTransparentRetries(transparentRetries);
       },
     });
 

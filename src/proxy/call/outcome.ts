@@ -28,7 +28,9 @@ export type AttemptReason =
   /** The request cannot be sent as it is (undici refuses it); not the endpoint's failure. */
   | 'bad_request'
   /** The endpoint's connections and queue are full. Nothing was sent. */
-  | 'overflow';
+  | 'overflow'
+  /** No endpoint could take the attempt: none was tried. */
+  | 'no_endpoint';
 
 export interface Outcome {
   /** The endpoint's final HTTP status, 0 when none arrived. */
@@ -54,7 +56,7 @@ const FAILED_GRPC = new Set((['UNKNOWN', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNAVA
  * could take, and an overflow of the agent's own queue for it (as Envoy's overflows, which
  * no outlier detector counts).
  */
-const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow']);
+const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow', 'no_endpoint']);
 
 /** Reasons after which the request is known not to have been processed: always safe to send again. */
 const NEVER_PROCESSED = new Set<AttemptReason>(['connect_failed', 'connect_timeout', 'refused_stream', 'goaway', 'overflow']);
@@ -91,6 +93,7 @@ const ERROR_CODES: Readonly<Record<AttemptReason, ProxyErrorCode | undefined>> =
   bad_response: 'MESHLET_BAD_UPSTREAM_RESPONSE',
   bad_request: 'MESHLET_BAD_REQUEST',
   overflow: 'MESHLET_UPSTREAM_OVERFLOW',
+  no_endpoint: 'MESHLET_NO_HEALTHY_ENDPOINT',
 };
 
 /** The typed error a client is answered with when its call ends for `reason` (none for a cancel). */

@@ -1,40 +1,46 @@
-// One client request on its way through the agent: pick an endpoint, forward, classify the
-// outcome, and feed it to the picker, the metrics and the access log exactly once.
+// One client request on its way through the agent. The call owns the client's side: the
+// request, the response sink, the deadline, the one settle and the access-log line. Attempts
+// run below it through the dispatcher chain (attempt.ts); the call is the handler at the top,
+// the one that commits a response to the client.
 
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
 import type { InternalErrors } from '../../observability/internal-errors.ts';
 import type { AccessLog } from '../../observability/logger.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
-import type { Attempt } from '../forward/forwarder.ts';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
+import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
-const CLIENT_CLOSED = 499;
+export const CLIENT_CLOSED = 499;
 
 export interface CallEnvironment {
   readonly clock: Clock;
   readonly accessLog: AccessLog | undefined;
   readonly internalErrors: InternalErrors;
+  /** The steps every call runs through, built once (attempt.ts composeSteps). */
+  readonly dispatcher: Dispatcher;
 }
 
-/** The final statuses a client can be given; anything else from an upstream is not HTTP. */
-function isFinalStatus(status: number): boolean {
-  return Number.isInteger(status) && status >= 200 && status <= 599;
-}
-
-export class ProxyCall implements ResponseEnding {
-  attempt: Attempt | undefined;
-  private endpoint: EndpointRuntime | undefined;
+export class ProxyCall implements AttemptHandler, ResponseEnding {
+  private attempt: Attempt = NO_ATTEMPT;
+  /** The endpoint of the latest attempt and how that attempt ended; attempts made so far. */
+  endpoint: EndpointRuntime | undefined;
+  lastOutcome: Outcome | undefined;
+  attempts = 0;
+  private bodyTaken = false;
   private readonly startedAt: number;
   private timer: TimerHandle | undefined;
   private done = false;
-  /** The status (and gRPC status) to record once the sink has sent the response's end. */
-  private endStatus = 0;
-  private endGrpcStatus: number | undefined;
+  /** The response ended with its head: no body, no trailers to wait for. */
+  private endedWithHead = false;
+  /** The status to record once the sink has sent the response's end. */
+  private status = 0;
 
   constructor(
     readonly upstream: UpstreamRuntime,
@@ -47,87 +53,104 @@ export class ProxyCall implements ResponseEnding {
 
   run(): void {
     try {
-      this.pickAndForward();
+      this.upstream.metrics.requestStarted();
+      if (this.upstream.timeoutMs > 0) this.timer = this.env.clock.setTimeout(this.onTimeout, this.upstream.timeoutMs);
+      const attempt = this.env.dispatcher.dispatch(this, this);
+      // An attempt that failed before dispatch returned has settled the call already.
+      if (!this.done) this.attempt = attempt;
     } catch (err) {
       this.internalError('proxy_call', err);
     }
   }
 
-  private pickAndForward(): void {
-    const upstream = this.upstream;
-    upstream.metrics.requestStarted();
-    const picked = upstream.picker.pick({ hashKey: upstream.hashKeyOf(this.request) });
-    const endpoint = picked && upstream.endpoints.get(picked);
-    if (!endpoint) {
-      this.fail('MESHLET_NO_HEALTHY_ENDPOINT', 'no healthy endpoint');
-      return;
-    }
-    this.endpoint = endpoint;
-    upstream.picker.onStart(endpoint.endpoint);
-    endpoint.metrics.started();
-    if (upstream.timeoutMs > 0) this.timer = this.env.clock.setTimeout(this.onTimeout, upstream.timeoutMs);
-    endpoint.forwarder.forward(this);
-  }
-
-  /** True once the outcome is recorded; forwarders stop touching the sink then. */
+  /** True once the outcome is recorded; nothing is written to the client after that. */
   get settled(): boolean {
     return this.done;
   }
 
-  /**
-   * The upstream's response head. A status no client may be given, or headers the client's
-   * protocol cannot carry, fail the call with MESHLET_BAD_UPSTREAM_RESPONSE instead; the
-   * result says whether the response is on its way.
-   */
-  startResponse(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
-    if (!isFinalStatus(status)) {
-      this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `status ${status} is not a final HTTP status (200-599)`);
-      return false;
-    }
+  /** The body the next attempt sends: the request's own stream, which only one attempt can read. */
+  attemptBody(): Readable | null {
+    this.bodyTaken = true;
+    return this.request.body;
+  }
+
+  /** Whether another attempt could send the whole request again. */
+  get replayable(): boolean {
+    return this.request.body === null || !this.bodyTaken;
+  }
+
+  /** The endpoint step reports each attempt's start and end here, for the log and the error text. */
+  attemptStarted(endpoint: EndpointRuntime): void {
+    this.endpoint = endpoint;
+    this.attempts++;
+  }
+
+  attemptEnded(outcome: Outcome): void {
+    this.lastOutcome = outcome;
+  }
+
+  // The handler at the top of the chain: what reaches it is committed to the client.
+
+  onResponseStart(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
+    if (this.done) return false;
     if (!this.sink.start(status, headers, endStream, expectTrailers)) {
       this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response headers the client's protocol cannot carry`);
       return false;
     }
+    this.status = status;
+    this.endedWithHead = endStream;
     return true;
   }
 
-  /**
-   * The upstream's response body ended, with these trailers. The call completes once the sink
-   * has sent them; trailers the client's protocol cannot carry fail it (the client is reset).
-   */
-  endResponse(trailers: OutgoingHttpHeaders | undefined, status: number, grpcStatus: number | undefined): void {
+  onData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    const sink = this.sink;
+    sink.bytesSent += chunk.length;
+    const body = sink.body;
+    if (body.write(chunk)) return true;
+    // A client stream already closed never drains: the call settles on the client's close, and
+    // an upstream kept paused for good would trip undici's assert(!this.paused) when it closes.
+    if (body.destroyed || body.writableEnded) return true;
+    body.once('drain', this.resumeAttempt);
+    return false;
+  }
+
+  /** The response body ended, with these trailers; the call completes once the sink has sent them. */
+  onEnd(trailers: OutgoingHttpHeaders | undefined): void {
     if (this.done) return;
-    this.endStatus = status;
-    this.endGrpcStatus = grpcStatus;
-    this.sink.finish(trailers, this);
+    if (this.endedWithHead) this.responseSent();
+    else this.sink.finish(trailers, this);
+  }
+
+  onError(reason: AttemptReason, message: string): void {
+    this.fail(errorCodeFor(reason) ?? 'MESHLET_UPSTREAM_RESET', message);
+  }
+
+  onInternalError(site: InternalErrorSite, err: unknown): void {
+    this.internalError(site, err);
   }
 
   responseSent(): void {
-    this.complete(this.endStatus, this.endGrpcStatus);
+    if (this.done) return;
+    this.done = true;
+    this.settle(this.status, undefined, this.lastOutcome?.grpcStatus);
   }
 
   trailersRefused(): void {
     this.fail('MESHLET_BAD_UPSTREAM_RESPONSE', `response trailers the client's protocol cannot carry`);
   }
 
-  /** The upstream's response ended normally. */
-  complete(status: number, grpcStatus: number | undefined): void {
-    if (this.done) return;
-    this.done = true;
-    this.settle(status, grpcStatus, undefined);
-  }
-
-  /** The attempt failed: answer the client with a typed error, or reset it if the response had begun. */
-  fail(code: ProxyErrorCode, detail: string): void {
+  /** The call failed: answer the client with a typed error, or reset it if the response had begun. */
+  fail(code: ProxyErrorCode, detail: string, cancelAs: CancelReason = 'cancelled'): void {
     if (this.done) return;
     this.done = true;
     const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.endpoint.address})` : detail);
     try {
-      this.attempt?.cancel();
+      this.attempt.cancel(cancelAs);
       this.sink.fail(error, this.upstream.name);
     } finally {
       // Recorded even when answering threw, so in-flight counts and the drain never leak.
-      this.settle(error.httpStatus, this.request.grpc ? error.grpcStatus : undefined, code);
+      this.settle(error.httpStatus, code, this.request.grpc ? error.grpcStatus : undefined);
     }
   }
 
@@ -147,11 +170,15 @@ export class ProxyCall implements ResponseEnding {
       // Failing cleanly failed too: what is left is to cut both sides off, below.
     }
     try {
-      this.attempt?.cancel();
+      this.attempt.cancel('cancelled');
     } finally {
       this.sink.reset();
     }
   }
+
+  private readonly resumeAttempt = (): void => {
+    this.attempt.resume();
+  };
 
   /** Bound once per call: the client's response stream closed or was reset. */
   readonly onClientClose = (): void => {
@@ -159,7 +186,7 @@ export class ProxyCall implements ResponseEnding {
     this.done = true;
     try {
       try {
-        this.attempt?.cancel();
+        this.attempt.cancel('cancelled');
         // Release the client's side too: an HTTP/2 stream reset with NO_ERROR while our writes
         // wait on flow control would otherwise never emit 'close' and stay in its session.
         this.sink.reset();
@@ -174,31 +201,32 @@ export class ProxyCall implements ResponseEnding {
   private readonly onTimeout = (): void => {
     this.timer = undefined;
     try {
-      this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.upstream.timeoutMs}ms`);
+      this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.upstream.timeoutMs}ms`, 'timeout');
     } catch (err) {
       this.internalError('proxy_call', err);
     }
   };
 
-  /** Runs once per call; callers set `done` first so re-entrant outcomes are ignored. */
-  private settle(status: number, grpcStatus: number | undefined, errorCode: ProxyErrorCode | undefined): void {
+  /**
+   * Runs once per call; callers set `done` first so re-entrant outcomes are ignored. `status`
+   * and `grpcStatus` are what the client was given.
+   */
+  private settle(status: number, errorCode: ProxyErrorCode | undefined, grpcStatus: number | undefined): void {
     if (this.timer !== undefined) this.env.clock.clearTimeout(this.timer);
     const upstream = this.upstream;
-    const elapsedMs = this.env.clock.now() - this.startedAt;
-    const endpoint = this.endpoint;
-    if (endpoint) {
-      const failed = errorCode !== undefined || status >= 500;
-      upstream.picker.onEnd(endpoint.endpoint, elapsedMs, failed);
-      endpoint.metrics.finished(this.request.grpc ? 'grpc' : upstream.wireProtocol, status, elapsedMs / 1000, grpcStatus);
-    }
     if (errorCode) upstream.metrics.error(errorCode);
     upstream.metrics.requestFinished();
-    this.env.accessLog?.record({
+    const accessLog = this.env.accessLog;
+    if (!accessLog) return;
+    const elapsedMs = this.env.clock.now() - this.startedAt;
+    accessLog.record({
       upstream: upstream.name,
-      endpoint: endpoint ? endpoint.endpoint.address : null,
+      endpoint: this.endpoint ? this.endpoint.endpoint.address : null,
       method: this.request.method,
       path: this.request.path,
       status,
+      ...(grpcStatus !== undefined ? { grpc_status: grpcStatus } : {}),
+      attempts: this.attempts,
       durationMs: Math.round(elapsedMs * 1000) / 1000,
       bytes: this.sink.bytesSent,
       protocol: this.request.grpc ? 'grpc' : upstream.wireProtocol,

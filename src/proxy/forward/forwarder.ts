@@ -1,16 +1,23 @@
 // The Forwarder seam: one per endpoint, owning its connections (an undici pool for HTTP/1.1,
-// one multiplexed session for HTTP/2 and gRPC). It carries one attempt of a ProxyCall.
+// one multiplexed session for HTTP/2 and gRPC). It carries attempts: a request and a handler
+// in, a cancellable attempt out; the response goes to the handler, never to the client.
 
-import type { ProxyCall } from '../call/proxy-call.ts';
+import type { Readable } from 'node:stream';
+import type { Attempt, AttemptHandler } from '../call/attempt.ts';
+import type { ProxiedRequest } from '../call/proxied-request.ts';
 
 export interface Forwarder {
-  /** Sends the call's request to this endpoint; the outcome comes back through the call. */
-  forward(call: ProxyCall): void;
+  /** Sends `request` with `body` (null: none) to this endpoint; may call `handler` before it returns. */
+  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt;
   /** Stops taking new requests and closes once those in flight are done. */
   close(): Promise<void>;
 }
 
-/** What a ProxyCall holds of the attempt in progress, to cancel it. */
-export interface Attempt {
-  cancel(): void;
+/** The final statuses a client can be given; anything else from an upstream is not HTTP. */
+export function isFinalStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 200 && status <= 599;
+}
+
+export function notFinalStatus(status: number): string {
+  return `status ${status} is not a final HTTP status (200-599)`;
 }

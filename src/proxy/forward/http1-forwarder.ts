@@ -1,5 +1,5 @@
 // HTTP/1.1 to one endpoint through an undici keep-alive pool. Each attempt is a raw dispatch
-// handler, so the response streams straight into the client's sink with back-pressure.
+// handler, so the response streams straight to the attempt's handler with back-pressure.
 
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -7,13 +7,14 @@ import type { Readable } from 'node:stream';
 import { formatHostPort } from '../../config/address.ts';
 import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
-import { classifyTransportError } from '../errors.ts';
+import { classifyTransportError } from './transport-errors.ts';
 import { Pool } from './undici-parts.ts';
 import { undiciRefusal } from './undici-request-check.ts';
-import type { Attempt, Forwarder } from './forwarder.ts';
+import { NO_ATTEMPT, type Attempt, type AttemptHandler } from '../call/attempt.ts';
+import type { AttemptReason } from '../call/outcome.ts';
+import { isFinalStatus, notFinalStatus, type Forwarder } from './forwarder.ts';
 import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from '../headers.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
-import type { ProxyCall } from '../call/proxy-call.ts';
 
 export interface Http1ForwarderOptions {
   readonly host: string;
@@ -42,30 +43,31 @@ export class Http1Forwarder implements Forwarder {
     });
   }
 
-  forward(call: ProxyCall): void {
+  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
     // undici refuses such a request from inside dispatch, and the pool then counts the
     // connection it picked as busy until a 'drain' that never comes: once every connection
     // was picked so, all requests to the endpoint would queue for good.
-    const refusal = undiciRefusal(call.request);
+    const refusal = undiciRefusal(request);
     if (refusal !== undefined) {
-      call.fail('MESHLET_BAD_REQUEST', refusal);
-      return;
+      handler.onError('bad_request', refusal);
+      return NO_ATTEMPT;
     }
-    const exchange = new Http1Exchange(call, this);
-    call.attempt = exchange;
-    if (!this.gate.enter(exchange, call.request.multiplexed)) {
-      call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
+    const exchange = new Http1Exchange(request, body, handler, this);
+    if (!this.gate.enter(exchange, request.multiplexed)) {
+      handler.onError('overflow', this.overflowMessage);
+      return NO_ATTEMPT;
     }
+    return exchange;
   }
 
   dispatch(exchange: Http1Exchange): void {
-    const request = exchange.call.request;
+    const request = exchange.request;
     this.pool.dispatch(
       {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
         headers: withHost(request.headers, request.authority),
-        body: request.body && bodyUndiciMayFinish(request.body),
+        body: exchange.body && bodyUndiciMayFinish(exchange.body),
       },
       exchange,
     );
@@ -100,12 +102,15 @@ const cancelledByMeshlet = new Error('cancelled by meshlet');
 class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler {
   private abortUpstream: ((reason?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
-  private status = 0;
-  private cancelled = false;
+  private receivedHead = false;
+  /** Set once the handler has heard the end, an error or a cancel: it hears nothing more. */
+  private over = false;
   private sent = false;
 
   constructor(
-    readonly call: ProxyCall,
+    readonly request: ProxiedRequest,
+    readonly body: Readable | null,
+    private readonly handler: AttemptHandler,
     readonly forwarder: Http1Forwarder,
   ) {}
 
@@ -115,25 +120,33 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   }
 
   cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
+    if (this.over) return;
+    this.over = true;
     if (this.forwarder.gate.withdraw(this)) return;
     this.abortUpstream?.(cancelledByMeshlet);
   }
 
-  /** undici calls this just before it writes the request: a call cancelled while it waited for a connection stops here. */
+  resume(): void {
+    this.resumeUpstream?.();
+  }
+
+  /** undici calls this just before it writes the request: an attempt cancelled while it waited for a connection stops here. */
   onConnect(abort: (reason?: Error) => void): void {
     this.abortUpstream = abort;
-    if (this.cancelled) abort(cancelledByMeshlet);
+    if (this.over) abort(cancelledByMeshlet);
   }
 
   // undici calls these from its parser; each keeps an exception of the agent's from reaching
-  // undici (which would misreport it as the upstream's) and fails this call alone.
+  // undici (which would misreport it as the upstream's) and fails this attempt's call alone.
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     try {
-      if (isSkippableInformational(status) || this.call.settled) return true;
-      this.status = status;
+      if (isSkippableInformational(status) || this.over) return true;
+      if (!isFinalStatus(status)) {
+        this.abandon('bad_response', notFinalStatus(status));
+        return true;
+      }
+      this.receivedHead = true;
       this.resumeUpstream = resume;
       const headers = endToEndResponseHeaders(rawHeaders);
       if (status === 204 || status === 304) {
@@ -141,31 +154,26 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
         // the empty one and fails the exchange after the head: the answer is whole already.
         // A 204 must not carry Content-Length (§8.6), and HTTP/2 clients refuse one that does.
         if (status === 204) delete headers['content-length'];
-        if (this.call.startResponse(status, headers, true, false)) this.call.complete(status, undefined);
+        if (!this.handler.onResponseStart(status, headers, true, false)) {
+          this.cancel();
+          return true;
+        }
+        this.over = true;
+        this.handler.onEnd(undefined);
         return true;
       }
-      this.call.startResponse(status, headers, false, headers.trailer !== undefined);
+      if (!this.handler.onResponseStart(status, headers, false, headers.trailer !== undefined)) this.cancel();
     } catch (err) {
-      this.call.internalError('http1_forwarder', err);
+      this.internalError(err);
     }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     try {
-      const sink = this.call.sink;
-      if (this.call.settled) return true;
-      sink.bytesSent += chunk.length;
-      const body = sink.body;
-      if (body.write(chunk)) return true;
-      // A client stream already closed never drains: undici's parser would stay paused, and an
-      // upstream closing the connection then trips undici's assert(!this.paused) in its socket
-      // 'end' listener, which ends the process. The call settles on the client's close anyway.
-      if (body.destroyed || body.writableEnded) return true;
-      body.once('drain', this.resumeUpstream!);
-      return false;
+      return this.over || this.handler.onData(chunk);
     } catch (err) {
-      this.call.internalError('http1_forwarder', err);
+      this.internalError(err);
       return true;
     }
   }
@@ -173,22 +181,36 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   onComplete(rawTrailers: (Buffer | string)[] | null): void {
     this.finished();
     try {
-      if (this.call.settled) return;
-      this.call.endResponse(trailersFromRaw(rawTrailers), this.status, undefined);
+      if (this.over) return;
+      this.over = true;
+      this.handler.onEnd(trailersFromRaw(rawTrailers));
     } catch (err) {
-      this.call.internalError('http1_forwarder', err);
+      this.internalError(err);
     }
   }
 
   onError(err: Error): void {
     this.finished();
     try {
-      if (this.call.settled) return;
-      const code = classifyTransportError(err);
-      this.call.fail(code, err.message || (err as { code?: string }).code || 'upstream error');
+      if (this.over) return;
+      this.over = true;
+      this.handler.onError(classifyTransportError(err, true, this.receivedHead), err.message || (err as { code?: string }).code || 'upstream error');
     } catch (thrown) {
-      this.call.internalError('http1_forwarder', thrown);
+      this.internalError(thrown);
     }
+  }
+
+  /** The response cannot be relayed: the upstream request stops, the handler hears why. */
+  private abandon(reason: AttemptReason, message: string): void {
+    this.over = true;
+    this.abortUpstream?.(cancelledByMeshlet);
+    this.handler.onError(reason, message);
+  }
+
+  private internalError(err: unknown): void {
+    this.over = true;
+    this.abortUpstream?.(cancelledByMeshlet);
+    this.handler.onInternalError('http1_forwarder', err);
   }
 
   private finished(): void {

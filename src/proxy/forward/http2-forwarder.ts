@@ -3,16 +3,18 @@
 
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
 import { formatHostPort } from '../../config/address.ts';
 import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
-import { classifyStreamReset, classifyTransportError } from '../errors.ts';
-import type { Attempt, Forwarder } from './forwarder.ts';
+import { NO_ATTEMPT, type Attempt, type AttemptHandler } from '../call/attempt.ts';
+import type { AttemptReason } from '../call/outcome.ts';
+import { isFinalStatus, notFinalStatus, type Forwarder } from './forwarder.ts';
+import { classifyStreamReset, classifyTransportError } from './transport-errors.ts';
 import { endToEndFromHttp2, trailersFromHttp2 } from '../headers.ts';
 import { SessionLiveness } from './http2-liveness.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
-import type { ProxyCall } from '../call/proxy-call.ts';
 
 const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
 
@@ -55,10 +57,13 @@ export class Http2Forwarder implements Forwarder {
     this.overflowMessage = `all streams the endpoint allows are open and ${maxQueued} requests wait already`;
   }
 
-  forward(call: ProxyCall): void {
-    const exchange = new Http2Exchange(call, this);
-    call.attempt = exchange;
-    if (!this.gate.enter(exchange, call.request.multiplexed)) call.fail('MESHLET_UPSTREAM_OVERFLOW', this.overflowMessage);
+  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
+    const exchange = new Http2Exchange(request, body, handler, this);
+    if (!this.gate.enter(exchange, request.multiplexed)) {
+      handler.onError('overflow', this.overflowMessage);
+      return NO_ATTEMPT;
+    }
+    return exchange;
   }
 
   /** The configured stream limit, or the endpoint's MAX_CONCURRENT_STREAMS if lower. */
@@ -149,26 +154,21 @@ function upstreamRequestHeaders(request: ProxiedRequest): OutgoingHttpHeaders {
   return headers;
 }
 
-function grpcStatusOf(headers: IncomingHttpHeaders | OutgoingHttpHeaders | undefined): number | undefined {
-  const value = headers?.['grpc-status'];
-  return value === undefined ? undefined : Number(value);
-}
-
-/** One stream on the session, relaying the response into the call's sink. */
+/** One stream on the session, relaying the response to the attempt's handler. */
 class Http2Exchange implements Attempt, GatedRequest {
   /** Kept here: node clears `stream.session` once the stream closes, before 'error' and 'close' run. */
   private session: ClientHttp2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
-  private cancelled = false;
   private status = 0;
-  private responseHeaders: IncomingHttpHeaders | undefined;
   private trailers: OutgoingHttpHeaders | undefined;
   private endedWithHeaders = false;
-  /** The upstream's response is whole: what its stream does after that is no failure of the call. */
-  private responseWhole = false;
+  /** Set once the handler has heard the end, an error or a cancel: what the stream does after that is no concern of it. */
+  private over = false;
 
   constructor(
-    private readonly call: ProxyCall,
+    private readonly request: ProxiedRequest,
+    private readonly body: Readable | null,
+    private readonly handler: AttemptHandler,
     private readonly forwarder: Http2Forwarder,
   ) {}
 
@@ -178,14 +178,14 @@ class Http2Exchange implements Attempt, GatedRequest {
 
   send(): void {
     const session = this.forwarder.currentSession();
-    const request = this.call.request;
     this.session = session;
     let stream: ClientHttp2Stream;
     try {
-      stream = session.request(upstreamRequestHeaders(request), { endStream: request.body === null });
+      stream = session.request(upstreamRequestHeaders(this.request), { endStream: this.body === null });
     } catch (err) {
       this.forwarder.gate.release();
-      this.call.fail(classifyTransportError(err, this.forwarder.hasConnected(session)), (err as Error).message);
+      this.over = true;
+      this.handler.onError(classifyTransportError(err, this.forwarder.hasConnected(session), false), (err as Error).message);
       return;
     }
     this.stream = stream;
@@ -197,12 +197,12 @@ class Http2Exchange implements Attempt, GatedRequest {
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
     stream.on('close', this.onClose);
-    if (request.body) request.body.pipe(stream);
+    if (this.body) this.body.pipe(stream);
   }
 
   cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
+    if (this.over) return;
+    this.over = true;
     if (this.forwarder.gate.withdraw(this)) return;
     const stream = this.stream;
     if (!stream || stream.destroyed) return;
@@ -213,20 +213,42 @@ class Http2Exchange implements Attempt, GatedRequest {
     else stream.destroy(requestCutOff);
   }
 
+  resume(): void {
+    this.stream?.resume();
+  }
+
+  /** Tells the handler why the attempt ended, once. */
+  private failed(reason: AttemptReason, message: string): void {
+    if (this.over) return;
+    this.over = true;
+    this.handler.onError(reason, message);
+  }
+
+  private internalError(err: unknown): void {
+    if (this.over) return;
+    this.cancel();
+    this.handler.onInternalError('http2_forwarder', err);
+  }
+
   // node:http2 emits these; each keeps an exception of the agent's from reaching the emitter
-  // (where it would end the process) and fails this call alone.
+  // (where it would end the process) and fails this attempt's call alone.
 
   private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
     try {
-      if (this.call.settled) return;
-      this.status = Number(headers[':status']);
-      this.responseHeaders = headers;
+      if (this.over) return;
+      const status = Number(headers[':status']);
+      if (!isFinalStatus(status)) {
+        this.cancel();
+        this.handler.onError('bad_response', notFinalStatus(status));
+        return;
+      }
+      this.status = status;
       const endStream = (flags & HTTP2_FLAG_END_STREAM) !== 0;
       this.endedWithHeaders = endStream;
       // HTTP/2 announces no trailers ahead (a Trailer header is optional), so any body may end with some.
-      this.call.startResponse(this.status, endToEndFromHttp2(headers), endStream, true);
+      if (!this.handler.onResponseStart(status, endToEndFromHttp2(headers), endStream, true)) this.cancel();
     } catch (err) {
-      this.call.internalError('http2_forwarder', err);
+      this.internalError(err);
     }
   };
 
@@ -234,70 +256,60 @@ class Http2Exchange implements Attempt, GatedRequest {
     try {
       this.trailers = trailersFromHttp2(trailers);
     } catch (err) {
-      this.call.internalError('http2_forwarder', err);
+      this.internalError(err);
     }
   };
 
   private readonly onData = (chunk: Buffer): void => {
     try {
-      if (this.call.settled) return;
-      const sink = this.call.sink;
-      sink.bytesSent += chunk.length;
-      if (!sink.body.write(chunk)) {
-        this.stream!.pause();
-        sink.body.once('drain', this.resume);
-      }
+      if (this.over) return;
+      if (!this.handler.onData(chunk)) this.stream!.pause();
     } catch (err) {
-      this.call.internalError('http2_forwarder', err);
+      this.internalError(err);
     }
-  };
-
-  private readonly resume = (): void => {
-    this.stream?.resume();
   };
 
   private readonly onEnd = (): void => {
     try {
-      if (this.call.settled || this.status === 0) return;
+      if (this.over || this.status === 0) return;
       // node ends a response's body when its stream closes too, END_STREAM or not (RST_STREAM,
       // a session gone). A whole body the client read slowly also ends after its stream closed,
       // with NO_ERROR on a session still up: that one is whole.
       const code = this.stream!.rstCode ?? 0;
       if (!this.endedWithHeaders && this.stream!.closed && (code !== 0 || this.session?.destroyed !== false)) {
-        this.call.fail(classifyStreamReset(code, this.sessionUp), `response cut off before END_STREAM (stream closed with code ${code})`);
+        this.failed(classifyStreamReset(code, this.sessionUp, true), `response cut off before END_STREAM (stream closed with code ${code})`);
         return;
       }
-      this.responseWhole = true;
-      const grpcStatus = grpcStatusOf(this.trailers) ?? grpcStatusOf(this.responseHeaders);
-      if (this.endedWithHeaders) this.call.complete(this.status, grpcStatus);
-      else this.call.endResponse(this.trailers, this.status, grpcStatus);
+      this.over = true;
+      this.handler.onEnd(this.endedWithHeaders ? undefined : this.trailers);
     } catch (err) {
-      this.call.internalError('http2_forwarder', err);
+      this.internalError(err);
     }
   };
 
   private readonly onError = (err: Error): void => {
     try {
-      if (this.call.settled || this.responseWhole) return;
+      if (this.over) return;
       // A stream cancelled because its session failed carries the session's error (ECONNREFUSED,
       // connect timeout) as its cause: that is what the client needs to read.
       const cause = err.cause instanceof Error ? err.cause : err;
-      const code = (cause as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR'
-        ? classifyStreamReset(this.stream?.rstCode ?? 0, this.sessionUp)
-        : classifyTransportError(cause, this.sessionUp);
-      this.call.fail(code, cause.message);
+      const headersReceived = this.status > 0;
+      const reason = (cause as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR'
+        ? classifyStreamReset(this.stream?.rstCode ?? 0, this.sessionUp, headersReceived)
+        : classifyTransportError(cause, this.sessionUp, headersReceived);
+      this.failed(reason, cause.message);
     } catch (thrown) {
-      this.call.internalError('http2_forwarder', thrown);
+      this.internalError(thrown);
     }
   };
 
   private readonly onClose = (): void => {
     try {
-      if (this.call.settled || this.responseWhole) return;
+      if (this.over) return;
       const code = this.stream?.rstCode ?? 0;
-      this.call.fail(classifyStreamReset(code, this.sessionUp), `stream closed by upstream (RST_STREAM code ${code})`);
+      this.failed(classifyStreamReset(code, this.sessionUp, this.status > 0), `stream closed by upstream (RST_STREAM code ${code})`);
     } catch (err) {
-      this.call.internalError('http2_forwarder', err);
+      this.internalError(err);
     }
   };
 }

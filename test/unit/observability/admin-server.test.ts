@@ -72,16 +72,16 @@ describe('admin server', () => {
   it('serves recorded request metrics at /metrics in Prometheus text format', async () => {
     const ep = metrics.bindEndpoint('payments', '127.0.0.1:50051');
     ep.started();
-    ep.finished('grpc', 200, 0.004, 14);
+    ep.finished('grpc', 200, 0.004, 14, false);
     ep.started();
-    ep.finished('grpc', 200, 0.2, 0);
+    ep.finished('grpc', 200, 0.2, 0, false);
     metrics.configReload('applied');
 
     const res = await get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(metrics.contentType);
     const labels = { upstream: 'payments', endpoint: '127.0.0.1:50051' };
-    expect(sampleValue(res.body, 'meshlet_requests_total', { ...labels, protocol: 'grpc', status_class: '2xx' })).toBe(2);
+    expect(sampleValue(res.body, 'meshlet_requests_total', { classification: 'success', ...labels, protocol: 'grpc', status_class: '2xx' })).toBe(2);
     expect(sampleValue(res.body, 'meshlet_grpc_responses_total', { ...labels, grpc_status: 'UNAVAILABLE' })).toBe(1);
     expect(sampleValue(res.body, 'meshlet_request_duration_seconds_bucket', { ...labels, protocol: 'grpc', le: '0.005' })).toBe(1);
     expect(sampleValue(res.body, 'meshlet_request_duration_seconds_count', { ...labels, protocol: 'grpc' })).toBe(2);

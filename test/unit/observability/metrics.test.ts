@@ -12,14 +12,14 @@ describe('MeshletMetrics request series', () => {
     const ep = metrics.bindEndpoint('catalog', EP1);
     for (const status of [200, 204, 301, 404, 503, 502]) {
       ep.started();
-      ep.finished('http1', status, 0.002);
+      ep.finished('http1', status, 0.002, undefined, false);
     }
     ep.started();
-    ep.finished('http2', 200, 0.002);
+    ep.finished('http2', 200, 0.002, undefined, false);
 
     const text = await metrics.metricsText();
     const requests = (protocol: string, statusClass: string) =>
-      sampleValue(text, 'meshlet_requests_total', { upstream: 'catalog', endpoint: EP1, protocol, status_class: statusClass });
+      sampleValue(text, 'meshlet_requests_total', { classification: 'success', upstream: 'catalog', endpoint: EP1, protocol, status_class: statusClass });
     expect(requests('http1', '2xx')).toBe(2);
     expect(requests('http1', '3xx')).toBe(1);
     expect(requests('http1', '4xx')).toBe(1);
@@ -32,23 +32,23 @@ describe('MeshletMetrics request series', () => {
   it('counts a status outside 100-599 as a server error and 101 as 1xx', async () => {
     const metrics = new MeshletMetrics();
     const ep = metrics.bindEndpoint('catalog', EP1);
-    ep.finished('http1', 0, 0.001);
-    ep.finished('http1', 700, 0.001);
-    ep.finished('http1', 101, 0.001);
+    ep.finished('http1', 0, 0.001, undefined, false);
+    ep.finished('http1', 700, 0.001, undefined, false);
+    ep.finished('http1', 101, 0.001, undefined, false);
 
     const text = await metrics.metricsText();
     const labels = { upstream: 'catalog', endpoint: EP1, protocol: 'http1' };
-    expect(sampleValue(text, 'meshlet_requests_total', { ...labels, status_class: '5xx' })).toBe(2);
-    expect(sampleValue(text, 'meshlet_requests_total', { ...labels, status_class: '1xx' })).toBe(1);
+    expect(sampleValue(text, 'meshlet_requests_total', { classification: 'success', ...labels, status_class: '5xx' })).toBe(2);
+    expect(sampleValue(text, 'meshlet_requests_total', { classification: 'success', ...labels, status_class: '1xx' })).toBe(1);
   });
 
   it('counts gRPC responses by status code name, unknown codes as UNKNOWN', async () => {
     const metrics = new MeshletMetrics();
     const ep = metrics.bindEndpoint('payments', EP1);
-    ep.finished('grpc', 200, 0.01, 0);
-    ep.finished('grpc', 200, 0.01, 14);
-    ep.finished('grpc', 200, 0.01, 14);
-    ep.finished('grpc', 200, 0.01, 99);
+    ep.finished('grpc', 200, 0.01, 0, false);
+    ep.finished('grpc', 200, 0.01, 14, true);
+    ep.finished('grpc', 200, 0.01, 14, true);
+    ep.finished('grpc', 200, 0.01, 99, true);
 
     const text = await metrics.metricsText();
     const grpc = (code: string) =>
@@ -56,13 +56,15 @@ describe('MeshletMetrics request series', () => {
     expect(grpc('OK')).toBe(1);
     expect(grpc('UNAVAILABLE')).toBe(2);
     expect(grpc('UNKNOWN')).toBe(1);
-    expect(sampleValue(text, 'meshlet_requests_total', { upstream: 'payments', endpoint: EP1, protocol: 'grpc', status_class: '2xx' })).toBe(4);
+    // A failing grpc-status in a 200 response counts as a failure, as the outcome judged it.
+    expect(sampleValue(text, 'meshlet_requests_total', { classification: 'success', upstream: 'payments', endpoint: EP1, protocol: 'grpc', status_class: '2xx' })).toBe(1);
+    expect(sampleValue(text, 'meshlet_requests_total', { classification: 'failure', upstream: 'payments', endpoint: EP1, protocol: 'grpc', status_class: '2xx' })).toBe(3);
   });
 
   it('puts durations in cumulative buckets with sum and count', async () => {
     const metrics = new MeshletMetrics();
     const ep = metrics.bindEndpoint('catalog', EP1);
-    for (const seconds of [0.0003, 0.003, 0.3, 20]) ep.finished('http1', 200, seconds);
+    for (const seconds of [0.0003, 0.003, 0.3, 20]) ep.finished('http1', 200, seconds, undefined, false);
 
     const text = await metrics.metricsText();
     const labels = { upstream: 'catalog', endpoint: EP1, protocol: 'http1' };
@@ -88,7 +90,7 @@ describe('MeshletMetrics request series', () => {
     upstream.requestFinished();
     ep.started();
     ep.started();
-    ep.finished('http1', 200, 0.001);
+    ep.finished('http1', 200, 0.001, undefined, false);
 
     const text = await metrics.metricsText();
     expect(sampleValue(text, 'meshlet_requests_in_flight', { upstream: 'catalog' })).toBe(2);
@@ -112,13 +114,13 @@ describe('MeshletMetrics request series', () => {
 
   it('keeps counting across a rebind, as a config reload that keeps the endpoint does', async () => {
     const metrics = new MeshletMetrics();
-    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001);
+    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001, undefined, false);
     metrics.bindUpstream('catalog').error('MESHLET_TIMEOUT');
-    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001);
+    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001, undefined, false);
     metrics.bindUpstream('catalog').error('MESHLET_TIMEOUT');
 
     const text = await metrics.metricsText();
-    expect(sampleValue(text, 'meshlet_requests_total', { upstream: 'catalog', endpoint: EP1, protocol: 'http1', status_class: '2xx' })).toBe(2);
+    expect(sampleValue(text, 'meshlet_requests_total', { classification: 'success', upstream: 'catalog', endpoint: EP1, protocol: 'http1', status_class: '2xx' })).toBe(2);
     expect(sampleValue(text, 'meshlet_upstream_errors_total', { upstream: 'catalog', code: 'MESHLET_TIMEOUT' })).toBe(2);
   });
 
@@ -133,7 +135,7 @@ describe('MeshletMetrics request series', () => {
       fc.asyncProperty(fc.array(attempt, { maxLength: 50 }), async (attempts) => {
         const metrics = new MeshletMetrics();
         const ep = metrics.bindEndpoint('u', EP1);
-        for (const a of attempts) ep.finished(a.protocol, a.status, a.seconds);
+        for (const a of attempts) ep.finished(a.protocol, a.status, a.seconds, undefined, false);
         const text = await metrics.metricsText();
         for (const protocol of protocols) {
           const sent = attempts.filter((a) => a.protocol === protocol).length;
@@ -155,8 +157,8 @@ describe('MeshletMetrics removal', () => {
     for (const upstream of ['catalog', 'payments']) {
       metrics.bindUpstream(upstream).requestStarted();
       metrics.bindUpstream(upstream).error('MESHLET_CONNECT_FAILED');
-      metrics.bindEndpoint(upstream, EP1).finished('http1', 200, 0.001);
-      metrics.bindEndpoint(upstream, EP2).finished('grpc', 200, 0.001, 0);
+      metrics.bindEndpoint(upstream, EP1).finished('http1', 200, 0.001, undefined, false);
+      metrics.bindEndpoint(upstream, EP2).finished('grpc', 200, 0.001, 0, false);
       metrics.setEndpointCounts(upstream, { healthy: 2, unhealthy: 0, unknown: 0 });
     }
     expect(parseSamples(await metrics.metricsText()).some((s) => s.labels['upstream'] === 'catalog')).toBe(true);
@@ -181,8 +183,8 @@ describe('MeshletMetrics removal', () => {
 
   it('drops only the removed endpoint, and a re-added endpoint starts from zero', async () => {
     const metrics = new MeshletMetrics();
-    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001);
-    metrics.bindEndpoint('catalog', EP2).finished('http1', 200, 0.001);
+    metrics.bindEndpoint('catalog', EP1).finished('http1', 200, 0.001, undefined, false);
+    metrics.bindEndpoint('catalog', EP2).finished('http1', 200, 0.001, undefined, false);
 
     metrics.removeEndpoint('catalog', EP1);
     let text = await metrics.metricsText();
@@ -190,7 +192,7 @@ describe('MeshletMetrics removal', () => {
     expect(samplesOf(text, 'meshlet_request_duration_seconds_count', { endpoint: EP1 })).toEqual([]);
     expect(samplesOf(text, 'meshlet_requests_total', { endpoint: EP2 })).toHaveLength(1);
 
-    metrics.bindEndpoint('catalog', EP1).finished('http1', 500, 0.001);
+    metrics.bindEndpoint('catalog', EP1).finished('http1', 500, 0.001, undefined, false);
     text = await metrics.metricsText();
     expect(samplesOf(text, 'meshlet_requests_total', { endpoint: EP1 }).map((s) => [s.labels['status_class'], s.value]))
       .toEqual([['5xx', 1]]);
@@ -202,7 +204,7 @@ describe('MeshletMetrics removal', () => {
     for (let reload = 0; reload < 50; reload++) {
       const address = `10.0.0.${reload}:80`;
       if (previous !== undefined) metrics.removeEndpoint('catalog', previous);
-      metrics.bindEndpoint('catalog', address).finished('http1', 200, 0.001);
+      metrics.bindEndpoint('catalog', address).finished('http1', 200, 0.001, undefined, false);
       previous = address;
     }
     const text = await metrics.metricsText();

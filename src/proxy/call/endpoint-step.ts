@@ -1,0 +1,132 @@
+// The innermost step: pick an endpoint, send the attempt through its forwarder, and classify
+// how the attempt ended, once, into the Outcome every observer reads (the picker's load and
+// latency, the endpoint's metrics, the call's log line; next, breakers and outlier detection).
+
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Clock } from '../../clock.ts';
+import type { InternalErrorSite } from '../../observability/metrics.ts';
+import { errorShape } from '../errors.ts';
+import type { EndpointRuntime } from '../upstream/upstream.ts';
+import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
+import { errorCodeFor, outcomeOf, type AttemptReason } from './outcome.ts';
+import { CLIENT_CLOSED, type ProxyCall } from './proxy-call.ts';
+
+/** Picks tried to find an endpoint other than the one a call's previous attempt used. */
+const REPICKS = 3;
+
+export class EndpointDispatcher implements Dispatcher {
+  constructor(private readonly clock: Clock) {}
+
+  dispatch(call: ProxyCall, handler: AttemptHandler): Attempt {
+    const endpoint = this.pick(call);
+    if (!endpoint) {
+      handler.onError('no_endpoint', 'no healthy endpoint');
+      return NO_ATTEMPT;
+    }
+    return new EndpointAttempt(call, endpoint, handler, this.clock).start();
+  }
+
+  /** A call's second attempt goes elsewhere where the picker offers another endpoint (HAProxy's redispatch). */
+  private pick(call: ProxyCall): EndpointRuntime | undefined {
+    const upstream = call.upstream;
+    const request = { hashKey: upstream.hashKeyOf(call.request) };
+    const previous = call.endpoint;
+    let picked = upstream.picker.pick(request);
+    for (let i = 0; previous !== undefined && picked === previous.endpoint && i < REPICKS; i++) picked = upstream.picker.pick(request);
+    return picked && upstream.endpoints.get(picked);
+  }
+}
+
+function grpcStatusOf(headers: OutgoingHttpHeaders | undefined): number | undefined {
+  const value = headers?.['grpc-status'];
+  return value === undefined ? undefined : Number(value);
+}
+
+class EndpointAttempt implements Attempt, AttemptHandler {
+  private inner: Attempt = NO_ATTEMPT;
+  private readonly startedAt: number;
+  private status = 0;
+  private grpcStatus: number | undefined;
+  private done = false;
+
+  constructor(
+    private readonly call: ProxyCall,
+    private readonly endpoint: EndpointRuntime,
+    private readonly handler: AttemptHandler,
+    private readonly clock: Clock,
+  ) {
+    this.startedAt = clock.now();
+  }
+
+  start(): this {
+    const { call, endpoint } = this;
+    call.upstream.picker.onStart(endpoint.endpoint);
+    endpoint.metrics.started();
+    call.attemptStarted(endpoint);
+    this.inner = endpoint.forwarder.forward(call.request, call.attemptBody(), this);
+    return this;
+  }
+
+  cancel(reason: CancelReason): void {
+    if (this.done) return;
+    this.finish(reason);
+    this.inner.cancel(reason);
+  }
+
+  resume(): void {
+    this.inner.resume();
+  }
+
+  onResponseStart(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
+    if (this.done) return false;
+    this.status = status;
+    // A trailers-only response carries grpc-status in its head.
+    this.grpcStatus = grpcStatusOf(headers);
+    if (this.handler.onResponseStart(status, headers, endStream, expectTrailers)) return true;
+    // Discarded above (a retry, or a head the client cannot take): judged by its status.
+    if (!this.done) this.finish(undefined);
+    return false;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.done || this.handler.onData(chunk);
+  }
+
+  onEnd(trailers: OutgoingHttpHeaders | undefined): void {
+    if (this.done) return;
+    this.grpcStatus = grpcStatusOf(trailers) ?? this.grpcStatus;
+    this.finish(undefined);
+    this.handler.onEnd(trailers);
+  }
+
+  onError(reason: AttemptReason, message: string): void {
+    if (this.done) return;
+    this.finish(reason);
+    this.handler.onError(reason, message);
+  }
+
+  onInternalError(site: InternalErrorSite, err: unknown): void {
+    // The agent's own fault, not the endpoint's; the attempt stops on the wire too.
+    if (!this.done) {
+      this.finish('cancelled');
+      this.inner.cancel('cancelled');
+    }
+    this.handler.onInternalError(site, err);
+  }
+
+  private finish(reason: AttemptReason | undefined): void {
+    this.done = true;
+    const { call, endpoint } = this;
+    const latencyMs = this.clock.now() - this.startedAt;
+    const outcome = outcomeOf(this.status, this.grpcStatus, reason, latencyMs);
+    call.upstream.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
+    const grpc = call.request.grpc;
+    const protocol = grpc ? 'grpc' : call.upstream.wireProtocol;
+    const seconds = latencyMs / 1000;
+    const code = reason === undefined ? undefined : errorCodeFor(reason);
+    // An attempt that ended without the endpoint's answer is recorded as what its error answers.
+    if (code !== undefined) endpoint.metrics.finished(protocol, errorShape(code).httpStatus, seconds, grpc ? errorShape(code).grpcStatus : undefined, outcome.failed);
+    else endpoint.metrics.finished(protocol, reason === 'cancelled' ? CLIENT_CLOSED : this.status, seconds, this.grpcStatus, outcome.failed);
+    call.attemptEnded(outcome);
+  }
+}

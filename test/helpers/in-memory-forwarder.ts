@@ -1,0 +1,193 @@
+// The fast test tier for calls: forwarders whose attempts the test drives by hand, an upstream
+// of such endpoints, and a sink that records what the client was given. A call, its steps and
+// its timers run on a fake clock in milliseconds, with no socket.
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Writable, type Readable } from 'node:stream';
+import { endpointSet, type Endpoint } from '../../src/balancer/endpoint-set.ts';
+import { createPicker } from '../../src/balancer/registry.ts';
+import { FakeClock } from '../../src/clock.ts';
+import { LB_DEFAULTS } from '../../src/config/defaults.ts';
+import { InternalErrors } from '../../src/observability/internal-errors.ts';
+import { AccessLog, createLogger } from '../../src/observability/logger.ts';
+import { MeshletMetrics } from '../../src/observability/metrics.ts';
+import { composeSteps, type Attempt, type AttemptHandler, type CancelReason, type Step } from '../../src/proxy/call/attempt.ts';
+import { EndpointDispatcher } from '../../src/proxy/call/endpoint-step.ts';
+import type { AttemptReason } from '../../src/proxy/call/outcome.ts';
+import type { ProxiedRequest } from '../../src/proxy/call/proxied-request.ts';
+import { ProxyCall, type CallEnvironment } from '../../src/proxy/call/proxy-call.ts';
+import type { ResponseEnding, ResponseSink } from '../../src/proxy/call/response-sink.ts';
+import type { ProxyError } from '../../src/proxy/errors.ts';
+import type { Forwarder } from '../../src/proxy/forward/forwarder.ts';
+import type { UpstreamRuntime } from '../../src/proxy/upstream/upstream.ts';
+
+/** One attempt as the endpoint side of the test sees it: drive the response, read what the call did. */
+export class DrivenAttempt implements Attempt {
+  cancelledAs: CancelReason | undefined;
+  resumes = 0;
+
+  constructor(
+    readonly endpoint: string,
+    readonly request: ProxiedRequest,
+    readonly body: Readable | null,
+    private readonly handler: AttemptHandler,
+  ) {}
+
+  cancel(reason: CancelReason): void {
+    this.cancelledAs ??= reason;
+  }
+
+  resume(): void {
+    this.resumes++;
+  }
+
+  /** What the handler answered: true when it committed to the response. */
+  head(status: number, headers: OutgoingHttpHeaders = {}, endStream = false): boolean {
+    return this.handler.onResponseStart(status, headers, endStream, true);
+  }
+
+  data(chunk: string): boolean {
+    return this.handler.onData(Buffer.from(chunk));
+  }
+
+  end(trailers?: OutgoingHttpHeaders): void {
+    this.handler.onEnd(trailers);
+  }
+
+  fail(reason: AttemptReason, message = reason): void {
+    this.handler.onError(reason, message);
+  }
+
+  internalError(err: unknown): void {
+    this.handler.onInternalError('http1_forwarder', err);
+  }
+}
+
+/** A forwarder that records each attempt for the test to drive; `onForward` may act at once (fail synchronously, say). */
+export class DrivenForwarder implements Forwarder {
+  readonly attempts: DrivenAttempt[] = [];
+  onForward: ((attempt: DrivenAttempt) => void) | undefined;
+
+  constructor(readonly address: string) {}
+
+  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
+    const attempt = new DrivenAttempt(this.address, request, body, handler);
+    this.attempts.push(attempt);
+    this.onForward?.(attempt);
+    return attempt;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** What the client was given. */
+export class RecordingSink implements ResponseSink {
+  headersSent = false;
+  bytesSent = 0;
+  status = 0;
+  ended = false;
+  readonly chunks: string[] = [];
+  readonly failures: string[] = [];
+  resets = 0;
+  /** Set to make writes report back-pressure. */
+  full = false;
+  readonly body: Writable;
+
+  constructor() {
+    this.body = new Writable({
+      highWaterMark: 1,
+      write: (chunk: Buffer, _encoding, done) => {
+        this.chunks.push(chunk.toString());
+        if (this.full) this.release = done;
+        else done();
+      },
+    });
+  }
+
+  /** Completes a write held back by `full`. */
+  release: (() => void) | undefined;
+
+  start(status: number, _headers: OutgoingHttpHeaders, endStream: boolean): boolean {
+    this.headersSent = true;
+    this.status = status;
+    if (endStream) this.ended = true;
+    return true;
+  }
+
+  finish(_trailers: OutgoingHttpHeaders | undefined, ending: ResponseEnding): void {
+    this.ended = true;
+    ending.responseSent();
+  }
+
+  reset(): void {
+    this.resets += 1;
+  }
+
+  fail(error: ProxyError): void {
+    if (this.headersSent) this.reset();
+    else this.failures.push(`${error.httpStatus} ${error.code}`);
+  }
+
+  get text(): string {
+    return this.chunks.join('');
+  }
+}
+
+export const GET: ProxiedRequest = { method: 'GET', path: '/', authority: 'catalog', headers: [], body: null, grpc: false, sourceAddress: '127.0.0.1', multiplexed: false };
+
+function endpointAt(address: string): Endpoint {
+  const [host, port] = address.split(':');
+  return { address, host: host!, port: Number(port), weight: 1, backup: false, health: 'unknown', metadata: {} };
+}
+
+export interface CallRig {
+  readonly clock: FakeClock;
+  readonly metrics: MeshletMetrics;
+  readonly forwarders: readonly DrivenForwarder[];
+  readonly upstream: UpstreamRuntime;
+  readonly env: CallEnvironment;
+  /** Access-log lines and other log lines, parsed. */
+  readonly lines: Record<string, unknown>[];
+  /** Starts a call of `request`; returns it with the sink it answers. */
+  call(request?: ProxiedRequest): { call: ProxyCall; sink: RecordingSink };
+  /** Every attempt over all endpoints, in the order they were made. */
+  attempts(): DrivenAttempt[];
+}
+
+/** A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps` before the endpoint step. */
+export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; steps?: readonly Step[] } = {}): CallRig {
+  const clock = new FakeClock();
+  const metrics = new MeshletMetrics();
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info', name: 'call-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
+  const addresses = options.addresses ?? ['127.0.0.1:1'];
+  const set = endpointSet(addresses.map(endpointAt));
+  const forwarders = addresses.map((address) => new DrivenForwarder(address));
+  const order: DrivenAttempt[] = [];
+  for (const forwarder of forwarders) forwarder.onForward = (attempt) => void order.push(attempt);
+  const upstream = {
+    name: 'catalog',
+    wireProtocol: 'http1',
+    timeoutMs: options.timeoutMs ?? 0,
+    set,
+    picker: createPicker(LB_DEFAULTS, set, { clock, random: () => 0 }),
+    endpoints: new Map(set.endpoints.map((endpoint, i) => [endpoint, { endpoint, metrics: metrics.bindEndpoint('catalog', endpoint.address), forwarder: forwarders[i]! }])),
+    metrics: metrics.bindUpstream('catalog'),
+    hashKeyOf: () => undefined,
+  } as unknown as UpstreamRuntime;
+  const env: CallEnvironment = {
+    clock,
+    accessLog: new AccessLog(logger),
+    internalErrors: new InternalErrors(metrics, logger),
+    dispatcher: composeSteps(options.steps ?? [], new EndpointDispatcher(clock)),
+  };
+  return {
+    clock, metrics, forwarders, upstream, env, lines,
+    call(request = GET) {
+      const sink = new RecordingSink();
+      const call = new ProxyCall(upstream, request, sink, env);
+      call.run();
+      return { call, sink };
+    },
+    attempts: () => order,
+  };
+}
