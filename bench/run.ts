@@ -135,6 +135,20 @@ async function main(options: BenchOptions, baseline: Baseline | undefined, group
   log(`\nwrote ${files.join(', ')}`);
 }
 
+/** Ends the bench over a mistake in what it was asked to run: the message, no stack trace. */
+function exitWith(error: unknown): never {
+  process.stderr.write(`bench: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+
+function optionsOrExit(argv: readonly string[]): BenchOptions | 'help' {
+  try {
+    return parseBenchOptions(argv);
+  } catch (error) {
+    return exitWith(error);
+  }
+}
+
 /** The baseline's worktree, built; any failure ends the bench here, before any load runs. */
 async function baselineOrExit(ref: string): Promise<Baseline> {
   log(`baseline: checking out and building ${ref} in ${BASELINES_DIR}`);
@@ -143,12 +157,11 @@ async function baselineOrExit(ref: string): Promise<Baseline> {
     log(`baseline: ${ref} is ${baseline.commit}, built in ${baseline.dir}; its agent's V8 flags: ${baseline.v8Flags.join(' ') || 'none'}`);
     return baseline;
   } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n`);
-    process.exit(1);
+    return exitWith(error);
   }
 }
 
-const parsed = parseBenchOptions(process.argv.slice(2));
+const parsed = optionsOrExit(process.argv.slice(2));
 if (parsed === 'help') {
   log(USAGE);
 } else {
