@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prepareBaseline, type Baseline } from './lib/baseline.ts';
 import { LOAD_CPU } from './lib/cpus.ts';
 import { encodeEchoRequestFrame } from './lib/grpc-frame.ts';
 import { runLoad } from './lib/load.ts';
@@ -11,6 +12,7 @@ import { machineInfo } from './lib/machine-info.ts';
 import { currentNode, node24, type NodeRuntime } from './lib/node24.ts';
 import { measure, type MeasureContext, type Measurement } from './lib/measure.ts';
 import { parseBenchOptions, USAGE, type BenchOptions } from './lib/options.ts';
+import { BASELINES_DIR, REPO_ROOT } from './lib/paths.ts';
 import { clockTicksPerSecond } from './lib/proc-stats.ts';
 import { ProcessGroup } from './lib/processes.ts';
 import { lastError } from './lib/readiness.ts';
@@ -21,8 +23,9 @@ import { renderReport } from './lib/table.ts';
 import { evaluateTargets, formatTargetCheck } from './lib/targets.ts';
 import { ensureTools } from './lib/tools.ts';
 import { startUpstreams } from './lib/upstreams.ts';
+import { baselineAgent, currentAgent } from './rows/meshlet.ts';
 import { skipAll, type Row, type RowTarget } from './rows/row.ts';
-import { startRows, unavailableLines } from './rows/start-rows.ts';
+import { startRows, unavailableLines, type MeshletAgents } from './rows/start-rows.ts';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -88,21 +91,26 @@ async function runRounds(ctx: MeasureContext, rows: Row[], options: BenchOptions
   return measurements;
 }
 
-const NOT_SELECTED: NodeRuntime = { unavailable: 'row not selected' };
+const NOT_SELECTED = { unavailable: 'row not selected' } as const;
 
 function describeRuntime(runtime: NodeRuntime): string {
   return 'version' in runtime ? runtime.version : runtime.unavailable;
 }
 
-async function main(options: BenchOptions, group: ProcessGroup, tmpDir: string): Promise<void> {
+async function main(options: BenchOptions, baseline: Baseline | undefined, group: ProcessGroup, tmpDir: string): Promise<void> {
   const startedAt = new Date();
-  const runtimes = { meshlet: currentNode(), 'meshlet-node24': options.rows.includes('meshlet-node24') ? node24() : NOT_SELECTED };
-  const machine = machineInfo(describeRuntime(runtimes['meshlet-node24']));
+  const node24Runtime = options.rows.includes('meshlet-node24') ? node24() : NOT_SELECTED;
+  const agents: MeshletAgents = {
+    meshlet: currentAgent(currentNode()),
+    'meshlet-base': baseline ? baselineAgent(baseline) : NOT_SELECTED,
+    'meshlet-node24': currentAgent(node24Runtime),
+  };
+  const machine = machineInfo(describeRuntime(node24Runtime));
   const grpcFrameFile = join(tmpDir, 'echo-request.bin');
   writeFileSync(grpcFrameFile, encodeEchoRequestFrame());
 
   const upstreams = await startUpstreams(group);
-  const rows = await startRows(options.rows, group, upstreams, tmpDir, runtimes);
+  const rows = await startRows(options.rows, group, upstreams, tmpDir, agents);
   const ctx: MeasureContext = { group, tmpDir, grpcFrameFile, upstreams, clockTicksPerSecond: clockTicksPerSecond() };
   for (const line of unavailableLines(rows)) log(line);
 
@@ -114,25 +122,53 @@ async function main(options: BenchOptions, group: ProcessGroup, tmpDir: string):
     return protocol && rows.find((r) => r.name === rowName)?.idleRssKiB.get(protocol);
   });
   const unavailable = unavailableLines(rows);
-  const targets = MESHLET_ROWS.filter((row) => options.rows.includes(row)).flatMap((row) => evaluateTargets(summary, row));
+  // The targets are this checkout's; the baseline is measured to compare with, in its own section.
+  const targets = MESHLET_ROWS.filter((row) => row !== 'meshlet-base' && options.rows.includes(row)).flatMap((row) => evaluateTargets(summary, row));
   const report = renderReport({
     startedAt, machine, rounds: options.rounds, durationS: options.durationS, warmupS: options.warmupS,
-    scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets,
+    scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets, baseline,
   });
-  const files = writeResults(startedAt, report, { startedAt, options, machine, unavailable, measurements });
+  const files = writeResults(startedAt, report, { startedAt, options, baseline, machine, unavailable, measurements });
   log('');
   log(report);
   for (const check of targets) log(formatTargetCheck(check));
   log(`\nwrote ${files.join(', ')}`);
 }
 
-const parsed = parseBenchOptions(process.argv.slice(2));
+/** Ends the bench over a mistake in what it was asked to run: the message, no stack trace. */
+function exitWith(error: unknown): never {
+  process.stderr.write(`bench: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+
+function optionsOrExit(argv: readonly string[]): BenchOptions | 'help' {
+  try {
+    return parseBenchOptions(argv);
+  } catch (error) {
+    return exitWith(error);
+  }
+}
+
+/** The baseline's worktree, built; any failure ends the bench here, before any load runs. */
+async function baselineOrExit(ref: string): Promise<Baseline> {
+  log(`baseline: checking out and building ${ref} in ${BASELINES_DIR}`);
+  try {
+    const baseline = await prepareBaseline(REPO_ROOT, BASELINES_DIR, ref);
+    log(`baseline: ${ref} is ${baseline.commit}, built in ${baseline.dir}; its agent's V8 flags: ${baseline.v8Flags.join(' ') || 'none'}`);
+    return baseline;
+  } catch (error) {
+    return exitWith(error);
+  }
+}
+
+const parsed = optionsOrExit(process.argv.slice(2));
 if (parsed === 'help') {
   log(USAGE);
 } else {
   ensureTools(['taskset', 'wrk', 'h2load', ...(parsed.rows.includes('haproxy') ? ['haproxy'] : [])]);
   // This harness shares CPU 0 with the load generators, leaving CPU 1 to the proxy under test.
   spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+  const baseline = parsed.baseline === undefined ? undefined : await baselineOrExit(parsed.baseline);
   const group = new ProcessGroup();
   const tmpDir = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
   const abort = (): void => {
@@ -143,7 +179,7 @@ if (parsed === 'help') {
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
   try {
-    await main(parsed, group, tmpDir);
+    await main(parsed, baseline, group, tmpDir);
   } finally {
     await group.stopAll();
     rmSync(tmpDir, { recursive: true, force: true });

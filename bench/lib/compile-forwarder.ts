@@ -1,12 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import ts from 'typescript';
-import { REPO_ROOT } from './paths.ts';
+import { BENCH_CACHE_DIR, REPO_ROOT } from './paths.ts';
 
 // meshlet runs as compiled JS (dist/), so the Node forwarders it is compared with run compiled
 // too: under tsx they would carry its loader thread, about 30 MiB of RSS that is not theirs.
 // The output sits under node_modules/.cache so `undici` resolves from the repo's node_modules.
-const OUT_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'meshlet-bench');
 
 /** Transpiles a self-contained forwarder (repo-relative .ts path) and returns the .mjs to run. */
 export function compileForwarder(file: string): string {
@@ -15,8 +14,8 @@ export function compileForwarder(file: string): string {
     fileName: file,
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
-  mkdirSync(OUT_DIR, { recursive: true });
-  const out = join(OUT_DIR, basename(file).replace(/\.ts$/, '.mjs'));
+  mkdirSync(BENCH_CACHE_DIR, { recursive: true });
+  const out = join(BENCH_CACHE_DIR, basename(file).replace(/\.ts$/, '.mjs'));
   writeFileSync(out, outputText);
   return out;
 }

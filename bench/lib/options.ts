@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ROW_NAMES, SCENARIOS, type RowName, type Scenario } from './scenarios.ts';
+import { DEFAULT_ROWS, ROW_NAMES, SCENARIOS, type RowName, type Scenario } from './scenarios.ts';
 
 export interface BenchOptions {
   readonly durationS: number;
@@ -7,14 +7,17 @@ export interface BenchOptions {
   readonly warmupS: number;
   readonly rows: readonly RowName[];
   readonly scenarios: readonly Scenario[];
+  /** The git ref whose agent runs as the meshlet-base row, if any. */
+  readonly baseline?: string;
 }
 
-export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b]
+export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b] [--baseline REF]
   --duration   seconds of load per row, scenario and round (default 8)
   --rounds     rounds; each runs every row, and the report shows medians (default 3)
   --warmup     seconds of discarded load per row and scenario before round 1 (default 2; 0 for none)
-  --rows       subset of ${ROW_NAMES.join(',')}
-  --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}`;
+  --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
+  --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
+  --baseline   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -22,8 +25,8 @@ function positiveInteger(name: string, raw: string, allowZero = false): number {
   return value;
 }
 
-function subset<T extends string>(name: string, raw: string | undefined, all: readonly T[]): T[] {
-  if (raw === undefined) return [...all];
+function subset<T extends string>(name: string, raw: string | undefined, all: readonly T[], byDefault: readonly T[] = all): T[] {
+  if (raw === undefined) return [...byDefault];
   const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = picked.filter((p) => !all.includes(p as T));
   if (unknown.length > 0 || picked.length === 0) throw new Error(`--${name}: unknown ${unknown.join(', ') || '(empty)'}; choose from ${all.join(', ')}`);
@@ -40,16 +43,23 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       warmup: { type: 'string', default: '2' },
       rows: { type: 'string' },
       scenarios: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
   const scenarioIds = subset('scenarios', values.scenarios, SCENARIOS.map((s) => s.id));
+  const baseline = values.baseline?.trim();
+  if (baseline === '') throw new Error(`--baseline needs a git ref\n${USAGE}`);
+  const picked = subset('rows', values.rows, ROW_NAMES, DEFAULT_ROWS);
+  if (baseline === undefined && picked.includes('meshlet-base')) throw new Error(`--rows meshlet-base needs --baseline REF\n${USAGE}`);
   return {
     durationS: positiveInteger('duration', values.duration),
     rounds: positiveInteger('rounds', values.rounds),
     warmupS: positiveInteger('warmup', values.warmup, true),
-    rows: subset('rows', values.rows, ROW_NAMES),
+    // --baseline exists to run meshlet-base, so it joins whatever rows were picked.
+    rows: baseline === undefined ? picked : ROW_NAMES.filter((row) => row === 'meshlet-base' || picked.includes(row)),
     scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
+    baseline,
   };
 }

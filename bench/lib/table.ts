@@ -1,4 +1,5 @@
 import { agentV8FlagsFor } from '../../src/cli/agent-v8-flags.ts';
+import { baselineLabel, type Baseline } from './baseline.ts';
 import type { MachineInfo } from './machine-info.ts';
 import { MESHLET_ROWS, rowsFor, type MeshletRowName, type RowName, type Scenario } from './scenarios.ts';
 import type { CellSummary, Summary } from './summary.ts';
@@ -16,6 +17,8 @@ export interface ReportInput {
   /** "meshlet: unavailable (why)" lines. */
   readonly unavailable: readonly string[];
   readonly targets: readonly TargetCheck[];
+  /** The commit the meshlet-base row ran, when the bench had `--baseline`. */
+  readonly baseline?: Pick<Baseline, 'ref' | 'commit' | 'shortCommit' | 'subject' | 'v8Flags'>;
 }
 
 const DASH = '—';
@@ -45,6 +48,11 @@ function tableSection(title: string, columns: readonly string[], textColumns: nu
   ];
 }
 
+/** A row as the report names it: meshlet-base is `meshlet@<short sha>`. */
+function label(row: RowName, input: ReportInput): string {
+  return row === 'meshlet-base' && input.baseline ? baselineLabel(input.baseline) : row;
+}
+
 function scenarioTable(scenario: Scenario, input: ReportInput): string[] {
   const cells = input.summary.get(scenario.id);
   const direct = cells?.get('direct');
@@ -53,11 +61,11 @@ function scenarioTable(scenario: Scenario, input: ReportInput): string[] {
   for (const row of rowsFor(scenario, input.rows)) {
     const cell = cells?.get(row);
     if (!cell) {
-      lines.push(`| ${row} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | unavailable |`);
+      lines.push(`| ${label(row, input)} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | ${DASH} | unavailable |`);
       continue;
     }
     const added = row === 'direct' || !direct ? NaN : cell.p50Ms - direct.p50Ms;
-    lines.push(`| ${row} | ${num(cell.requestsPerSecond, 0)} | ${ms(cell.p50Ms)} | ${ms(cell.p99Ms)} | ${ms(added)} | ${num(cell.cpuUsPerRequest, 1)} | ${num(cell.idleRssKiB / MIB, 1)} | ${num(cell.rssKiB / MIB, 1)} | ${cell.errors} |`);
+    lines.push(`| ${label(row, input)} | ${num(cell.requestsPerSecond, 0)} | ${ms(cell.p50Ms)} | ${ms(cell.p99Ms)} | ${ms(added)} | ${num(cell.cpuUsPerRequest, 1)} | ${num(cell.idleRssKiB / MIB, 1)} | ${num(cell.rssKiB / MIB, 1)} | ${cell.errors} |`);
   }
   return [...lines, ''];
 }
@@ -81,7 +89,7 @@ function ratioTable(input: ReportInput): string[] {
     };
     for (const row of meshletRows(input)) {
       const meshlet = get(row);
-      lines.push(`| ${scenario.id} | ${row} | ${[
+      lines.push(`| ${scenario.id} | ${label(row, input)} | ${[
         ratio(meshlet?.requestsPerSecond, get('direct')?.requestsPerSecond),
         ratio(meshlet?.requestsPerSecond, get(scenario.reference)?.requestsPerSecond),
         ratio(meshlet?.requestsPerSecond, get('haproxy')?.requestsPerSecond),
@@ -95,10 +103,31 @@ function ratioTable(input: ReportInput): string[] {
   return [...lines, ''];
 }
 
+/** This checkout's agent against the baseline commit's, same Node, same rounds: one line per scenario. */
+function baselineTable(input: ReportInput): string[] {
+  if (!input.baseline) return [];
+  const base = baselineLabel(input.baseline);
+  const lines = tableSection(`meshlet ÷ ${base}`, ['scenario', 'req/s ÷ base', 'p50 ÷ base', 'p99 ÷ base', 'CPU/req ÷ base'], 1,
+    `${base} is \`${input.baseline.ref}\`, run as meshlet-base. Medians over rounds; req/s below 1.00x, or p50, p99, CPU above it, is this checkout doing worse.`);
+  for (const scenario of input.scenarios) {
+    const cells = input.summary.get(scenario.id);
+    const now = cells?.get('meshlet');
+    const then = cells?.get('meshlet-base');
+    lines.push(`| ${scenario.id} | ${[
+      ratio(now?.requestsPerSecond, then?.requestsPerSecond),
+      ratio(now?.p50Ms, then?.p50Ms),
+      ratio(now?.p99Ms, then?.p99Ms),
+      ratio(now?.cpuUsPerRequest, then?.cpuUsPerRequest),
+    ].join(' | ')} |`);
+  }
+  return [...lines, ''];
+}
+
 /** The README's benchmark table: one line per scenario and meshlet runtime, RSS included. */
 function readmeSummary(input: ReportInput): string[] {
-  const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-node24': input.machine.node24 };
-  const runtime = (row: MeshletRowName): string => (/^v\d/.test(versions[row]) ? `Node ${versions[row].slice(1)}` : row);
+  const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-base': input.machine.node, 'meshlet-node24': input.machine.node24 };
+  const node = (row: MeshletRowName): string => (/^v\d/.test(versions[row]) ? `Node ${versions[row].slice(1)}` : row);
+  const runtime = (row: MeshletRowName): string => (row === 'meshlet-base' ? `${node(row)}, ${label(row, input)}` : node(row));
   const lines = tableSection('Summary for the README',
     ['scenario', 'Meshlet on', 'direct req/s', 'reference req/s', 'HAProxy req/s', 'Meshlet req/s', 'Meshlet p50 / p99 ms', 'Meshlet CPU µs/req', 'Meshlet RSS idle / loaded MiB'], 2);
   for (const scenario of input.scenarios) {
@@ -115,6 +144,17 @@ function readmeSummary(input: ReportInput): string[] {
   return [...lines, ''];
 }
 
+/** This repository's subjects run to paragraphs; the header names the commit, the hash finds the rest. */
+const SUBJECT_CHARS = 100;
+
+function baselineHeader(input: ReportInput): string[] {
+  const b = input.baseline;
+  if (!b) return [];
+  const subject = b.subject.length > SUBJECT_CHARS ? `${b.subject.slice(0, SUBJECT_CHARS - 1)}…` : b.subject;
+  const flags = b.v8Flags.length === 0 ? 'none (it predates them)' : `\`${b.v8Flags.join(' ')}\``;
+  return [`- ${baselineLabel(b)} (row meshlet-base): \`--baseline ${b.ref}\` = ${b.commit} "${subject}", its own \`bin/meshlet.js agent\` and dist/ from a worktree of that commit, on Node ${input.machine.node} with that commit's V8 flags: ${flags}`];
+}
+
 /** The whole Markdown report: machine header, one table per scenario, ratios, target checks. */
 export function renderReport(input: ReportInput): string {
   const m = input.machine;
@@ -127,10 +167,12 @@ export function renderReport(input: ReportInput): string {
     `- Load average when started: ${num(m.loadAverage, 2)} (other work on the machine shows up as tail latency)`,
     `- ${input.rounds} round(s) of ${input.durationS} s per run after a ${input.warmupS} s warm-up; every row runs in every round, interleaved; figures are medians over rounds, errors are summed`,
     '- Upstreams answer 100 bytes (HTTP/1.1, h2c) or echo "hello" (gRPC unary, grpc-js); gRPC successes are checked against the calls the upstream answered',
+    ...baselineHeader(input),
     ...input.unavailable.map((line) => `- ${line}`),
     '',
     ...input.scenarios.flatMap((scenario) => scenarioTable(scenario, input)),
     ...ratioTable(input),
+    ...baselineTable(input),
     ...readmeSummary(input),
     '## Targets',
     '',

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { agentNodeArgs } from '../../src/cli/agent-v8-flags.ts';
+import type { Baseline } from '../lib/baseline.ts';
 import { PROXY_CPU } from '../lib/cpus.ts';
 import type { NodeRuntime } from '../lib/node24.ts';
 import { freePorts } from '../lib/ports.ts';
@@ -28,15 +29,33 @@ export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstream
   });
 }
 
-/** `bin/meshlet.js agent` on the given Node, with the V8 flags the agent runs with on that Node. */
-export async function meshletRow(name: MeshletRowName, node: NodeRuntime, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
+/** How a meshlet row starts its agent: a node binary and node's arguments for a config file, or why it cannot. */
+export type AgentLaunch = { readonly node: string; readonly nodeArgs: (configFile: string) => string[] } | { readonly unavailable: string };
+
+/** This checkout's `bin/meshlet.js agent` on the given Node, with the V8 flags the agent runs with on that Node. */
+export function currentAgent(node: NodeRuntime): AgentLaunch {
+  if ('unavailable' in node) return node;
+  return { node: node.path, nodeArgs: (configFile) => agentNodeArgs(['-c', configFile], node.version) };
+}
+
+/**
+ * The baseline commit's `bin/meshlet.js agent` (from its worktree) on the Node that runs the
+ * bench, with that commit's V8 flags, started the way this checkout's agent is.
+ */
+export function baselineAgent(baseline: Baseline): AgentLaunch {
+  const bin = join(baseline.dir, 'bin', 'meshlet.js');
+  return { node: process.execPath, nodeArgs: (configFile) => [...baseline.v8Flags, bin, 'agent', '-c', configFile] };
+}
+
+/** A meshlet row: the agent `launch` says, ready on /readyz and listening for every protocol. */
+export async function meshletRow(name: MeshletRowName, launch: AgentLaunch, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
   const row = newRow(name);
-  if ('unavailable' in node) return skipAll(row, PROTOCOLS, node.unavailable);
+  if ('unavailable' in launch) return skipAll(row, PROTOCOLS, launch.unavailable);
   const [admin, h1, h2c, grpc] = (await freePorts(4)) as [number, number, number, number];
   const listen = { h1, h2c, grpc };
   const configFile = join(tmpDir, `${name}.yaml`);
   writeFileSync(configFile, meshletConfig(admin, listen, upstreams));
-  const agent = group.start(name, PROXY_CPU, node.path, agentNodeArgs(['-c', configFile], node.version));
+  const agent = group.start(name, PROXY_CPU, launch.node, launch.nodeArgs(configFile));
   try {
     await waitForHttpOk(agent, `http://127.0.0.1:${admin}/readyz`);
     for (const protocol of PROTOCOLS) await waitForPort(agent, listen[protocol], 5000);

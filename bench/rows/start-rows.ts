@@ -1,25 +1,25 @@
-import type { NodeRuntime } from '../lib/node24.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { probe } from '../lib/probes.ts';
 import { readRssKiB } from '../lib/proc-stats.ts';
 import type { MeshletRowName, RowName } from '../lib/scenarios.ts';
 import { directRow } from './direct.ts';
 import { haproxyRow } from './haproxy.ts';
-import { meshletRow } from './meshlet.ts';
+import { meshletRow, type AgentLaunch } from './meshlet.ts';
 import { bareNodeRow, naiveH2Row } from './node-forwarders.ts';
 import type { Row, UpstreamPorts } from './row.ts';
 
-/** The Node each meshlet row runs on. */
-export type MeshletRuntimes = Readonly<Record<MeshletRowName, NodeRuntime>>;
+/** How each meshlet row starts its agent. */
+export type MeshletAgents = Readonly<Record<MeshletRowName, AgentLaunch>>;
 
-function startRow(name: RowName, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string, runtimes: MeshletRuntimes): Row | Promise<Row> {
+function startRow(name: RowName, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string, agents: MeshletAgents): Row | Promise<Row> {
   switch (name) {
     case 'direct': return directRow(upstreams);
     case 'bare-node': return bareNodeRow(group, upstreams);
     case 'naive-h2': return naiveH2Row(group, upstreams);
     case 'haproxy': return haproxyRow(group, upstreams, tmpDir);
     case 'meshlet':
-    case 'meshlet-node24': return meshletRow(name, runtimes[name], group, upstreams, tmpDir);
+    case 'meshlet-base':
+    case 'meshlet-node24': return meshletRow(name, agents[name], group, upstreams, tmpDir);
   }
 }
 
@@ -27,10 +27,10 @@ function startRow(name: RowName, group: ProcessGroup, upstreams: UpstreamPorts, 
  * Starts each row, sends one request per protocol through it, and records each process's
  * idle RSS. A row that fails any step keeps a reason instead of a target for that protocol.
  */
-export async function startRows(names: readonly RowName[], group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string, runtimes: MeshletRuntimes): Promise<Row[]> {
+export async function startRows(names: readonly RowName[], group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string, agents: MeshletAgents): Promise<Row[]> {
   const rows: Row[] = [];
   for (const name of names) {
-    const row = await startRow(name, group, upstreams, tmpDir, runtimes);
+    const row = await startRow(name, group, upstreams, tmpDir, agents);
     for (const [protocol, target] of row.targets) {
       try {
         await probe(protocol, target.port);

@@ -58,4 +58,42 @@ describe('renderReport', () => {
     const report = renderReport(input({ direct: cell(10_000, 2), haproxy: cell(10_500, 1.8), meshlet: cell(5_000, 3) }));
     expect(report).toContain('| h1-c50 | meshlet | 0.50x | — | 0.48x | — | — | — | — |');
   });
+
+  describe('with --baseline', () => {
+    const baseline = { ref: 'HEAD~1', commit: 'a293dcbe50e6781ec8762d4e8763dd6d86cbfbbd', shortCommit: 'a293dcb', subject: 'Faster h2 path', v8Flags: ['--max-semi-space-size=8'] };
+    const withBase = (rows: Partial<Record<RowName, CellSummary>>): ReportInput => ({ ...input(rows), baseline });
+
+    it('names the baseline commit and shows its row as meshlet@<short sha> in every table', () => {
+      const report = renderReport(withBase({ ...measured, 'meshlet-base': cell(6_000, 3, 100, 68 * 1024) }));
+      expect(report).toContain('- meshlet@a293dcb (row meshlet-base): `--baseline HEAD~1` = a293dcbe50e6781ec8762d4e8763dd6d86cbfbbd "Faster h2 path"');
+      expect(report).toContain("with that commit's V8 flags: `--max-semi-space-size=8`");
+      expect(report).toContain('| meshlet@a293dcb | 6000 | 3.00 | 6.00 | 1.00 | 100.0 | 68.0 | 68.0 | 0 |');
+      expect(report).toContain('| h1-c50 | meshlet@a293dcb | 0.60x | 1.00x | 0.67x | 1.00x | 2.00x | 1.00x | 3.33x |');
+      expect(report).toContain('| HTTP/1.1, 50 connections (wrk -t1 -c50) | Node 20.0.0, meshlet@a293dcb | 10000 | 6000 (bare-node) | 9000 | 6000 | 3.00 / 6.00 | 100 | 68.0 / 68.0 |');
+      expect(report).not.toContain('| meshlet-base |');
+      const withoutBaseline = renderReport(input(measured));
+      expect(withoutBaseline).not.toContain('meshlet@');
+      expect(withoutBaseline).not.toContain('÷ base');
+    });
+
+    it('adds one line per scenario: meshlet ÷ the baseline for req/s, p50, p99 and CPU/req', () => {
+      const report = renderReport(withBase({ ...measured, 'meshlet-base': cell(6_000, 2.8, 96) }));
+      expect(report).toContain('## meshlet ÷ meshlet@a293dcb');
+      expect(report).toContain('| scenario | req/s ÷ base | p50 ÷ base | p99 ÷ base | CPU/req ÷ base |');
+      expect(report).toContain('| h1-c50 | 0.90x | 1.25x | 1.25x | 1.25x |');
+      expect(report.indexOf('## meshlet ÷ the others')).toBeLessThan(report.indexOf('## meshlet ÷ meshlet@a293dcb'));
+      expect(report.indexOf('## meshlet ÷ meshlet@a293dcb')).toBeLessThan(report.indexOf('## Summary for the README'));
+    });
+
+    it('gives dashes on the baseline line when either side was not measured', () => {
+      const report = renderReport(withBase(measured));
+      expect(report).toContain('| meshlet@a293dcb | — | — | — | — | — | — | — | unavailable |');
+      expect(report).toContain('| h1-c50 | — | — | — | — |');
+    });
+
+    it('shortens a long commit subject in the header', () => {
+      const report = renderReport({ ...input(measured), baseline: { ...baseline, subject: 'x'.repeat(300) } });
+      expect(report).toContain(`= ${baseline.commit} "${'x'.repeat(99)}…", its own`);
+    });
+  });
 });
