@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:f
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-// `--baseline REF` runs the agent of another commit next to this checkout's. That commit is
+// `--against REF` runs the agent of another commit next to this checkout's. That commit is
 // checked out as a detached git worktree under node_modules/.cache (ignored by git, tsc,
 // eslint and vitest), one folder per commit, kept so the next run at that commit reuses it;
 // it shares the repository's node_modules through a symlink and builds its dist/ itself.
@@ -47,7 +47,7 @@ function git(cwd: string, args: readonly string[]): string {
 /** Commit of `ref` in the repository at `repoRoot`; throws naming the ref when there is none. */
 export function resolveCommit(repoRoot: string, ref: string): string {
   const result = ref.startsWith('-') ? undefined : run('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], repoRoot);
-  if (!result?.ok) throw new Error(`--baseline ${ref}: not a commit in ${repoRoot}`);
+  if (!result?.ok) throw new Error(`--against ${ref}: not a commit in ${repoRoot}`);
   return result.output;
 }
 
@@ -70,8 +70,8 @@ function checkOut(repoRoot: string, dir: string, commit: string): void {
 /** Builds dist/ the way that commit builds it (its `npm run build`; commits from before dist/ have none). */
 function build(dir: string, ref: string, shortCommit: string): void {
   const result = run('npm', ['run', 'build', '--if-present'], dir);
-  if (!result.ok) throw new Error(`--baseline ${ref}: building ${shortCommit} failed (npm run build, ${result.status}):\n${result.output.slice(-4000)}`);
-  if (!existsSync(join(dir, 'bin', 'meshlet.js'))) throw new Error(`--baseline ${ref}: ${shortCommit} has no bin/meshlet.js`);
+  if (!result.ok) throw new Error(`--against ${ref}: building ${shortCommit} failed (npm run build, ${result.status}):\n${result.output.slice(-4000)}`);
+  if (!existsSync(join(dir, 'bin', 'meshlet.js'))) throw new Error(`--against ${ref}: ${shortCommit} has no bin/meshlet.js`);
 }
 
 async function agentV8Flags(dir: string, ref: string): Promise<readonly string[]> {
@@ -79,7 +79,7 @@ async function agentV8Flags(dir: string, ref: string): Promise<readonly string[]
   if (!existsSync(module)) return [];
   const { AGENT_V8_FLAGS: flags } = (await import(pathToFileURL(module).href)) as { AGENT_V8_FLAGS?: unknown };
   if (!Array.isArray(flags) || !flags.every((flag) => typeof flag === 'string')) {
-    throw new Error(`--baseline ${ref}: dist/cli/agent-v8-flags.js exports no AGENT_V8_FLAGS array`);
+    throw new Error(`--against ${ref}: dist/cli/agent-v8-flags.js exports no AGENT_V8_FLAGS array`);
   }
   return flags;
 }

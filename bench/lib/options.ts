@@ -11,13 +11,13 @@ export interface BenchOptions {
   readonly baseline?: string;
 }
 
-export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b] [--baseline REF]
+export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b] [--against REF]
   --duration   seconds of load per row, scenario and round (default 8)
   --rounds     rounds; each runs every row, and the report shows medians (default 3)
   --warmup     seconds of discarded load per row and scenario before round 1 (default 2; 0 for none)
   --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
   --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
-  --baseline   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet`;
+  --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -43,21 +43,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       warmup: { type: 'string', default: '2' },
       rows: { type: 'string' },
       scenarios: { type: 'string' },
-      baseline: { type: 'string' },
+      against: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
   const scenarioIds = subset('scenarios', values.scenarios, SCENARIOS.map((s) => s.id));
-  const baseline = values.baseline?.trim();
-  if (baseline === '') throw new Error(`--baseline needs a git ref\n${USAGE}`);
+  const baseline = values.against?.trim();
+  if (baseline === '') throw new Error(`--against needs a git ref\n${USAGE}`);
   const picked = subset('rows', values.rows, ROW_NAMES, DEFAULT_ROWS);
-  if (baseline === undefined && picked.includes('meshlet-base')) throw new Error(`--rows meshlet-base needs --baseline REF\n${USAGE}`);
+  if (baseline === undefined && picked.includes('meshlet-base')) throw new Error(`--rows meshlet-base needs --against REF\n${USAGE}`);
   return {
     durationS: positiveInteger('duration', values.duration),
     rounds: positiveInteger('rounds', values.rounds),
     warmupS: positiveInteger('warmup', values.warmup, true),
-    // --baseline exists to run meshlet-base, so it joins whatever rows were picked.
+    // --against exists to run meshlet-base, so it joins whatever rows were picked.
     rows: baseline === undefined ? picked : ROW_NAMES.filter((row) => row === 'meshlet-base' || picked.includes(row)),
     scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
     baseline,

@@ -3,13 +3,13 @@
 export type Protocol = 'h1' | 'h2c' | 'grpc';
 /**
  * meshlet runs on the Node that runs the bench, meshlet-node24 on Node 24 (scripts/node24.sh),
- * meshlet-base is the agent of the `--baseline` commit on the Node that runs the bench.
+ * meshlet-base is the agent of the `--against` commit on the Node that runs the bench.
  */
 export type MeshletRowName = 'meshlet' | 'meshlet-base' | 'meshlet-node24';
 export const MESHLET_ROWS: readonly MeshletRowName[] = ['meshlet', 'meshlet-base', 'meshlet-node24'];
 export type RowName = 'direct' | 'bare-node' | 'naive-h2' | 'haproxy' | MeshletRowName;
 export const ROW_NAMES: readonly RowName[] = ['direct', 'bare-node', 'naive-h2', 'haproxy', ...MESHLET_ROWS];
-/** The rows a bench runs when `--rows` does not say; `--baseline` adds meshlet-base. */
+/** The rows a bench runs when `--rows` does not say; `--against` adds meshlet-base. */
 export const DEFAULT_ROWS: readonly RowName[] = ROW_NAMES.filter((row) => row !== 'meshlet-base');
 
 export type ScenarioId = 'h1-c50' | 'h1-c1' | 'h2c-10x10' | 'grpc-10x10';

@@ -17,7 +17,7 @@ export interface ReportInput {
   /** "meshlet: unavailable (why)" lines. */
   readonly unavailable: readonly string[];
   readonly targets: readonly TargetCheck[];
-  /** The commit the meshlet-base row ran, when the bench had `--baseline`. */
+  /** The commit the meshlet-base row ran, when the bench had `--against`. */
   readonly baseline?: Pick<Baseline, 'ref' | 'commit' | 'shortCommit' | 'subject' | 'v8Flags'>;
 }
 
@@ -152,7 +152,7 @@ function baselineHeader(input: ReportInput): string[] {
   if (!b) return [];
   const subject = b.subject.length > SUBJECT_CHARS ? `${b.subject.slice(0, SUBJECT_CHARS - 1)}…` : b.subject;
   const flags = b.v8Flags.length === 0 ? 'none (it predates them)' : `\`${b.v8Flags.join(' ')}\``;
-  return [`- ${baselineLabel(b)} (row meshlet-base): \`--baseline ${b.ref}\` = ${b.commit} "${subject}", its own \`bin/meshlet.js agent\` and dist/ from a worktree of that commit, on Node ${input.machine.node} with that commit's V8 flags: ${flags}`];
+  return [`- ${baselineLabel(b)} (row meshlet-base): \`--against ${b.ref}\` = ${b.commit} "${subject}", its own \`bin/meshlet.js agent\` and dist/ from a worktree of that commit, on Node ${input.machine.node} with that commit's V8 flags: ${flags}`];
 }
 
 /** The whole Markdown report: machine header, one table per scenario, ratios, target checks. */

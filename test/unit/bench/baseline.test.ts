@@ -44,8 +44,8 @@ afterAll(() => {
 
 describe('prepareBaseline', () => {
   it('refuses a ref that names no commit, before touching the cache', async () => {
-    await expect(prepareBaseline(repo, cacheDir, 'no-such-branch')).rejects.toThrow(`--baseline no-such-branch: not a commit in ${repo}`);
-    await expect(prepareBaseline(repo, cacheDir, '--all')).rejects.toThrow('--baseline --all: not a commit');
+    await expect(prepareBaseline(repo, cacheDir, 'no-such-branch')).rejects.toThrow(`--against no-such-branch: not a commit in ${repo}`);
+    await expect(prepareBaseline(repo, cacheDir, '--all')).rejects.toThrow('--against --all: not a commit');
     expect(() => lstatSync(cacheDir)).toThrow();
   });
 
@@ -73,6 +73,6 @@ describe('prepareBaseline', () => {
   });
 
   it("says so, with the build's output, when the commit does not build", async () => {
-    await expect(prepareBaseline(repo, cacheDir, 'HEAD')).rejects.toThrow(/--baseline HEAD: building [0-9a-f]+ failed \(npm run build, exit 2\):[\s\S]*src\/x\.ts: error TS2322/);
+    await expect(prepareBaseline(repo, cacheDir, 'HEAD')).rejects.toThrow(/--against HEAD: building [0-9a-f]+ failed \(npm run build, exit 2\):[\s\S]*src\/x\.ts: error TS2322/);
   });
 });

@@ -59,13 +59,13 @@ describe('renderReport', () => {
     expect(report).toContain('| h1-c50 | meshlet | 0.50x | — | 0.48x | — | — | — | — |');
   });
 
-  describe('with --baseline', () => {
+  describe('with --against', () => {
     const baseline = { ref: 'HEAD~1', commit: 'a293dcbe50e6781ec8762d4e8763dd6d86cbfbbd', shortCommit: 'a293dcb', subject: 'Faster h2 path', v8Flags: ['--max-semi-space-size=8'] };
     const withBase = (rows: Partial<Record<RowName, CellSummary>>): ReportInput => ({ ...input(rows), baseline });
 
     it('names the baseline commit and shows its row as meshlet@<short sha> in every table', () => {
       const report = renderReport(withBase({ ...measured, 'meshlet-base': cell(6_000, 3, 100, 68 * 1024) }));
-      expect(report).toContain('- meshlet@a293dcb (row meshlet-base): `--baseline HEAD~1` = a293dcbe50e6781ec8762d4e8763dd6d86cbfbbd "Faster h2 path"');
+      expect(report).toContain('- meshlet@a293dcb (row meshlet-base): `--against HEAD~1` = a293dcbe50e6781ec8762d4e8763dd6d86cbfbbd "Faster h2 path"');
       expect(report).toContain("with that commit's V8 flags: `--max-semi-space-size=8`");
       expect(report).toContain('| meshlet@a293dcb | 6000 | 3.00 | 6.00 | 1.00 | 100.0 | 68.0 | 68.0 | 0 |');
       expect(report).toContain('| h1-c50 | meshlet@a293dcb | 0.60x | 1.00x | 0.67x | 1.00x | 2.00x | 1.00x | 3.33x |');
