@@ -32,6 +32,14 @@ export const CONNECTIONS_DEFAULTS = {
   streamWindow: STREAM_WINDOW,
 } as const satisfies ConnectionsConfig;
 
+/**
+ * Request bytes one call holds so that a retry or a hedge can send its body again: Linkerd's
+ * 64 KiB, enough for nearly every unary gRPC call and JSON request. A body past it streams on
+ * and is not retried. `policy.retry.bufferLimit`; the default also stands when an upstream has
+ * no retry section, for the retries that are always safe (a refused stream).
+ */
+export const REPLAY_BUFFER_LIMIT = 64 * 1024;
+
 /** The policy of an upstream that has no `policy` section. */
 export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS, connections: CONNECTIONS_DEFAULTS };
 
@@ -44,5 +52,10 @@ export const LISTENERS_DEFAULTS = {
   headersTimeout: 10_000,
   idleTimeout: 60_000,
   bodyIdleTimeout: 30_000,
+  // What all calls' replay buffers hold together, as grpc-js's retry_buffer_size (16 MiB by
+  // default against its 1 MiB per call): 512 calls' full 64 KiB, half of maxRequestsInFlight,
+  // so a burst of large uploads makes only its later calls not retryable, and the bound on
+  // memory grows by 32 MiB, not by maxRequestsInFlight × bufferLimit.
+  maxReplayBuffered: 32 * 1024 * 1024,
   http2: { maxConcurrentStreams: 100, streamWindow: STREAM_WINDOW },
 } as const satisfies ListenersConfig;

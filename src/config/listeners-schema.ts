@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { LISTENERS_DEFAULTS } from './defaults.ts';
-import { duration, positiveInt } from './fields.ts';
+import { byteSize, duration, positiveInt } from './fields.ts';
 import { streamWindow } from './policy-schema.ts';
 import type { ListenersConfig } from './types.ts';
 
@@ -20,6 +20,8 @@ export const listenersSchema = z
     headersTimeout: duration.optional(),
     idleTimeout: duration.optional(),
     bodyIdleTimeout: duration.optional(),
+    // 0 turns replays of request bodies off; beyond 4 GiB is a typo for a sidecar.
+    maxReplayBuffered: byteSize(0, 4 * 1024 * 1024 * 1024).optional(),
     http2: http2Schema.optional(),
   })
   .transform(
@@ -30,6 +32,7 @@ export const listenersSchema = z
       headersTimeout: raw.headersTimeout ?? LISTENERS_DEFAULTS.headersTimeout,
       idleTimeout: raw.idleTimeout ?? LISTENERS_DEFAULTS.idleTimeout,
       bodyIdleTimeout: raw.bodyIdleTimeout ?? LISTENERS_DEFAULTS.bodyIdleTimeout,
+      maxReplayBuffered: raw.maxReplayBuffered ?? LISTENERS_DEFAULTS.maxReplayBuffered,
       http2: {
         maxConcurrentStreams: raw.http2?.maxConcurrentStreams ?? LISTENERS_DEFAULTS.http2.maxConcurrentStreams,
         streamWindow: raw.http2?.streamWindow ?? LISTENERS_DEFAULTS.http2.streamWindow,

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
-import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, POLICY_DEFAULTS } from './defaults.ts';
+import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
 import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
 
@@ -38,6 +38,9 @@ const retrySchema = z
     budget: z
       .strictObject({ ratio: z.number().gt(0).max(1).optional(), minPerSecond: z.int().min(0).optional() })
       .optional(),
+    // 0: no body is ever replayed, only requests without one. 16 MiB per call is past any
+    // request a retry should hold in memory; stream it instead.
+    bufferLimit: byteSize(0, 16 * 1024 * 1024).optional(),
   })
   .transform((raw, ctx): RetryConfig => {
     const base = raw.backoff?.base ?? 25;
@@ -58,6 +61,7 @@ const retrySchema = z
       backoff: { base, max },
       on: [...new Set(raw.on ?? DEFAULT_RETRY_ON)],
       ...(raw.budget ? { budget: { ratio: raw.budget.ratio ?? 0.2, minPerSecond: raw.budget.minPerSecond ?? 10 } } : {}),
+      bufferLimit: raw.bufferLimit ?? REPLAY_BUFFER_LIMIT,
     };
   });
 

@@ -55,6 +55,8 @@ export interface RetryConfig {
   readonly backoff: { readonly base: number; readonly max: number };
   readonly on: readonly string[];
   readonly budget?: { readonly ratio: number; readonly minPerSecond: number };
+  /** Request body bytes a call holds for a retry or hedge to send again (default 64KiB); a longer body is not retried. */
+  readonly bufferLimit: number;
 }
 
 export interface CircuitBreakerConfig {
@@ -167,6 +169,8 @@ export interface ListenersConfig {
   readonly idleTimeout: number;
   /** ms without a byte from the client while a request body is incomplete (default 30000). */
   readonly bodyIdleTimeout: number;
+  /** Request body bytes all calls together hold for replay (default 32MiB); a call that finds it full is not retried. */
+  readonly maxReplayBuffered: number;
   readonly http2: {
     /** Streams a client may open at once on one connection (default 100). */
     readonly maxConcurrentStreams: number;

@@ -35,6 +35,7 @@ describe('the full example, examples/agent.yaml', () => {
       backoff: { base: 25, max: 250 },
       on: ['connect-failure', 'reset', 'unavailable', '5xx'],
       budget: { ratio: 0.2, minPerSecond: 10 },
+      bufferLimit: 65_536,
     });
     expect(payments?.policy.circuitBreaker).toEqual({ errorThresholdPercentage: 50, volumeThreshold: 20, window: 10_000, resetTimeout: 5000 });
     expect(payments?.policy.outlierDetection?.baseEjectionTime).toBe(30_000);

@@ -64,6 +64,9 @@ describe('a config that is refused', () => {
       ],
     ],
     ['a backoff cap below its base', upstream('    policy: { retry: { backoff: { base: 1s, max: 100ms } } }\n'), ['upstreams[0].policy.retry.backoff.max: must not be shorter than backoff.base (1s)']],
+    ['a replay buffer limit in words', upstream('    policy: { retry: { bufferLimit: lots } }\n'), ['upstreams[0].policy.retry.bufferLimit: expected a size such as 64KiB, 1MiB or 65536, got "lots"']],
+    ['a replay buffer limit of 1GiB per call', upstream('    policy: { retry: { bufferLimit: 1GiB } }\n'), ['upstreams[0].policy.retry.bufferLimit: must be at most 16MiB, got "1GiB"']],
+    ['a negative replay buffer limit', upstream('    policy: { retry: { bufferLimit: -1 } }\n'), ['upstreams[0].policy.retry.bufferLimit: must not be negative, got -1']],
     ['a retry budget ratio of 2', upstream('    policy: { retry: { budget: { ratio: 2 } } }\n'), ['upstreams[0].policy.retry.budget.ratio: must be at most 1, got 2']],
     ['an error threshold of 0%', upstream('    policy: { circuitBreaker: { errorThresholdPercentage: 0 } }\n'), ['upstreams[0].policy.circuitBreaker.errorThresholdPercentage: must be greater than 0, got 0']],
     [
@@ -87,6 +90,9 @@ describe('a config that is refused', () => {
     ['a stream window in words', 'listeners: { http2: { streamWindow: large } }\n', ['listeners.http2.streamWindow: expected a size such as 64KiB, 1MiB or 65536, got "large"']],
     ['a stream window of 1KiB', 'listeners: { http2: { streamWindow: 1KiB } }\n', ['listeners.http2.streamWindow: must be at least 16KiB, got "1KiB"']],
     ['a stream window of 1GiB', upstream('    policy: { connections: { streamWindow: 1GiB } }\n'), ['upstreams[0].policy.connections.streamWindow: must be at most 16MiB, got "1GiB"']],
+    ['a replay total in words', 'listeners: { maxReplayBuffered: plenty }\n', ['listeners.maxReplayBuffered: expected a size such as 64KiB, 1MiB or 65536, got "plenty"']],
+    ['a replay total of 8GiB', 'listeners: { maxReplayBuffered: 8GiB }\n', ['listeners.maxReplayBuffered: must be at most 4GiB, got "8GiB"']],
+    ['a replay total in fractions of a byte', 'listeners: { maxReplayBuffered: 0.5B }\n', ['listeners.maxReplayBuffered: must be a whole number of bytes, got "0.5B"']],
     ['no connections at all', 'listeners: { maxConnections: 0 }\n', ['listeners.maxConnections: must be at least 1, got 0']],
     ['no requests in flight at all', 'listeners: { maxRequestsInFlight: 0 }\n', ['listeners.maxRequestsInFlight: must be at least 1, got 0']],
     ['a headers timeout of zero', 'listeners: { headersTimeout: 0s }\n', ['listeners.headersTimeout: must be longer than 0, got "0s"']],
@@ -262,6 +268,7 @@ describe('defaults', () => {
           headersTimeout: 10_000,
           idleTimeout: 60_000,
           bodyIdleTimeout: 30_000,
+          maxReplayBuffered: 33_554_432,
           http2: { maxConcurrentStreams: 100, streamWindow: 131_072 },
         },
         services: [],
@@ -299,16 +306,16 @@ upstreams:
     if (!result.ok) throw new Error(formatIssues(result.issues));
     expect(result.config.services[0]?.health).toEqual({ grpc: true, interval: 3000, timeout: 1000, fall: 2, rise: 5 });
     const policy = result.config.upstreams[0]?.policy;
-    expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'] });
+    expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'], bufferLimit: 65_536 });
     expect(policy?.fallback).toEqual({ grpcStatus: 'UNAVAILABLE' });
     expect(policy?.outlierDetection).toEqual({ consecutiveFailures: 5, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 10 });
   });
 
   it('fill the connection limits a written listeners or connections section leaves out', () => {
     const yaml = `
-listeners: { headersTimeout: 2s, maxConnectionsTotal: 300, maxRequestsInFlight: 64, http2: { streamWindow: 1MiB } }
+listeners: { headersTimeout: 2s, maxConnectionsTotal: 300, maxRequestsInFlight: 64, maxReplayBuffered: 8MiB, http2: { streamWindow: 1MiB } }
 upstreams:
-  - { name: catalog, endpoints: [127.0.0.1:8081], policy: { connections: { maxPerEndpoint: 8 } } }
+  - { name: catalog, endpoints: [127.0.0.1:8081], policy: { connections: { maxPerEndpoint: 8 }, retry: { bufferLimit: 256KiB } } }
 `;
     const result = parseConfig(yaml, { env: {}, hostname: 'h' });
     if (!result.ok) throw new Error(formatIssues(result.issues));
@@ -319,8 +326,10 @@ upstreams:
       headersTimeout: 2000,
       idleTimeout: 60_000,
       bodyIdleTimeout: 30_000,
+      maxReplayBuffered: 8_388_608,
       http2: { maxConcurrentStreams: 100, streamWindow: 1_048_576 },
     });
+    expect(result.config.upstreams[0]?.policy.retry?.bufferLimit).toBe(262_144);
     expect(result.config.upstreams[0]?.policy.connections).toEqual({ maxPerEndpoint: 8, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 131_072 });
   });
 
