@@ -15,6 +15,7 @@ import { clientConnectionBudget, ConnectionBudget } from '../proxy/listen/connec
 import { ForwarderPool } from '../proxy/forward/forwarder-pool.ts';
 import { composeSteps } from '../proxy/call/attempt.ts';
 import { EndpointDispatcher } from '../proxy/call/endpoint-step.ts';
+import { ReplayBufferTracker } from '../proxy/call/replay-buffer-tracker.ts';
 import { transparentRetry } from '../resilience/transparent-retry.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
@@ -98,6 +99,7 @@ export class Agent {
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
       dispatcher: composeSteps([transparentRetry], new EndpointDispatcher(this.clock)),
+      replayBuffers: new ReplayBufferTracker(config.listeners.maxReplayBuffered),
     };
     const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());
     this.connectionBudget = new ConnectionBudget(Math.min(descriptorBudget, config.listeners.maxConnectionsTotal));

@@ -6,7 +6,7 @@ import { Writable, type Readable } from 'node:stream';
 import { endpointSet, type Endpoint } from '../../src/balancer/endpoint-set.ts';
 import { createPicker } from '../../src/balancer/registry.ts';
 import { FakeClock } from '../../src/clock.ts';
-import { LB_DEFAULTS } from '../../src/config/defaults.ts';
+import { LB_DEFAULTS, LISTENERS_DEFAULTS } from '../../src/config/defaults.ts';
 import { InternalErrors } from '../../src/observability/internal-errors.ts';
 import { AccessLog, createLogger } from '../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../src/observability/metrics.ts';
@@ -15,6 +15,7 @@ import { EndpointDispatcher } from '../../src/proxy/call/endpoint-step.ts';
 import type { AttemptReason } from '../../src/proxy/call/outcome.ts';
 import type { ProxiedRequest } from '../../src/proxy/call/proxied-request.ts';
 import { ProxyCall, type CallEnvironment } from '../../src/proxy/call/proxy-call.ts';
+import { ReplayBufferTracker } from '../../src/proxy/call/replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from '../../src/proxy/call/response-sink.ts';
 import type { ProxyError } from '../../src/proxy/errors.ts';
 import type { Forwarder } from '../../src/proxy/forward/forwarder.ts';
@@ -154,7 +155,7 @@ export interface CallRig {
 }
 
 /** A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps` before the endpoint step. */
-export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; steps?: readonly Step[] } = {}): CallRig {
+export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; steps?: readonly Step[]; replayBuffered?: number; bufferLimit?: number } = {}): CallRig {
   const clock = new FakeClock();
   const metrics = new MeshletMetrics();
   const lines: Record<string, unknown>[] = [];
@@ -168,6 +169,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
     name: 'catalog',
     wireProtocol: 'http1',
     timeoutMs: options.timeoutMs ?? 0,
+    config: { policy: options.bufferLimit === undefined ? {} : { retry: { bufferLimit: options.bufferLimit } } },
     set,
     picker: createPicker(LB_DEFAULTS, set, { clock, random: () => 0 }),
     endpoints: new Map(set.endpoints.map((endpoint, i) => [endpoint, { endpoint, metrics: metrics.bindEndpoint('catalog', endpoint.address), forwarder: forwarders[i]! }])),
@@ -179,6 +181,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
     accessLog: new AccessLog(logger),
     internalErrors: new InternalErrors(metrics, logger),
     dispatcher: composeSteps(options.steps ?? [], new EndpointDispatcher(clock)),
+    replayBuffers: new ReplayBufferTracker(options.replayBuffered ?? LISTENERS_DEFAULTS.maxReplayBuffered),
   };
   return {
     clock, metrics, forwarders, upstream, env, lines,

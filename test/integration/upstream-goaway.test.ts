@@ -1,10 +1,14 @@
 // HTTP/2 upstreams that turn streams away the way servers do when they are rolled or full:
-// GOAWAY between requests, REFUSED_STREAM when they shed load. Such a stream never reached the
-// application, so the agent sends it once more (transparently) and the caller sees no failure.
+// GOAWAY between requests, REFUSED_STREAM when they shed load, gRPC servers with a maximum
+// connection age. Such a stream never reached the application, so the agent sends it once
+// more (transparently, with its body from the replay buffer) and the caller sees no failure.
 import http2, { type Http2Server, type Http2Session, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { Agent as UndiciAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadDemoProtos, type EchoReply, type EchoRequest } from '../../src/cli/demo/echo-proto.ts';
+import { echoClient, unary } from '../helpers/grpc-client.ts';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
 import { metricsText, sampleValue } from './http-support.ts';
 
@@ -105,5 +109,29 @@ describe('HTTP/2 upstreams that turn streams away', () => {
     expect(seen).toEqual({ 200: 60 });
     const retried = sampleValue(await metricsText(agent), 'meshlet_transparent_retries_total', { upstream: 'catalog', reason: 'refused_stream' });
     expect(retried).toBe(60);
+  });
+
+  it('a gRPC server with a maximum connection age fails no call of a grpc-js client', async () => {
+    const protos = loadDemoProtos();
+    const server = new grpc.Server({ 'grpc.max_connection_age_ms': 100, 'grpc.max_connection_age_grace_ms': 1000 });
+    server.addService(protos.Echo.service, {
+      Unary(call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, callback: grpc.sendUnaryData<EchoReply>) {
+        callback(null, { message: call.request.message, instance: 'aged', index: 0 });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))));
+    cleanups.push(() => void server.forceShutdown());
+    agent = await agentFor('grpc', `127.0.0.1:${port}`);
+    const client = echoClient(agent.listeners['upstream:catalog']!);
+    cleanups.push(() => client.close());
+
+    const failures: string[] = [];
+    for (let round = 0; round < 30; round++) {
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => unary(client, { message: `m${round}-${i}` })));
+      for (const result of results) if (result.status === 'rejected') failures.push(String((result.reason as Error).message));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+
+    expect(failures).toEqual([]);
   });
 });

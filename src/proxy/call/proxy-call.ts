@@ -6,6 +6,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
+import { REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
 import type { InternalErrors } from '../../observability/internal-errors.ts';
 import type { AccessLog } from '../../observability/logger.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
@@ -13,6 +14,8 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
+import { replayBody, type ReplayBody } from './replay-body.ts';
+import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 
@@ -25,6 +28,8 @@ export interface CallEnvironment {
   readonly internalErrors: InternalErrors;
   /** The steps every call runs through, built once (attempt.ts composeSteps). */
   readonly dispatcher: Dispatcher;
+  /** What all calls' replay buffers hold together (listeners.maxReplayBuffered). */
+  readonly replayBuffers: ReplayBufferTracker;
 }
 
 export class ProxyCall implements AttemptHandler, ResponseEnding {
@@ -33,7 +38,8 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   endpoint: EndpointRuntime | undefined;
   lastOutcome: Outcome | undefined;
   attempts = 0;
-  private bodyTaken = false;
+  /** The request body, held so that another attempt can send it again while it fits. */
+  private readonly body: ReplayBody;
   private readonly startedAt: number;
   private timer: TimerHandle | undefined;
   private done = false;
@@ -49,6 +55,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     private readonly env: CallEnvironment,
   ) {
     this.startedAt = env.clock.now();
+    this.body = replayBody(request.body, { perCall: upstream.config.policy.retry?.bufferLimit ?? REPLAY_BUFFER_LIMIT, shared: env.replayBuffers });
   }
 
   run(): void {
@@ -68,15 +75,14 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     return this.done;
   }
 
-  /** The body the next attempt sends: the request's own stream, which only one attempt can read. */
+  /** The body the next attempt sends, from its first byte: its own reader, which it destroys when it ends. */
   attemptBody(): Readable | null {
-    this.bodyTaken = true;
-    return this.request.body;
+    return this.body.reader();
   }
 
-  /** Whether another attempt could send the whole request again. */
+  /** Whether another attempt could send the whole request again: its body is still held whole. */
   get replayable(): boolean {
-    return this.request.body === null || !this.bodyTaken;
+    return this.body.retryable;
   }
 
   /** The endpoint step reports each attempt's start and end here, for the log and the error text. */
@@ -99,6 +105,8 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     }
     this.status = status;
     this.endedWithHead = endStream;
+    // No attempt follows a committed response: what the body still holds is for this one alone.
+    this.body.commit();
     return true;
   }
 
@@ -213,6 +221,11 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
    */
   private settle(status: number, errorCode: ProxyErrorCode | undefined, grpcStatus: number | undefined): void {
     if (this.timer !== undefined) this.env.clock.clearTimeout(this.timer);
+    this.body.release();
+    // What the client still sends is read and dropped, as node:http does itself with a body
+    // nobody read: a keep-alive connection must get past it to its next request.
+    const source = this.request.body;
+    if (source && !source.readableEnded && !source.destroyed) source.resume();
     const upstream = this.upstream;
     if (errorCode) upstream.metrics.error(errorCode);
     upstream.metrics.requestFinished();

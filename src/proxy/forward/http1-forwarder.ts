@@ -49,11 +49,13 @@ export class Http1Forwarder implements Forwarder {
     // was picked so, all requests to the endpoint would queue for good.
     const refusal = undiciRefusal(request);
     if (refusal !== undefined) {
+      body?.destroy();
       handler.onError('bad_request', refusal);
       return NO_ATTEMPT;
     }
     const exchange = new Http1Exchange(request, body, handler, this);
     if (!this.gate.enter(exchange, request.multiplexed)) {
+      body?.destroy();
       handler.onError('overflow', this.overflowMessage);
       return NO_ATTEMPT;
     }
@@ -67,7 +69,8 @@ export class Http1Forwarder implements Forwarder {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
         headers: withHost(request.headers, request.authority),
-        body: exchange.body && bodyUndiciMayFinish(exchange.body),
+        // The attempt's own reader of the call's body: undici destroys it when it is done with it.
+        body: exchange.body,
       },
       exchange,
     );
@@ -83,17 +86,6 @@ export class Http1Forwarder implements Forwarder {
 /** The request's headers plus Host: the authority the request was routed by, not the endpoint's address undici would send. */
 function withHost(headers: ProxiedRequest['headers'], authority: string): string[] | IncomingHttpHeaders {
   return Array.isArray(headers) ? [...headers, 'host', authority] : { ...(headers as IncomingHttpHeaders), host: authority };
-}
-
-/**
- * undici destroys a stream body once it has written it, or failed to. The client's request is
- * not undici's to destroy: for an h2c client it is the same stream as the response still to
- * come, which destroying would cut off. An iterator that does not destroy on return reads the
- * same bytes with the same back-pressure. (undici documents AsyncIterable bodies for dispatch;
- * its type declarations leave them out, hence the cast.)
- */
-function bodyUndiciMayFinish(body: Readable): Readable {
-  return body.iterator({ destroyOnReturn: false }) as unknown as Readable;
 }
 
 const cancelledByMeshlet = new Error('cancelled by meshlet');
@@ -122,7 +114,10 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   cancel(): void {
     if (this.over) return;
     this.over = true;
-    if (this.forwarder.gate.withdraw(this)) return;
+    if (this.forwarder.gate.withdraw(this)) {
+      this.body?.destroy();
+      return;
+    }
     this.abortUpstream?.(cancelledByMeshlet);
   }
 

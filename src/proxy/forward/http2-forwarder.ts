@@ -3,7 +3,7 @@
 
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
 import { formatHostPort } from '../../config/address.ts';
 import type { ConnectionsConfig } from '../../config/types.ts';
@@ -19,6 +19,9 @@ import type { ProxiedRequest } from '../call/proxied-request.ts';
 const { NGHTTP2_CANCEL, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
 
 const requestCutOff = new Error('request cancelled before its body was sent');
+
+/** The stream's own listeners report how the exchange went. */
+const ignoreOutcome = (): void => undefined;
 
 const MAX_WINDOW = 2 ** 31 - 1;
 
@@ -60,6 +63,7 @@ export class Http2Forwarder implements Forwarder {
   forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
     const exchange = new Http2Exchange(request, body, handler, this);
     if (!this.gate.enter(exchange, request.multiplexed)) {
+      body?.destroy();
       handler.onError('overflow', this.overflowMessage);
       return NO_ATTEMPT;
     }
@@ -184,6 +188,7 @@ class Http2Exchange implements Attempt, GatedRequest {
       stream = session.request(upstreamRequestHeaders(this.request), { endStream: this.body === null });
     } catch (err) {
       this.forwarder.gate.release();
+      this.body?.destroy();
       this.over = true;
       this.handler.onError(classifyTransportError(err, this.forwarder.hasConnected(session), false), (err as Error).message);
       return;
@@ -197,13 +202,18 @@ class Http2Exchange implements Attempt, GatedRequest {
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
     stream.on('close', this.onClose);
-    if (this.body) this.body.pipe(stream);
+    // The attempt's own reader of the call's body; pipeline destroys it when the stream ends
+    // or fails, and resets the stream when the body fails (the client's upload broke off).
+    if (this.body) pipeline(this.body, stream, ignoreOutcome);
   }
 
   cancel(): void {
     if (this.over) return;
     this.over = true;
-    if (this.forwarder.gate.withdraw(this)) return;
+    if (this.forwarder.gate.withdraw(this)) {
+      this.body?.destroy();
+      return;
+    }
     const stream = this.stream;
     if (!stream || stream.destroyed) return;
     // close() ends a request body still being sent (END_STREAM) before it resets, and the

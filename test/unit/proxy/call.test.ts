@@ -1,7 +1,7 @@
 // A call and its attempts on the in-memory forwarder and a fake clock: what the client is given
 // when timers, completions, failures and client closes race, what a discarded attempt leaves
 // behind (nothing), the transparent retry, and the last line of defence.
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type Dispatcher, type Step } from '../../../src/proxy/call/attempt.ts';
 import type { ProxyCall } from '../../../src/proxy/call/proxy-call.ts';
@@ -205,15 +205,57 @@ describe('the transparent retry', () => {
     expect(sink.failures).toEqual(['503 MESHLET_CONNECT_FAILED']);
   });
 
-  it('leaves a request whose body the first attempt took alone', () => {
+  it('sends a body that fits the replay buffer again, whole, to the second attempt', async () => {
     const rig = callRig({ steps: [transparentRetry] });
     const body = new PassThrough();
-    const { sink } = rig.call({ ...GET, method: 'POST', body });
-    rig.attempts()[0]!.fail('refused_stream');
+    rig.call({ ...GET, method: 'POST', body });
+    const first = rig.attempts()[0]!;
+    body.write('part one, ');
+    await readSome(first.body!, 'part one, '.length);
+    first.body!.destroy();
+    first.fail('refused_stream');
+    const second = rig.attempts()[1]!;
+    body.end('part two');
+    expect(await readAll(second.body!)).toBe('part one, part two');
+  });
+
+  it('does not send again a body past the replay cap, and still streams it whole to its one attempt', async () => {
+    const rig = callRig({ steps: [transparentRetry], bufferLimit: 8 });
+    const body = new PassThrough();
+    const { call, sink } = rig.call({ ...GET, method: 'POST', body });
+    const first = rig.attempts()[0]!;
+    const whole = 'a body longer than eight bytes';
+    body.end(whole);
+    expect(await readAll(first.body!)).toBe(whole);
+    expect(call.replayable).toBe(false);
+    first.fail('refused_stream');
     expect(rig.attempts()).toHaveLength(1);
     expect(sink.failures).toEqual(['503 MESHLET_UPSTREAM_RESET']);
   });
 });
+
+function readAll(stream: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.once('end', () => resolve(Buffer.concat(chunks).toString()));
+    stream.once('error', reject);
+  });
+}
+
+function readSome(stream: Readable, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen < bytes) return;
+      stream.off('data', onData);
+      stream.pause();
+      resolve();
+    };
+    stream.on('data', onData);
+  });
+}
 
 describe('the last line of defence', () => {
   it('fails each call whose handling throws with 502 MESHLET_BAD_UPSTREAM_RESPONSE, counts each, logs the stack once', async () => {
