@@ -14,7 +14,8 @@ import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type 
 import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
-import type { EndpointRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { EndpointState } from '../upstream/endpoint-state.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
 export const CLIENT_CLOSED = 499;
@@ -30,7 +31,7 @@ export interface CallEnvironment {
 export class ProxyCall implements AttemptHandler, ResponseEnding {
   private attempt: Attempt = NO_ATTEMPT;
   /** The endpoint of the latest attempt and how that attempt ended; attempts made so far. */
-  endpoint: EndpointRuntime | undefined;
+  endpoint: EndpointState | undefined;
   lastOutcome: Outcome | undefined;
   attempts = 0;
   private bodyTaken = false;
@@ -43,7 +44,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   private status = 0;
 
   constructor(
-    readonly upstream: UpstreamRuntime,
+    readonly upstream: Upstream,
     readonly request: ProxiedRequest,
     readonly sink: ResponseSink,
     private readonly env: CallEnvironment,
@@ -80,7 +81,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   }
 
   /** The endpoint step reports each attempt's start and end here, for the log and the error text. */
-  attemptStarted(endpoint: EndpointRuntime): void {
+  attemptStarted(endpoint: EndpointState): void {
     this.endpoint = endpoint;
     this.attempts++;
   }
@@ -144,7 +145,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   fail(code: ProxyErrorCode, detail: string, cancelAs: CancelReason = 'cancelled'): void {
     if (this.done) return;
     this.done = true;
-    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.endpoint.address})` : detail);
+    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.address})` : detail);
     try {
       this.attempt.cancel(cancelAs);
       this.sink.fail(error, this.upstream.name);
@@ -221,7 +222,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     const elapsedMs = this.env.clock.now() - this.startedAt;
     accessLog.record({
       upstream: upstream.name,
-      endpoint: this.endpoint ? this.endpoint.endpoint.address : null,
+      endpoint: this.endpoint ? this.endpoint.address : null,
       method: this.request.method,
       path: this.request.path,
       status,
