@@ -1,6 +1,7 @@
 // A holder's share of a forwarder: the endpoint state of each upstream naming that endpoint
 // holds one. The forwarder closes (gracefully: what is in flight finishes) when its last
-// lease is released; settings the connections do not depend on travel with the lease.
+// lease is released; settings the connections do not depend on travel with the lease (a
+// holder whose settings change takes a new lease on the same forwarder, then drops the old).
 
 import type { Forwarder, ForwarderSettings } from './forwarder.ts';
 
@@ -41,21 +42,11 @@ export class SharedForwarder {
 export class ForwarderLease {
   constructor(
     private readonly shared: SharedForwarder,
-    private current: ForwarderSettings,
+    readonly settings: ForwarderSettings,
   ) {}
 
   get forwarder(): Forwarder {
     return this.shared.forwarder;
-  }
-
-  get settings(): ForwarderSettings {
-    return this.current;
-  }
-
-  /** The holder's settings changed (a policy's connectTimeout): the next connection uses them. */
-  update(settings: ForwarderSettings): void {
-    this.current = settings;
-    this.shared.applySettings();
   }
 
   /** Idempotent; the last release closes the forwarder once its requests are done. */

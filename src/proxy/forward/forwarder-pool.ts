@@ -38,7 +38,7 @@ export class ForwarderPool {
     return shared.lease(settings);
   }
 
-  /** Forwarders open now, leased or closing. */
+  /** Forwarders some lease holds. */
   get size(): number {
     return this.shared.size;
   }
