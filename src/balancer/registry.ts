@@ -40,7 +40,7 @@ for (const [algorithm, type] of Object.entries(builtins)) registerLoadBalancerTy
 export const LB_ALGORITHMS = Object.keys(builtins) as readonly LbAlgorithm[];
 
 /** The registered algorithms that read `field`. */
-export function algorithmsReading(field: LbField): string[] {
+function algorithmsReading(field: LbField): string[] {
   return [...types].filter(([, type]) => type.fields.includes(field)).map(([algorithm]) => algorithm);
 }
 

@@ -38,11 +38,6 @@ export class ForwarderPool {
     return shared.lease(settings);
   }
 
-  /** Forwarders some lease holds. */
-  get size(): number {
-    return this.shared.size;
-  }
-
   /** Closes every forwarder, leased or not (the agent is stopping); in-flight requests finish. */
   async closeAll(): Promise<void> {
     const all = [...this.shared.values()].map((shared) => shared.forwarder.close());

@@ -31,7 +31,8 @@ describe('forwarder leases', () => {
     expect(close).not.toHaveBeenCalled();
     second.release();
     expect(close).toHaveBeenCalledTimes(1);
-    expect(pool.size).toBe(0);
+    // The next lease gets a forwarder of its own, not the closing one.
+    expect(pool.lease(target('h1'), { connectTimeoutMs: 1000 }).forwarder).not.toBe(first.forwarder);
   });
 
   it('give other connection limits or another transport a forwarder of their own', () => {
@@ -39,7 +40,6 @@ describe('forwarder leases', () => {
     const base = pool.lease(target('h2'), { connectTimeoutMs: 1000 });
     expect(pool.lease(target('h2', 4), { connectTimeoutMs: 1000 }).forwarder).not.toBe(base.forwarder);
     expect(pool.lease(target('h1'), { connectTimeoutMs: 1000 }).forwarder).not.toBe(base.forwarder);
-    expect(pool.size).toBe(3);
   });
 
   it('hand the forwarder the shortest connect timeout its holders ask for, following new leases and releases', () => {
