@@ -204,7 +204,7 @@ export interface CallRig {
 }
 
 /** A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps` before the endpoint step. */
-export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; steps?: readonly Step[] } = {}): CallRig {
+export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; policy?: Partial<UpstreamConfig['policy']>; steps?: readonly Step[] } = {}): CallRig {
   const clock = new FakeClock();
   const metrics = new MeshletMetrics();
   const lines: Record<string, unknown>[] = [];
@@ -212,7 +212,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
   const addresses = options.addresses ?? ['127.0.0.1:1'];
   const pool = new DrivenForwarderPool();
   const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool() };
-  const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0 }), deps), deps);
+  const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0, ...options.policy }), deps), deps);
   const forwarders = addresses.map((address) => pool.forwarderOf(address)!);
   const order: DrivenAttempt[] = [];
   for (const forwarder of forwarders) forwarder.onForward = (attempt) => void order.push(attempt);

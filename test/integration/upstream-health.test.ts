@@ -1,20 +1,20 @@
 // Health flips under load, in-process with real forwarders against real upstreams on
 // loopback: each flip publishes a new snapshot, and every endpoint keeps its connections
 // (the upstreams count their accepts) while no request is lost.
+import type { OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock, systemRandom } from '../../src/clock.ts';
-import { DEFAULT_POLICY } from '../../src/config/defaults.ts';
-import type { UpstreamConfig } from '../../src/config/types.ts';
 import { InternalErrors } from '../../src/observability/internal-errors.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../src/observability/metrics.ts';
+import { composeSteps } from '../../src/proxy/call/attempt.ts';
+import { EndpointDispatcher } from '../../src/proxy/call/endpoint-step.ts';
 import { ProxyCall } from '../../src/proxy/call/proxy-call.ts';
 import type { ResponseEnding } from '../../src/proxy/call/response-sink.ts';
 import type { ProxyError } from '../../src/proxy/errors.ts';
 import { ForwarderPool } from '../../src/proxy/forward/forwarder-pool.ts';
 import { prepareUpstream, Upstream } from '../../src/proxy/upstream/upstream.ts';
-import { RecordingSink, request } from '../unit/upstream/fixtures.ts';
-import { splitAddress } from './http-support.ts';
+import { catalogConfig, GET, RecordingSink } from '../helpers/in-memory-forwarder.ts';
 import { countingHttp1Upstream, type CountingUpstream } from './limits-support.ts';
 
 /** Resolves with the status the client got, or the error it was answered with. */
@@ -22,7 +22,7 @@ class AwaitedSink extends RecordingSink {
   private settle: (result: string) => void = () => undefined;
   readonly result = new Promise<string>((resolve) => (this.settle = resolve));
 
-  override finish(trailers: unknown, ending: ResponseEnding): void {
+  override finish(trailers: OutgoingHttpHeaders | undefined, ending: ResponseEnding): void {
     super.finish(trailers, ending);
     this.settle(String(this.status));
   }
@@ -46,17 +46,17 @@ afterAll(async () => {
 
 describe('health changes under load', () => {
   it('keep every endpoint connections and lose no request', async () => {
-    const config: UpstreamConfig = {
-      name: 'catalog',
-      protocol: 'http',
-      endpoints: upstreams.map((u) => ({ address: u.address, ...splitAddress(u.address), weight: 1, backup: false, metadata: {} })),
-      policy: { ...DEFAULT_POLICY, timeout: 5000 },
-    };
+    const config = catalogConfig(upstreams.map((u) => u.address), { timeout: 5000 });
     const metrics = new MeshletMetrics();
     const forwarders = new ForwarderPool(systemClock);
     const deps = { clock: systemClock, random: systemRandom, metrics, forwarders };
     const upstream = new Upstream(prepareUpstream(config, deps), deps);
-    const env = { clock: systemClock, accessLog: undefined, internalErrors: new InternalErrors(metrics, createLogger({ level: 'silent', name: 'health-test' })) };
+    const env = {
+      clock: systemClock,
+      accessLog: undefined,
+      internalErrors: new InternalErrors(metrics, createLogger({ level: 'silent', name: 'health-test' })),
+      dispatcher: composeSteps([], new EndpointDispatcher(systemClock)),
+    };
     const [a, b] = upstreams.map((u) => u.address) as [string, string];
 
     const results: string[] = [];
@@ -64,7 +64,7 @@ describe('health changes under load', () => {
     const client = async (): Promise<void> => {
       for (let i = 0; i < 5000 && !stop; i++) {
         const sink = new AwaitedSink();
-        new ProxyCall(upstream, request, sink, env).run();
+        new ProxyCall(upstream, GET, sink, env).run();
         results.push(await sink.result);
       }
     };

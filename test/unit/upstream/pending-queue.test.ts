@@ -2,9 +2,9 @@
 // bounded by policy.limits.maxPending and by each call's deadline, and run as soon as the next
 // snapshot is published, in the order they came.
 import { describe, expect, it } from 'vitest';
-import { ProxyCall } from '../../../src/proxy/call/proxy-call.ts';
 import type { PendingPick } from '../../../src/proxy/upstream/pick-result.ts';
-import { callEnvironment, endpointOf, RecordingSink, request, upstreamConfig, upstreamHarness } from './fixtures.ts';
+import { callRig, catalogConfig, GET } from '../../helpers/in-memory-forwarder.ts';
+import { endpointOf, upstreamHarness } from './fixtures.ts';
 
 const limits = (maxPending: number) => ({ limits: { maxConcurrent: 1024, maxPending } });
 
@@ -19,8 +19,8 @@ function waiter(name: string, log: string[], onRetry?: () => void): PendingPick 
 
 describe('the pending queue of an upstream without endpoints', () => {
   it('answers a pick with queue, and holds at most limits.maxPending waiters', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([], limits(2)));
-    expect(upstream.pick(request).kind).toBe('queue');
+    const upstream = upstreamHarness().build(catalogConfig([], limits(2)));
+    expect(upstream.pick(GET).kind).toBe('queue');
     const log: string[] = [];
     expect(upstream.wait(waiter('a', log))).toBe(true);
     expect(upstream.wait(waiter('b', log))).toBe(true);
@@ -28,18 +28,18 @@ describe('the pending queue of an upstream without endpoints', () => {
   });
 
   it('retries every waiter in arrival order when endpoints are published, skipping one that stopped waiting', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([], limits(10)));
+    const upstream = upstreamHarness().build(catalogConfig([], limits(10)));
     const log: string[] = [];
     const waiters = ['a', 'b', 'c', 'd'].map((name) => waiter(name, log));
     for (const w of waiters) upstream.wait(w);
     upstream.stopWaiting(waiters[1]!);
     upstream.setEndpoints([endpointOf('10.0.0.1:80')]);
     expect(log).toEqual(['a', 'c', 'd']);
-    expect(upstream.pick(request)).toMatchObject({ kind: 'picked', endpoint: { address: '10.0.0.1:80' } });
+    expect(upstream.pick(GET)).toMatchObject({ kind: 'picked', endpoint: { address: '10.0.0.1:80' } });
   });
 
   it('does not call a waiter that an earlier one stopped during the same retry round', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([], limits(10)));
+    const upstream = upstreamHarness().build(catalogConfig([], limits(10)));
     const log: string[] = [];
     const later = waiter('later', log);
     upstream.wait(waiter('first', log, () => upstream.stopWaiting(later)));
@@ -49,7 +49,7 @@ describe('the pending queue of an upstream without endpoints', () => {
   });
 
   it('makes room again as waiters are retried: a waiter that must wait again joins the next round', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([], limits(1)));
+    const upstream = upstreamHarness().build(catalogConfig([], limits(1)));
     const log: string[] = [];
     const patient: PendingPick = { retryPick: () => void (log.push('patient'), upstream.wait(patient)) };
     upstream.wait(patient);
@@ -64,47 +64,47 @@ describe('the pending queue of an upstream without endpoints', () => {
 
 /** One call, run against an upstream without endpoints whose timeout is 5 s. */
 function waitingCall() {
-  const h = upstreamHarness();
-  const upstream = h.build(upstreamConfig([], { timeout: 5000, ...limits(10) }));
-  const sink = new RecordingSink();
-  new ProxyCall(upstream, request, sink, callEnvironment(h.clock, h.metrics)).run();
-  return { h, upstream, sink };
+  const rig = callRig({ addresses: [], timeoutMs: 5000, policy: limits(10) });
+  return { rig, upstream: rig.upstream, sink: rig.call().sink };
 }
 
 describe('a call waiting for an upstream first endpoint', () => {
   it('is forwarded as soon as an endpoint is published', () => {
-    const { h, upstream, sink } = waitingCall();
-    h.clock.advance(1000);
-    expect(h.pool.made).toHaveLength(0);
+    const { rig, upstream, sink } = waitingCall();
+    rig.clock.advance(1000);
+    expect(rig.pool.made).toHaveLength(0);
     upstream.setEndpoints([endpointOf('10.0.0.1:80')]);
-    expect(h.pool.made).toHaveLength(1);
-    expect(h.pool.made[0]!.calls).toHaveLength(1);
+    expect(rig.pool.made).toHaveLength(1);
+    expect(rig.pool.made[0]!.attempts).toHaveLength(1);
     expect(sink.failures).toEqual([]);
   });
 
   it('fails with 504 at its deadline, and is not sent anywhere once an endpoint comes later', () => {
-    const { h, upstream, sink } = waitingCall();
-    h.clock.advance(5000);
+    const { rig, upstream, sink } = waitingCall();
+    rig.clock.advance(5000);
     expect(sink.failures).toEqual(['504 MESHLET_UPSTREAM_TIMEOUT']);
     upstream.setEndpoints([endpointOf('10.0.0.1:80')]);
-    expect(h.pool.made[0]!.calls).toHaveLength(0);
+    expect(rig.pool.made[0]!.attempts).toHaveLength(0);
+  });
+
+  it('leaves the queue when its client goes away: only the call still waiting is sent', () => {
+    const { rig, upstream } = waitingCall();
+    const gone = rig.call().call;
+    gone.onClientClose();
+    upstream.setEndpoints([endpointOf('10.0.0.1:80')]);
+    expect(rig.pool.made[0]!.attempts).toHaveLength(1);
   });
 
   it('is answered 503 MESHLET_UPSTREAM_OVERFLOW at once when limits.maxPending calls wait already', () => {
-    const h = upstreamHarness();
-    const upstream = h.build(upstreamConfig([], { timeout: 5000, ...limits(1) }));
-    const sinks = [new RecordingSink(), new RecordingSink()];
-    for (const sink of sinks) new ProxyCall(upstream, request, sink, callEnvironment(h.clock, h.metrics)).run();
+    const rig = callRig({ addresses: [], timeoutMs: 5000, policy: limits(1) });
+    const sinks = [rig.call().sink, rig.call().sink];
     expect(sinks.map((s) => s.failures)).toEqual([[], ['503 MESHLET_UPSTREAM_OVERFLOW']]);
   });
 
   it('fails at once with 503 MESHLET_NO_HEALTHY_ENDPOINT when endpoints exist but none may take it', () => {
-    const h = upstreamHarness();
-    const upstream = h.build(upstreamConfig([], { timeout: 5000 }));
-    upstream.setEndpoints([endpointOf('10.0.0.1:80', 'unhealthy')]);
-    expect(upstream.pick(request)).toMatchObject({ kind: 'fail', code: 'MESHLET_NO_HEALTHY_ENDPOINT' });
-    const sink = new RecordingSink();
-    new ProxyCall(upstream, request, sink, callEnvironment(h.clock, h.metrics)).run();
-    expect(sink.failures).toEqual(['503 MESHLET_NO_HEALTHY_ENDPOINT']);
+    const rig = callRig({ addresses: [], timeoutMs: 5000 });
+    rig.upstream.setEndpoints([endpointOf('10.0.0.1:80', 'unhealthy')]);
+    expect(rig.upstream.pick(GET)).toMatchObject({ kind: 'fail', code: 'MESHLET_NO_HEALTHY_ENDPOINT' });
+    expect(rig.call().sink.failures).toEqual(['503 MESHLET_NO_HEALTHY_ENDPOINT']);
   });
 });

@@ -7,14 +7,15 @@ import { CONNECTIONS_DEFAULTS, DEFAULT_POLICY, LB_DEFAULTS } from '../../../src/
 import { outcomeOf } from '../../../src/proxy/call/outcome.ts';
 import type { EndpointState } from '../../../src/proxy/upstream/endpoint-state.ts';
 import { prepareUpstream, type Upstream } from '../../../src/proxy/upstream/upstream.ts';
-import { endpointOf, request, upstreamConfig, upstreamHarness } from './fixtures.ts';
+import { catalogConfig, GET } from '../../helpers/in-memory-forwarder.ts';
+import { endpointOf, upstreamHarness } from './fixtures.ts';
 
 const A = '10.0.0.1:80';
 const B = '10.0.0.2:80';
 const C = '10.0.0.3:80';
 
 function picked(upstream: Upstream): EndpointState {
-  const result = upstream.pick(request);
+  const result = upstream.pick(GET);
   if (result.kind !== 'picked') throw new Error(`expected a pick, got ${result.kind}`);
   return result.endpoint;
 }
@@ -37,16 +38,16 @@ const ok = (latencyMs: number | undefined) => outcomeOf(200, undefined, undefine
 
 describe('picks', () => {
   it('return one preallocated result per endpoint state', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([A]));
-    const first = upstream.pick(request);
-    expect(upstream.pick(request)).toBe(first);
+    const upstream = upstreamHarness().build(catalogConfig([A]));
+    const first = upstream.pick(GET);
+    expect(upstream.pick(GET)).toBe(first);
   });
 });
 
 describe('a health change', () => {
   it('keeps the endpoint state, its forwarder, its in-flight count and the round-robin position', () => {
     const h = upstreamHarness(4);
-    const upstream = h.build(upstreamConfig([A, B, C]));
+    const upstream = h.build(catalogConfig([A, B, C]));
     let last = picked(upstream);
     while (last.address !== B) last = picked(upstream);
     const b = last;
@@ -66,7 +67,7 @@ describe('a health change', () => {
     expect(again).toBe(b);
     expect(again.forwarder).toBe(forwarder);
     expect(h.pool.made).toHaveLength(3);
-    upstream.observe(b, ok(5), 'http1');
+    upstream.observe(b, ok(5));
     expect(pickerState(upstream, B).inFlight).toBe(1);
   });
 });
@@ -74,7 +75,7 @@ describe('a health change', () => {
 describe('endpoints joining and leaving', () => {
   it('keep the state of those that stay and close the forwarder of one that leaves', () => {
     const h = upstreamHarness();
-    const upstream = h.build(upstreamConfig([A, B]));
+    const upstream = h.build(catalogConfig([A, B]));
     const a = stateOf(upstream, A);
     upstream.attemptStarted(a);
     upstream.setEndpoints([endpointOf(A), endpointOf(C)]);
@@ -87,7 +88,7 @@ describe('endpoints joining and leaving', () => {
   });
 
   it('refuses endpoints no picker can serve and keeps the snapshot before them', () => {
-    const upstream = upstreamHarness().build(upstreamConfig([A, B], { lb: { ...LB_DEFAULTS, algorithm: 'maglev', tableSize: 2 } }));
+    const upstream = upstreamHarness().build(catalogConfig([A, B], { lb: { ...LB_DEFAULTS, algorithm: 'maglev', tableSize: 2 } }));
     expect(() => upstream.setEndpoints([endpointOf(A), endpointOf(B), endpointOf(C)])).toThrow(BalancerConfigError);
     const seen = new Set(Array.from({ length: 20 }, () => picked(upstream).address));
     expect([...seen].sort()).toEqual([A, B]);
@@ -98,39 +99,39 @@ describe('a policy change', () => {
   it('keeps EWMA, in-flight counts, rotation and forwarders; a new connect timeout reaches the forwarder as a setting', () => {
     const h = upstreamHarness();
     const peak = (decay: number) => ({ lb: { ...LB_DEFAULTS, algorithm: 'peak_ewma' as const, decay } });
-    const upstream = h.build(upstreamConfig([A, B], peak(10_000)));
+    const upstream = h.build(catalogConfig([A, B], peak(10_000)));
     const a = stateOf(upstream, A);
     const b = stateOf(upstream, B);
     upstream.attemptStarted(a);
-    upstream.observe(a, ok(40), 'http1');
+    upstream.observe(a, ok(40));
     upstream.attemptStarted(b);
 
-    upstream.commit(prepareUpstream(upstreamConfig([A, B], { ...peak(20_000), connectTimeout: 250 }), h.deps, upstream));
+    upstream.commit(prepareUpstream(catalogConfig([A, B], { ...peak(20_000), connectTimeout: 250 }), h.deps, upstream));
     expect(pickerState(upstream, A)).toMatchObject({ ewmaMs: 40, inFlight: 0 });
     expect(pickerState(upstream, B)).toMatchObject({ inFlight: 1 });
     expect(h.pool.made).toHaveLength(2);
     expect(h.pool.made.map((f) => f.closed)).toEqual([false, false]);
     expect(h.pool.made.map((f) => f.settings.at(-1))).toEqual([{ connectTimeoutMs: 250 }, { connectTimeoutMs: 250 }]);
     // An attempt that gives no latency sample (a cancel) releases its count and leaves the estimate.
-    upstream.observe(b, outcomeOf(0, undefined, 'cancelled', 12), 'http1');
+    upstream.observe(b, outcomeOf(0, undefined, 'cancelled', 12));
     expect(pickerState(upstream, B)).toMatchObject({ inFlight: 0, ewmaMs: undefined });
   });
 
   it('moves an endpoint to a new forwarder only when what its connections depend on changes', () => {
     const h = upstreamHarness();
-    const upstream = h.build(upstreamConfig([A]));
+    const upstream = h.build(catalogConfig([A]));
     const before = picked(upstream).forwarder;
-    upstream.commit(prepareUpstream(upstreamConfig([A], { connections: { ...CONNECTIONS_DEFAULTS, maxPerEndpoint: 4 } }), h.deps, upstream));
+    upstream.commit(prepareUpstream(catalogConfig([A], { connections: { ...CONNECTIONS_DEFAULTS, maxPerEndpoint: 4 } }), h.deps, upstream));
     expect(picked(upstream).forwarder).not.toBe(before);
     expect(h.pool.made.map((f) => f.closed)).toEqual([true, false]);
   });
 
   it('is prepared without touching the running upstream, and a prepare that cannot be built throws', () => {
     const h = upstreamHarness();
-    const upstream = h.build(upstreamConfig([A, B, C]));
-    const prepared = prepareUpstream(upstreamConfig([A, B, C], { timeout: 1234 }), h.deps, upstream);
+    const upstream = h.build(catalogConfig([A, B, C]));
+    const prepared = prepareUpstream(catalogConfig([A, B, C], { timeout: 1234 }), h.deps, upstream);
     expect(upstream.timeoutMs).toBe(DEFAULT_POLICY.timeout);
-    expect(() => prepareUpstream(upstreamConfig([A, B, C], { lb: { ...LB_DEFAULTS, algorithm: 'maglev', tableSize: 2 } }), h.deps, upstream)).toThrow(BalancerConfigError);
+    expect(() => prepareUpstream(catalogConfig([A, B, C], { lb: { ...LB_DEFAULTS, algorithm: 'maglev', tableSize: 2 } }), h.deps, upstream)).toThrow(BalancerConfigError);
     upstream.commit(prepared);
     expect(upstream.timeoutMs).toBe(1234);
     expect(h.pool.made).toHaveLength(3);
