@@ -21,14 +21,30 @@ import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
 import { routingName } from '../proxy/route/authority.ts';
 import { connectHandler } from '../proxy/listen/tunnel.ts';
-import { UpstreamRuntime } from '../proxy/upstream/upstream.ts';
+import { prepareUpstream, Upstream, type UpstreamChange } from '../proxy/upstream/upstream.ts';
 import { InFlightCounter } from '../proxy/listen/in-flight.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 
-/** An upstream's current runtime plus the frontend its port and CONNECT tunnels feed. */
+/** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {
-  runtime: UpstreamRuntime;
+  readonly upstream: Upstream;
   readonly frontend: HttpFrontend;
+}
+
+/** One upstream (or inbound service) of a prepared config. */
+interface PlannedUpstream {
+  readonly config: UpstreamConfig;
+  /** The listener name its own port has, which its frontend's metrics carry. */
+  readonly listener: string;
+  /** Undefined when its config is unchanged: the running upstream stays as it is. */
+  readonly change: UpstreamChange | undefined;
+}
+
+/** A config prepared by Agent.prepare: everything built, nothing in force until commit. */
+export interface AgentPlan {
+  readonly config: AgentConfig;
+  /** Outbound upstreams by name, inbound services by "inbound:<name>", in config order. */
+  readonly upstreams: ReadonlyMap<string, PlannedUpstream>;
 }
 
 /** A listener a reload could not open (its address in use, say); the rest of the config applies. */
@@ -119,12 +135,11 @@ export class Agent {
       source: {
         isLive: () => true,
         isReady: () => this.ready && !this.draining,
-        upstreams: () => [...this.slots.values()].map((slot) => slot.runtime.describe()),
+        upstreams: () => [...this.slots.values()].map((slot) => slot.upstream.describe()),
         effectiveConfig: () => redactConfig(this.config),
       },
     });
-    this.buildSlots(this.config);
-    const failures = await this.syncListeners(this.config);
+    const failures = await this.commit(this.prepare(this.config));
     if (failures.length > 0) {
       throw new Error(failures.map((f) => `${f.listener} on ${f.address}: ${f.error}`).join('; '));
     }
@@ -141,12 +156,52 @@ export class Agent {
   }
 
   /**
-   * Applies a new, already validated config. Unchanged upstreams keep their runtime (pools,
-   * picker state); changed ones get a new runtime that inherits load state; requests in flight
-   * finish on the objects they started with. A listener that cannot be opened is reported,
-   * not fatal: the agent keeps serving everything else.
+   * Applies a new, already validated config: prepare, then commit. A config that cannot be
+   * prepared (a picker its endpoints cannot be built for, say) rejects, and the old config
+   * stays wholly in force. A listener that cannot be opened is reported, not fatal: the agent
+   * keeps serving everything else (see commit).
    */
   async reload(config: AgentConfig): Promise<ListenerFailure[]> {
+    return this.commit(this.prepare(config));
+  }
+
+  /**
+   * Builds everything `config` needs that can fail (each changed upstream's settings and
+   * picker) without putting any of it in force: no state changes, no socket opens. Throws,
+   * naming the upstream, when something cannot be built; that is a rejected reload, and will
+   * be the control plane's NACK.
+   */
+  prepare(config: AgentConfig): AgentPlan {
+    const deps = { clock: this.clock, random: this.random };
+    const wanted: [UpstreamConfig, string][] = [
+      ...config.upstreams.map((upstream): [UpstreamConfig, string] => [upstream, `upstream:${upstream.name}`]),
+      ...config.services.map((service): [UpstreamConfig, string] => [inboundUpstream(service), `service:${service.name}`]),
+    ];
+    const upstreams = new Map<string, PlannedUpstream>();
+    for (const [upstream, listener] of wanted) {
+      const running = this.slots.get(upstream.name)?.upstream;
+      if (running && sameConfig(running.config, upstream)) {
+        upstreams.set(upstream.name, { config: upstream, listener, change: undefined });
+        continue;
+      }
+      try {
+        upstreams.set(upstream.name, { config: upstream, listener, change: prepareUpstream(upstream, deps, running) });
+      } catch (err) {
+        throw new Error(`upstream "${upstream.name}": ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return { config, upstreams };
+  }
+
+  /**
+   * Puts a prepared config in force. The swap is synchronous and cannot fail: upstreams,
+   * routes and the config change together, so no request sees half of it. Then listeners
+   * are matched to it: opening a port is the one side effect that can still fail, and does
+   * so per listener (reported, the rest applies), since prepare cannot try a port without
+   * taking it. A listener moving to a new address closes before its new one opens.
+   */
+  async commit(plan: AgentPlan): Promise<ListenerFailure[]> {
+    const { config } = plan;
     if (config.admin.listen.text !== this.config.admin.listen.text) {
       this.logger.warn({ field: 'admin.listen' }, 'admin.listen changed: takes effect after a restart');
     }
@@ -154,10 +209,8 @@ export class Agent {
       this.logger.warn({ field: 'listeners' }, 'listeners changed: takes effect after a restart');
     }
     this.config = config;
-    this.buildSlots(config);
-    const failures = await this.syncListeners(config);
-    void this.forwarders.sweep();
-    return failures;
+    this.commitUpstreams(plan);
+    return this.syncListeners(config);
   }
 
   /** Readiness false, stop accepting, let requests in flight finish up to the timeout. */
@@ -192,50 +245,33 @@ export class Agent {
     return all;
   }
 
-  private buildSlots(config: AgentConfig): void {
+  private commitUpstreams(plan: AgentPlan): void {
     const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders };
-    // Each with the name of the listener its own port has, which its frontend's metrics carry.
-    const wanted: [UpstreamConfig, string][] = [
-      ...config.upstreams.map((upstream): [UpstreamConfig, string] => [upstream, `upstream:${upstream.name}`]),
-      ...config.services.map((service): [UpstreamConfig, string] => [inboundUpstream(service), `service:${service.name}`]),
-    ];
     const next = new Map<string, UpstreamSlot>();
-    this.forwarders.beginGeneration();
-    for (const [upstream, listenerName] of wanted) {
-      const slot = this.slots.get(upstream.name);
-      if (slot && sameConfig(slot.runtime.config, upstream)) {
-        // Re-acquire so the sweep keeps this upstream's forwarders.
-        for (const endpoint of slot.runtime.set.endpoints) this.forwarders.acquire(upstream.protocol, endpoint, upstream.policy);
-        next.set(upstream.name, slot);
+    for (const [name, planned] of plan.upstreams) {
+      const slot = this.slots.get(name);
+      if (slot) {
+        if (planned.change) slot.upstream.commit(planned.change);
+        next.set(name, slot);
         continue;
       }
-      const runtime = new UpstreamRuntime(upstream, deps, slot?.runtime);
-      if (slot) {
-        for (const endpoint of slot.runtime.set.endpoints) {
-          if (!runtime.set.endpoints.some((e) => e.address === endpoint.address)) this.metrics.removeEndpoint(upstream.name, endpoint.address);
-        }
-        slot.runtime = runtime;
-        next.set(upstream.name, slot);
-      } else {
-        const created: UpstreamSlot = {
-          runtime,
-          frontend: new HttpFrontend(listenerName, () => created.runtime, this.env),
-        };
-        next.set(upstream.name, created);
-      }
+      // A new name always has a change: nothing ran under it to be unchanged from.
+      const upstream = new Upstream(planned.change!, deps);
+      next.set(name, { upstream, frontend: new HttpFrontend(planned.listener, () => upstream, this.env) });
     }
     for (const [name, slot] of this.slots) {
       if (next.has(name)) continue;
       this.metrics.removeUpstream(name);
       slot.frontend.drain();
+      slot.upstream.close();
     }
     this.slots = next;
     // Config refuses two upstream names with one routing name (cross-checks.ts).
-    this.routes = new Map(config.upstreams.map((upstream) => [routingName(upstream.name), next.get(upstream.name)!]));
-    if (config.proxy && !this.proxyFrontend) {
+    this.routes = new Map(plan.config.upstreams.map((upstream) => [routingName(upstream.name), next.get(upstream.name)!]));
+    if (plan.config.proxy && !this.proxyFrontend) {
       this.proxyFrontend = new HttpFrontend(
         'proxy',
-        (authority) => this.routes.get(routingName(authority))?.runtime,
+        (authority) => this.routes.get(routingName(authority))?.upstream,
         this.env,
         connectHandler((name) => this.routes.get(name)?.frontend, this.metrics, 'proxy'),
       );

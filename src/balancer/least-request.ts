@@ -5,7 +5,7 @@
 
 import type { Endpoint } from './endpoint-set.ts';
 import { EdfScheduler } from './edf-scheduler.ts';
-import { BalancerConfigError } from './errors.ts';
+import { integerRange, type LoadBalancerType } from './lb-type.ts';
 import type { PickerContext } from './picker-context.ts';
 import { DistinctChoices } from './random-choice.ts';
 import { TrackedPicker } from './tracked-picker.ts';
@@ -18,12 +18,8 @@ export class LeastRequestPicker extends TrackedPicker {
 
   constructor(context: PickerContext) {
     super(context);
-    const { choiceCount } = context.lb;
-    if (!Number.isInteger(choiceCount) || choiceCount < 1) {
-      throw new BalancerConfigError(`least_request choiceCount must be a positive integer, got ${choiceCount}`);
-    }
     const n = this.endpoints.length;
-    this.choiceCount = Math.min(choiceCount, n);
+    this.choiceCount = Math.min(context.lb.choiceCount, n);
     this.choices = new DistinctChoices(n, context.random);
     const weights = this.endpoints.map((e) => e.weight);
     this.scheduler = weights.some((w) => w !== weights[0]) ? new EdfScheduler(weights) : undefined;
@@ -52,3 +48,12 @@ export class LeastRequestPicker extends TrackedPicker {
     return endpoint;
   }
 }
+
+/** Fewer than two choices is a random pick: say random then. */
+export const MIN_CHOICE_COUNT = 2;
+
+export const leastRequestType: LoadBalancerType = {
+  fields: ['choiceCount'],
+  validate: (lb) => integerRange('choiceCount', lb.choiceCount, MIN_CHOICE_COUNT),
+  create: (context) => new LeastRequestPicker(context),
+};

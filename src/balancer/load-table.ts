@@ -1,6 +1,7 @@
 // Per-address load shared by the successive pickers of one upstream. A new picker takes the
 // very same record for every address that remains, so a request started on the old picker
-// and ended on either one settles the same count, and a reload resets nothing.
+// and ended on either one settles the same count, and a reload resets nothing. The rotation
+// travels along too, so round robin goes on after the endpoint it picked last.
 
 import type { Endpoint } from './endpoint-set.ts';
 
@@ -21,11 +22,18 @@ export class EndpointLoad {
   }
 }
 
+/** Where a rotation stands: the address it picked last, none before its first pick. */
+export class Rotation {
+  lastAddress: string | undefined = undefined;
+}
+
 export class LoadTable {
   private readonly byAddress = new Map<string, EndpointLoad>();
+  readonly rotation: Rotation;
 
   /** One record per address in `endpoints`, reusing `previous`'s record where there is one. */
   constructor(endpoints: readonly Endpoint[], previous?: LoadTable) {
+    this.rotation = previous?.rotation ?? new Rotation();
     for (const endpoint of endpoints) {
       if (this.byAddress.has(endpoint.address)) continue;
       this.byAddress.set(endpoint.address, previous?.byAddress.get(endpoint.address) ?? new EndpointLoad());

@@ -7,11 +7,15 @@
 import type { Random } from '../clock.ts';
 import type { Endpoint } from './endpoint-set.ts';
 import { BalancerConfigError } from './errors.ts';
+import type { LbIssue, LoadBalancerType } from './lb-type.ts';
 import { murmurHash3 } from './hash.ts';
 import { inAddressOrder, type PickerContext } from './picker-context.ts';
 import type { PickRequest } from './picker.ts';
 import { randomIndex } from './random-choice.ts';
 import { TrackedPicker } from './tracked-picker.ts';
+
+/** Envoy's bound: a larger table costs memory for no better spread. */
+export const MAX_TABLE_SIZE = 5_000_011;
 
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
@@ -58,8 +62,10 @@ export class MaglevPicker extends TrackedPicker {
 
   constructor(context: PickerContext) {
     const { tableSize } = context.lb;
-    if (!isPrime(tableSize)) {
-      throw new BalancerConfigError(`maglev tableSize must be a prime number, got ${tableSize}`);
+    // Depends on the endpoints, so only a picker can tell: a reload is refused for it, a
+    // discovery update keeps the picker before it.
+    if (context.endpoints.length > tableSize) {
+      throw new BalancerConfigError(`maglev tableSize ${tableSize} has fewer slots than the ${context.endpoints.length} endpoints, so some would never be picked`);
     }
     super(context, inAddressOrder(context.endpoints));
     this.random = context.random;
@@ -80,3 +86,15 @@ export class MaglevPicker extends TrackedPicker {
     return { share: this.shares[index]! };
   }
 }
+
+function tableSizeIssues(tableSize: number): LbIssue[] {
+  if (tableSize > MAX_TABLE_SIZE) return [{ field: 'tableSize', message: `must be at most ${MAX_TABLE_SIZE}, got ${tableSize}` }];
+  if (!isPrime(tableSize)) return [{ field: 'tableSize', message: `must be a prime number (such as 65537 or 5003), got ${tableSize}` }];
+  return [];
+}
+
+export const maglevType: LoadBalancerType = {
+  fields: ['hashOn', 'tableSize'],
+  validate: (lb) => tableSizeIssues(lb.tableSize),
+  create: (context) => new MaglevPicker(context),
+};

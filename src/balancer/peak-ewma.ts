@@ -2,12 +2,14 @@
 // slower observation at once (the peak) and otherwise decays toward what is observed, with
 // time constant `lb.decay`; between observations it decays toward zero, so an endpoint left
 // alone after being slow is eventually tried again. Cost = estimate × (inFlight + 1); each
-// pick compares two distinct random endpoints and takes the cheaper.
+// pick compares `choiceCount` distinct random endpoints (two by default, as Finagle's P2C)
+// and takes the cheapest.
 // Weights are not used, as in Finagle and Linkerd.
 
 import type { Clock } from '../clock.ts';
 import type { Endpoint } from './endpoint-set.ts';
-import { BalancerConfigError } from './errors.ts';
+import { integerRange, type LbIssue, type LoadBalancerType } from './lb-type.ts';
+import { MIN_CHOICE_COUNT } from './least-request.ts';
 import type { EndpointLoad } from './load-table.ts';
 import type { PickerContext } from './picker-context.ts';
 import { DistinctChoices } from './random-choice.ts';
@@ -48,15 +50,13 @@ export class PeakEwmaPicker extends TrackedPicker {
   private readonly clock: Clock;
   private readonly decayMs: number;
   private readonly choices: DistinctChoices;
+  private readonly choiceCount: number;
 
   constructor(context: PickerContext) {
     super(context);
-    const { decay } = context.lb;
-    if (!(decay > 0 && Number.isFinite(decay))) {
-      throw new BalancerConfigError(`peak_ewma decay must be a positive number of ms, got ${decay}`);
-    }
     this.clock = context.clock;
-    this.decayMs = decay;
+    this.decayMs = context.lb.decay;
+    this.choiceCount = Math.min(context.lb.choiceCount, this.endpoints.length);
     this.choices = new DistinctChoices(this.endpoints.length, context.random);
   }
 
@@ -64,11 +64,17 @@ export class PeakEwmaPicker extends TrackedPicker {
     const n = this.endpoints.length;
     if (n <= 1) return this.endpoints[0];
     const now = this.clock.now();
-    const a = this.choices.draw(0);
-    const b = this.choices.draw(1);
-    const costA = peakEwmaCost(this.loads[a]!, now, this.decayMs);
-    const costB = peakEwmaCost(this.loads[b]!, now, this.decayMs);
-    return this.endpoints[costB < costA ? b : a];
+    let best = this.choices.draw(0);
+    let bestCost = peakEwmaCost(this.loads[best]!, now, this.decayMs);
+    for (let step = 1; step < this.choiceCount; step++) {
+      const candidate = this.choices.draw(step);
+      const cost = peakEwmaCost(this.loads[candidate]!, now, this.decayMs);
+      if (cost < bestCost) {
+        best = candidate;
+        bestCost = cost;
+      }
+    }
+    return this.endpoints[best];
   }
 
   /**
@@ -87,3 +93,13 @@ export class PeakEwmaPicker extends TrackedPicker {
     return { ewmaMs: load.sampled ? decayedEstimate(load, this.clock.now(), this.decayMs) : undefined };
   }
 }
+
+function decayIssues(decay: number): LbIssue[] {
+  return decay > 0 && Number.isFinite(decay) ? [] : [{ field: 'decay', message: `must be a positive number of ms, got ${decay}` }];
+}
+
+export const peakEwmaType: LoadBalancerType = {
+  fields: ['decay', 'choiceCount'],
+  validate: (lb) => [...decayIssues(lb.decay), ...integerRange('choiceCount', lb.choiceCount, MIN_CHOICE_COUNT)],
+  create: (context) => new PeakEwmaPicker(context),
+};

@@ -17,6 +17,7 @@ export interface PickerContext {
   readonly random: Random;
 }
 
+/** May throw BalancerConfigError when these endpoints cannot be served (see LoadBalancerType.create). */
 export type PickerFactory = (context: PickerContext) => Picker;
 
 /** Endpoints sorted by address: hash-based pickers build the same ring or table whatever order discovery listed them in. */

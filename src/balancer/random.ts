@@ -1,6 +1,7 @@
 // Uniform random choice among the eligible endpoints, ignoring weights and load.
 
 import type { Endpoint } from './endpoint-set.ts';
+import type { LoadBalancerType } from './lb-type.ts';
 import type { Random } from '../clock.ts';
 import type { PickerContext } from './picker-context.ts';
 import { randomIndex } from './random-choice.ts';
@@ -20,3 +21,9 @@ export class RandomPicker extends TrackedPicker {
     return n === 0 ? undefined : this.endpoints[randomIndex(this.random, n)];
   }
 }
+
+export const randomType: LoadBalancerType = {
+  fields: [],
+  validate: () => [],
+  create: (context) => new RandomPicker(context),
+};

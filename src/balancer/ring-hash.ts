@@ -5,7 +5,7 @@
 
 import type { Random } from '../clock.ts';
 import type { Endpoint } from './endpoint-set.ts';
-import { BalancerConfigError } from './errors.ts';
+import { integerRange, type LoadBalancerType } from './lb-type.ts';
 import { murmurHash3, murmurHash3Uint32 } from './hash.ts';
 import { inAddressOrder, type PickerContext } from './picker-context.ts';
 import type { PickRequest } from './picker.ts';
@@ -37,9 +37,6 @@ export class RingHashPicker extends TrackedPicker {
 
   constructor(context: PickerContext) {
     const { minRingSize } = context.lb;
-    if (!Number.isInteger(minRingSize) || minRingSize < 1) {
-      throw new BalancerConfigError(`ring_hash minRingSize must be a positive integer, got ${minRingSize}`);
-    }
     super(context, inAddressOrder(context.endpoints));
     this.random = context.random;
     const counts = this.endpoints.length > 0 ? ringPointCounts(this.endpoints.map((e) => e.weight), minRingSize) : [];
@@ -78,6 +75,12 @@ export class RingHashPicker extends TrackedPicker {
     return { share: this.shares[index]! };
   }
 }
+
+export const ringHashType: LoadBalancerType = {
+  fields: ['hashOn', 'minRingSize'],
+  validate: (lb) => integerRange('minRingSize', lb.minRingSize, 1, MAX_RING_SIZE),
+  create: (context) => new RingHashPicker(context),
+};
 
 /** Each endpoint's share of the ring: the arcs (previous point, own point] it owns. */
 function ringShares(hashes: Uint32Array, owners: Uint32Array, endpointCount: number): Float64Array {

@@ -3,6 +3,7 @@
 // each endpoint is chosen exactly `weight` times, spread out (5,1,1 → a a b a c a a).
 
 import type { Endpoint } from './endpoint-set.ts';
+import type { LoadBalancerType } from './lb-type.ts';
 import type { PickerContext } from './picker-context.ts';
 import { randomIndex } from './random-choice.ts';
 import { TrackedPicker } from './tracked-picker.ts';
@@ -40,3 +41,9 @@ export class WeightedRoundRobinPicker extends TrackedPicker {
     return this.endpoints[best];
   }
 }
+
+export const weightedRoundRobinType: LoadBalancerType = {
+  fields: [],
+  validate: () => [],
+  create: (context) => new WeightedRoundRobinPicker(context),
+};

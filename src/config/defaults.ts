@@ -1,7 +1,7 @@
 // Defaults the schemas fill in, kept free of zod so the running agent can use them without
 // loading the schema library (config is parsed in a worker; see src/cli/config-source.ts).
 
-import type { ConnectionsConfig, LbConfig, ListenersConfig, PolicyConfig } from './types.ts';
+import type { ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig } from './types.ts';
 
 export const LB_DEFAULTS = {
   algorithm: 'round_robin',
@@ -10,6 +10,8 @@ export const LB_DEFAULTS = {
   minRingSize: 1024,
   tableSize: 65_537,
 } as const satisfies LbConfig;
+
+export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256 } as const satisfies LimitsConfig;
 
 export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
-import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT } from './defaults.ts';
+import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
 import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
 
@@ -84,7 +84,7 @@ const circuitBreakerSchema = z
 
 const limitsSchema = z
   .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional() })
-  .transform((raw): LimitsConfig => ({ maxConcurrent: raw.maxConcurrent ?? 1024, maxPending: raw.maxPending ?? 256 }));
+  .transform((raw): LimitsConfig => ({ maxConcurrent: raw.maxConcurrent ?? LIMITS_DEFAULTS.maxConcurrent, maxPending: raw.maxPending ?? LIMITS_DEFAULTS.maxPending }));
 
 // Envoy's outlier-detection defaults.
 const outlierDetectionSchema = z

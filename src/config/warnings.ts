@@ -11,7 +11,7 @@ export const NOT_YET_ENFORCED: readonly string[] = [
   'services[].health',
   'upstreams[].policy.retry',
   'upstreams[].policy.circuitBreaker',
-  'upstreams[].policy.limits',
+  'upstreams[].policy.limits.maxConcurrent',
   'upstreams[].policy.outlierDetection',
   'upstreams[].policy.fallback',
 ];

@@ -79,7 +79,7 @@ class TransparentRetryAttempt implements Attempt, AttemptHandler {
    * failed connect or a full queue the same endpoint would only fail again, later.
    */
   private hasSomewhereToGo(reason: AttemptReason): boolean {
-    return SAME_ENDPOINT_WILL_DO.has(reason) || this.call.upstream.endpoints.size > 1;
+    return SAME_ENDPOINT_WILL_DO.has(reason) || this.call.upstream.endpointCount > 1;
   }
 }
 

@@ -3,10 +3,9 @@
 // its timers run on a fake clock in milliseconds, with no socket.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Writable, type Readable } from 'node:stream';
-import { endpointSet, type Endpoint } from '../../src/balancer/endpoint-set.ts';
-import { createPicker } from '../../src/balancer/registry.ts';
 import { FakeClock } from '../../src/clock.ts';
-import { LB_DEFAULTS, LISTENERS_DEFAULTS } from '../../src/config/defaults.ts';
+import { DEFAULT_POLICY, LISTENERS_DEFAULTS } from '../../src/config/defaults.ts';
+import type { UpstreamConfig } from '../../src/config/types.ts';
 import { InternalErrors } from '../../src/observability/internal-errors.ts';
 import { AccessLog, createLogger } from '../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../src/observability/metrics.ts';
@@ -18,8 +17,10 @@ import { ProxyCall, type CallEnvironment } from '../../src/proxy/call/proxy-call
 import { ReplayBufferTracker } from '../../src/proxy/call/replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from '../../src/proxy/call/response-sink.ts';
 import type { ProxyError } from '../../src/proxy/errors.ts';
-import type { Forwarder } from '../../src/proxy/forward/forwarder.ts';
-import type { UpstreamRuntime } from '../../src/proxy/upstream/upstream.ts';
+import type { Forwarder, ForwarderSettings } from '../../src/proxy/forward/forwarder.ts';
+import { SharedForwarder, type ForwarderLease } from '../../src/proxy/forward/forwarder-lease.ts';
+import type { ForwarderPool, ForwarderTarget } from '../../src/proxy/forward/forwarder-pool.ts';
+import { prepareUpstream, Upstream } from '../../src/proxy/upstream/upstream.ts';
 
 /** One attempt as the endpoint side of the test sees it: drive the response, read what the call did. */
 export class DrivenAttempt implements Attempt {
@@ -67,6 +68,9 @@ export class DrivenAttempt implements Attempt {
 export class DrivenForwarder implements Forwarder {
   readonly attempts: DrivenAttempt[] = [];
   onForward: ((attempt: DrivenAttempt) => void) | undefined;
+  /** Every applySettings, in order. */
+  readonly settings: ForwarderSettings[] = [];
+  closed = false;
 
   constructor(readonly address: string) {}
 
@@ -77,7 +81,44 @@ export class DrivenForwarder implements Forwarder {
     return attempt;
   }
 
-  async close(): Promise<void> {}
+  applySettings(settings: ForwarderSettings): void {
+    this.settings.push(settings);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** Leases DrivenForwarders as the real pool leases forwarders: one per endpoint and connection limits. */
+export class DrivenForwarderPool {
+  /** Every forwarder made, in order. */
+  readonly made: DrivenForwarder[] = [];
+  private readonly shared = new Map<string, SharedForwarder>();
+
+  lease(target: ForwarderTarget, settings: ForwarderSettings): ForwarderLease {
+    const key = `${target.transport}|${target.host}|${target.port}|${JSON.stringify(target.connections)}`;
+    let shared = this.shared.get(key);
+    if (!shared) {
+      const forwarder = new DrivenForwarder(`${target.host}:${target.port}`);
+      this.made.push(forwarder);
+      shared = new SharedForwarder(forwarder, () => {
+        this.shared.delete(key);
+        void forwarder.close();
+      });
+      this.shared.set(key, shared);
+    }
+    return shared.lease(settings);
+  }
+
+  /** The one forwarder leased now for `address`. */
+  forwarderOf(address: string): DrivenForwarder | undefined {
+    return this.made.find((forwarder) => forwarder.address === address && !forwarder.closed);
+  }
+
+  asPool(): ForwarderPool {
+    return this as unknown as ForwarderPool;
+  }
 }
 
 /** What the client was given. */
@@ -135,16 +176,25 @@ export class RecordingSink implements ResponseSink {
 
 export const GET: ProxiedRequest = { method: 'GET', path: '/', authority: 'catalog', headers: [], body: null, grpc: false, sourceAddress: '127.0.0.1', multiplexed: false };
 
-function endpointAt(address: string): Endpoint {
-  const [host, port] = address.split(':');
-  return { address, host: host!, port: Number(port), weight: 1, backup: false, health: 'unknown', metadata: {} };
+/** An HTTP/1.1 upstream "catalog" of `addresses` with the default policy, changed by `policy`. */
+export function catalogConfig(addresses: readonly string[], policy: Partial<UpstreamConfig['policy']> = {}): UpstreamConfig {
+  return {
+    name: 'catalog',
+    protocol: 'http',
+    endpoints: addresses.map((address) => {
+      const [host = '', port = '0'] = address.split(':');
+      return { address, host, port: Number(port), weight: 1, backup: false, metadata: {} };
+    }),
+    policy: { ...DEFAULT_POLICY, ...policy },
+  };
 }
 
 export interface CallRig {
   readonly clock: FakeClock;
   readonly metrics: MeshletMetrics;
   readonly forwarders: readonly DrivenForwarder[];
-  readonly upstream: UpstreamRuntime;
+  readonly upstream: Upstream;
+  readonly pool: DrivenForwarderPool;
   readonly env: CallEnvironment;
   /** Access-log lines and other log lines, parsed. */
   readonly lines: Record<string, unknown>[];
@@ -155,27 +205,18 @@ export interface CallRig {
 }
 
 /** A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps` before the endpoint step. */
-export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; steps?: readonly Step[]; replayBuffered?: number; bufferLimit?: number } = {}): CallRig {
+export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; policy?: Partial<UpstreamConfig['policy']>; steps?: readonly Step[]; replayBuffered?: number } = {}): CallRig {
   const clock = new FakeClock();
   const metrics = new MeshletMetrics();
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info', name: 'call-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
   const addresses = options.addresses ?? ['127.0.0.1:1'];
-  const set = endpointSet(addresses.map(endpointAt));
-  const forwarders = addresses.map((address) => new DrivenForwarder(address));
+  const pool = new DrivenForwarderPool();
+  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool() };
+  const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0, ...options.policy }), deps), deps);
+  const forwarders = addresses.map((address) => pool.forwarderOf(address)!);
   const order: DrivenAttempt[] = [];
   for (const forwarder of forwarders) forwarder.onForward = (attempt) => void order.push(attempt);
-  const upstream = {
-    name: 'catalog',
-    wireProtocol: 'http1',
-    timeoutMs: options.timeoutMs ?? 0,
-    config: { policy: options.bufferLimit === undefined ? {} : { retry: { bufferLimit: options.bufferLimit } } },
-    set,
-    picker: createPicker(LB_DEFAULTS, set, { clock, random: () => 0 }),
-    endpoints: new Map(set.endpoints.map((endpoint, i) => [endpoint, { endpoint, metrics: metrics.bindEndpoint('catalog', endpoint.address), forwarder: forwarders[i]! }])),
-    metrics: metrics.bindUpstream('catalog'),
-    hashKeyOf: () => undefined,
-  } as unknown as UpstreamRuntime;
   const env: CallEnvironment = {
     clock,
     accessLog: new AccessLog(logger),
@@ -184,7 +225,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
     replayBuffers: new ReplayBufferTracker(options.replayBuffered ?? LISTENERS_DEFAULTS.maxReplayBuffered),
   };
   return {
-    clock, metrics, forwarders, upstream, env, lines,
+    clock, metrics, forwarders, upstream, pool, env, lines,
     call(request = GET) {
       const sink = new RecordingSink();
       const call = new ProxyCall(upstream, request, sink, env);

@@ -12,6 +12,8 @@ export interface CountingUpstream {
   readonly requests: number;
   /** TCP connections the upstream accepted. */
   readonly connections: number;
+  /** Of those, the ones still open. */
+  readonly openConnections: number;
   /** The most requests it had in progress at once. */
   readonly maxConcurrent: number;
   close(): Promise<void>;
@@ -83,6 +85,9 @@ async function listening(server: net.Server, counts: { requests: number; connect
     },
     get connections() {
       return counts.connections;
+    },
+    get openConnections() {
+      return sockets.size;
     },
     get maxConcurrent() {
       return counts.maxConcurrent;

@@ -6,7 +6,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Clock } from '../../clock.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { errorShape } from '../errors.ts';
-import type { EndpointRuntime } from '../upstream/upstream.ts';
+import type { EndpointState } from '../upstream/endpoint-state.ts';
+import type { PendingPick, PickResult } from '../upstream/pick-result.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, outcomeOf, type AttemptReason } from './outcome.ts';
 import { CLIENT_CLOSED, type ProxyCall } from './proxy-call.ts';
@@ -18,22 +19,54 @@ export class EndpointDispatcher implements Dispatcher {
   constructor(private readonly clock: Clock) {}
 
   dispatch(call: ProxyCall, handler: AttemptHandler): Attempt {
-    const endpoint = this.pick(call);
-    if (!endpoint) {
-      handler.onError('no_endpoint', 'no healthy endpoint');
+    const result = this.pick(call);
+    if (result.kind === 'picked') return new EndpointAttempt(call, result.endpoint, handler, this.clock).start();
+    if (result.kind === 'fail') {
+      handler.onError('no_endpoint', result.detail);
       return NO_ATTEMPT;
     }
-    return new EndpointAttempt(call, endpoint, handler, this.clock).start();
+    const queued = new QueuedAttempt(this, call, handler);
+    if (call.upstream.wait(queued)) return queued;
+    handler.onError('overflow', `the upstream has no endpoint yet and ${call.upstream.settings.maxPending} calls wait for one already`);
+    return NO_ATTEMPT;
   }
 
   /** A call's second attempt goes elsewhere where the picker offers another endpoint (HAProxy's redispatch). */
-  private pick(call: ProxyCall): EndpointRuntime | undefined {
+  private pick(call: ProxyCall): PickResult {
     const upstream = call.upstream;
-    const request = { hashKey: upstream.hashKeyOf(call.request) };
     const previous = call.endpoint;
-    let picked = upstream.picker.pick(request);
-    for (let i = 0; previous !== undefined && picked === previous.endpoint && i < REPICKS; i++) picked = upstream.picker.pick(request);
-    return picked && upstream.endpoints.get(picked);
+    let result = upstream.pick(call.request);
+    for (let i = 0; previous !== undefined && result.kind === 'picked' && result.endpoint === previous && i < REPICKS; i++) result = upstream.pick(call.request);
+    return result;
+  }
+}
+
+/**
+ * A call waiting in its upstream's queue for a first endpoint; dispatched again when the next
+ * snapshot is out. The call's deadline or its client's close cancels it, leaving the queue.
+ */
+class QueuedAttempt implements Attempt, PendingPick {
+  private inner: Attempt = NO_ATTEMPT;
+  private cancelled = false;
+
+  constructor(
+    private readonly dispatcher: EndpointDispatcher,
+    private readonly call: ProxyCall,
+    private readonly handler: AttemptHandler,
+  ) {}
+
+  retryPick(): void {
+    if (!this.cancelled) this.inner = this.dispatcher.dispatch(this.call, this.handler);
+  }
+
+  cancel(reason: CancelReason): void {
+    this.cancelled = true;
+    this.call.upstream.stopWaiting(this);
+    this.inner.cancel(reason);
+  }
+
+  resume(): void {
+    this.inner.resume();
   }
 }
 
@@ -51,7 +84,7 @@ class EndpointAttempt implements Attempt, AttemptHandler {
 
   constructor(
     private readonly call: ProxyCall,
-    private readonly endpoint: EndpointRuntime,
+    private readonly endpoint: EndpointState,
     private readonly handler: AttemptHandler,
     private readonly clock: Clock,
   ) {
@@ -60,7 +93,7 @@ class EndpointAttempt implements Attempt, AttemptHandler {
 
   start(): this {
     const { call, endpoint } = this;
-    call.upstream.picker.onStart(endpoint.endpoint);
+    call.upstream.attemptStarted(endpoint);
     endpoint.metrics.started();
     call.attemptStarted(endpoint);
     this.inner = endpoint.forwarder.forward(call.request, call.attemptBody(), this);
@@ -119,7 +152,7 @@ class EndpointAttempt implements Attempt, AttemptHandler {
     const { call, endpoint } = this;
     const latencyMs = this.clock.now() - this.startedAt;
     const outcome = outcomeOf(this.status, this.grpcStatus, reason, latencyMs);
-    call.upstream.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
+    call.upstream.observe(endpoint, outcome);
     const grpc = call.request.grpc;
     const protocol = grpc ? 'grpc' : call.upstream.wireProtocol;
     const seconds = latencyMs / 1000;

@@ -17,7 +17,8 @@ import type { ProxiedRequest } from './proxied-request.ts';
 import { replayBody, type ReplayBody } from './replay-body.ts';
 import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
-import type { EndpointRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { EndpointState } from '../upstream/endpoint-state.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
 export const CLIENT_CLOSED = 499;
@@ -35,7 +36,7 @@ export interface CallEnvironment {
 export class ProxyCall implements AttemptHandler, ResponseEnding {
   private attempt: Attempt = NO_ATTEMPT;
   /** The endpoint of the latest attempt and how that attempt ended; attempts made so far. */
-  endpoint: EndpointRuntime | undefined;
+  endpoint: EndpointState | undefined;
   lastOutcome: Outcome | undefined;
   attempts = 0;
   /** The request body, held so that another attempt can send it again while it fits. */
@@ -49,7 +50,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   private status = 0;
 
   constructor(
-    readonly upstream: UpstreamRuntime,
+    readonly upstream: Upstream,
     readonly request: ProxiedRequest,
     readonly sink: ResponseSink,
     private readonly env: CallEnvironment,
@@ -86,7 +87,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   }
 
   /** The endpoint step reports each attempt's start and end here, for the log and the error text. */
-  attemptStarted(endpoint: EndpointRuntime): void {
+  attemptStarted(endpoint: EndpointState): void {
     this.endpoint = endpoint;
     this.attempts++;
   }
@@ -152,7 +153,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   fail(code: ProxyErrorCode, detail: string, cancelAs: CancelReason = 'cancelled'): void {
     if (this.done) return;
     this.done = true;
-    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.endpoint.address})` : detail);
+    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.address})` : detail);
     try {
       this.attempt.cancel(cancelAs);
       this.sink.fail(error, this.upstream.name);
@@ -234,7 +235,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     const elapsedMs = this.env.clock.now() - this.startedAt;
     accessLog.record({
       upstream: upstream.name,
-      endpoint: this.endpoint ? this.endpoint.endpoint.address : null,
+      endpoint: this.endpoint ? this.endpoint.address : null,
       method: this.request.method,
       path: this.request.path,
       status,

@@ -1,53 +1,57 @@
-// Forwarders keyed by protocol, address, connect timeout and connection limits, shared by every upstream that
-// names the same endpoint and kept across reloads, so a reload never drops warm connections.
-// release() after a reload closes (gracefully) the ones no upstream uses any more.
+// Forwarders keyed by what their connections depend on (transport, host, port, connection
+// limits), shared by every upstream that names the same endpoint and leased, not swept: a
+// forwarder lives while some endpoint state holds a lease on it, so warm connections outlive
+// any reload or endpoint update that keeps the endpoint. The connect timeout is not in the key:
+// changing it reconnects nothing (see ForwarderSettings).
 
 import type { Clock } from '../../clock.ts';
-import type { PolicyConfig, Protocol } from '../../config/types.ts';
-import type { Endpoint } from '../../balancer/endpoint-set.ts';
-import type { Forwarder } from './forwarder.ts';
+import type { ConnectionsConfig } from '../../config/types.ts';
+import type { ForwarderSettings } from './forwarder.ts';
+import { ForwarderLease, SharedForwarder } from './forwarder-lease.ts';
 import { Http1Forwarder } from './http1-forwarder.ts';
 import { Http2Forwarder } from './http2-forwarder.ts';
 
+export type Transport = 'h1' | 'h2';
+
+export interface ForwarderTarget {
+  readonly transport: Transport;
+  readonly host: string;
+  readonly port: number;
+  readonly connections: ConnectionsConfig;
+}
+
 export class ForwarderPool {
-  private readonly forwarders = new Map<string, Forwarder>();
-  private readonly inUse = new Set<string>();
+  private readonly shared = new Map<string, SharedForwarder>();
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly clock: Clock) {}
 
-  acquire(protocol: Protocol, endpoint: Endpoint, policy: Pick<PolicyConfig, 'connectTimeout' | 'connections'>): Forwarder {
-    const transport = protocol === 'http' ? 'h1' : 'h2';
-    const { connectTimeout: connectTimeoutMs, connections } = policy;
-    const limits = `${connections.maxPerEndpoint}|${connections.maxStreamsPerConnection}|${connections.maxQueued}|${connections.streamWindow}`;
-    const key = `${transport}|${endpoint.host}|${endpoint.port}|${connectTimeoutMs}|${limits}`;
-    this.inUse.add(key);
-    let forwarder = this.forwarders.get(key);
-    if (!forwarder) {
-      const options = { host: endpoint.host, port: endpoint.port, connectTimeoutMs, connections, clock: this.clock };
-      forwarder = transport === 'h1' ? new Http1Forwarder(options) : new Http2Forwarder(options);
-      this.forwarders.set(key, forwarder);
+  lease(target: ForwarderTarget, settings: ForwarderSettings): ForwarderLease {
+    const key = keyOf(target);
+    let shared = this.shared.get(key);
+    if (shared === undefined) {
+      const { transport, host, port, connections } = target;
+      const options = { host, port, connectTimeoutMs: settings.connectTimeoutMs, connections, clock: this.clock };
+      shared = new SharedForwarder(transport === 'h1' ? new Http1Forwarder(options) : new Http2Forwarder(options), (unused) => this.retire(key, unused));
+      this.shared.set(key, shared);
     }
-    return forwarder;
+    return shared.lease(settings);
   }
 
-  /** Call before building a new generation of upstreams; then sweep() after. */
-  beginGeneration(): void {
-    this.inUse.clear();
+  /** Closes every forwarder, leased or not (the agent is stopping); in-flight requests finish. */
+  async closeAll(): Promise<void> {
+    const all = [...this.shared.values()].map((shared) => shared.forwarder.close());
+    this.shared.clear();
+    await Promise.all([...all, ...this.closing]);
   }
 
-  /** Closes forwarders the current generation did not acquire; their in-flight requests finish. */
-  sweep(): Promise<void> {
-    const closing: Promise<void>[] = [];
-    for (const [key, forwarder] of this.forwarders) {
-      if (this.inUse.has(key)) continue;
-      this.forwarders.delete(key);
-      closing.push(forwarder.close());
-    }
-    return Promise.all(closing).then(() => undefined);
+  private retire(key: string, shared: SharedForwarder): void {
+    if (this.shared.get(key) === shared) this.shared.delete(key);
+    const closed = shared.forwarder.close().finally(() => this.closing.delete(closed));
+    this.closing.add(closed);
   }
+}
 
-  closeAll(): Promise<void> {
-    this.inUse.clear();
-    return this.sweep();
-  }
+function keyOf({ transport, host, port, connections: c }: ForwarderTarget): string {
+  return `${transport}|${host}|${port}|${c.maxPerEndpoint}|${c.maxStreamsPerConnection}|${c.maxQueued}|${c.streamWindow}`;
 }

@@ -11,6 +11,13 @@ export interface Forwarder {
   forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt;
   /** Stops taking new requests and closes once those in flight are done. */
   close(): Promise<void>;
+  /** Settings the connections do not depend on: the next connection opened uses them, open ones stay. */
+  applySettings(settings: ForwarderSettings): void;
+}
+
+/** What may change under a forwarder without reconnecting anything. */
+export interface ForwarderSettings {
+  readonly connectTimeoutMs: number;
 }
 
 /** The final statuses a client can be given; anything else from an upstream is not HTTP. */

@@ -1,18 +1,18 @@
 // HTTP/1.1 to one endpoint through an undici keep-alive pool. Each attempt is a raw dispatch
 // handler, so the response streams straight to the attempt's handler with back-pressure.
 
-import type { Dispatcher, Pool as UndiciPool } from 'undici';
+import type { buildConnector as UndiciBuildConnector, Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { formatHostPort } from '../../config/address.ts';
 import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyTransportError } from './transport-errors.ts';
-import { Pool } from './undici-parts.ts';
+import { buildConnector, Pool } from './undici-parts.ts';
 import { undiciRefusal } from './undici-request-check.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler } from '../call/attempt.ts';
 import type { AttemptReason } from '../call/outcome.ts';
-import { isFinalStatus, notFinalStatus, type Forwarder } from './forwarder.ts';
+import { isFinalStatus, notFinalStatus, type Forwarder, type ForwarderSettings } from './forwarder.ts';
 import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from '../headers.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 
@@ -28,14 +28,17 @@ export class Http1Forwarder implements Forwarder {
   /** One request per connection (no pipelining), so requests on the wire never exceed the connection cap. */
   readonly gate: EndpointGate<Http1Exchange>;
   private readonly overflowMessage: string;
+  /** Opens the pool's connections; replaced by applySettings, read at each connect. */
+  private connector: UndiciBuildConnector.connector;
 
   constructor(options: Http1ForwarderOptions) {
+    this.connector = buildConnector({ timeout: options.connectTimeoutMs });
     const { maxPerEndpoint, maxQueued } = options.connections;
     this.gate = new EndpointGate(() => maxPerEndpoint, maxQueued);
     this.overflowMessage = `all ${maxPerEndpoint} connections to the endpoint are busy and ${maxQueued} requests wait already`;
     this.pool = new Pool(`http://${formatHostPort(options.host, options.port)}`, {
       connections: maxPerEndpoint,
-      connectTimeout: options.connectTimeoutMs,
+      connect: (connectOptions, callback) => this.connector(connectOptions, callback),
       // The call's own deadline (policy.timeout) governs; these would only cut long streams short.
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -77,6 +80,10 @@ export class Http1Forwarder implements Forwarder {
   }
 
   /** Requests already queued still go out (they were forwarded before the close); then the pool closes. */
+  applySettings(settings: ForwarderSettings): void {
+    this.connector = buildConnector({ timeout: settings.connectTimeoutMs });
+  }
+
   async close(): Promise<void> {
     await this.gate.whenEmpty();
     await this.pool.close();

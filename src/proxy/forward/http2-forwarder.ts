@@ -10,7 +10,7 @@ import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler } from '../call/attempt.ts';
 import type { AttemptReason } from '../call/outcome.ts';
-import { isFinalStatus, notFinalStatus, type Forwarder } from './forwarder.ts';
+import { isFinalStatus, notFinalStatus, type Forwarder, type ForwarderSettings } from './forwarder.ts';
 import { classifyStreamReset, classifyTransportError } from './transport-errors.ts';
 import { endToEndFromHttp2, trailersFromHttp2 } from '../headers.ts';
 import { SessionLiveness } from './http2-liveness.ts';
@@ -51,8 +51,11 @@ export class Http2Forwarder implements Forwarder {
    */
   private readonly sessionWindow: number;
   private readonly overflowMessage: string;
+  /** Read when a session opens; replaced by applySettings. */
+  private connectTimeoutMs: number;
 
   constructor(private readonly options: Http2ForwarderOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs;
     this.authority = `http://${formatHostPort(options.host, options.port)}`;
     const { maxStreamsPerConnection, maxQueued, streamWindow } = options.connections;
     this.gate = new EndpointGate(this.streamCapacity, maxQueued);
@@ -76,6 +79,10 @@ export class Http2Forwarder implements Forwarder {
     const announced = this.session?.remoteSettings.maxConcurrentStreams;
     return announced === undefined ? own : Math.min(own, announced);
   };
+
+  applySettings(settings: ForwarderSettings): void {
+    this.connectTimeoutMs = settings.connectTimeoutMs;
+  }
 
   /** Requests already queued still go out (they were forwarded before the close); then the session closes. */
   async close(): Promise<void> {
@@ -109,13 +116,14 @@ export class Http2Forwarder implements Forwarder {
       createConnection: () => net.connect({ host, port, noDelay: true }),
     });
     this.session = session;
+    const connectTimeoutMs = this.connectTimeoutMs;
     // A PING answers within what a connect may take: the same round trip to the endpoint.
-    this.liveness.set(session, new SessionLiveness(session, this.options.connectTimeoutMs, this.options.clock));
+    this.liveness.set(session, new SessionLiveness(session, connectTimeoutMs, this.options.clock));
     let connectTimer: TimerHandle | undefined = this.options.clock.setTimeout(() => {
       connectTimer = undefined;
-      const err = Object.assign(new Error(`connect timeout after ${this.options.connectTimeoutMs}ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+      const err = Object.assign(new Error(`connect timeout after ${connectTimeoutMs}ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
       session.destroy(err);
-    }, this.options.connectTimeoutMs);
+    }, connectTimeoutMs);
     const clearConnectTimer = (): void => {
       if (connectTimer !== undefined) this.options.clock.clearTimeout(connectTimer);
       connectTimer = undefined;

@@ -20,12 +20,12 @@ import { ProxyCall, type CallEnvironment } from '../call/proxy-call.ts';
 import type { ResponseSink } from '../call/response-sink.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { HTTP1_PARSED_HEADERS, HTTP2_PARSED_HEADER_PAIRS, MAX_REQUEST_HEADERS, http1HasTooManyHeaders, http2HasTooManyHeaders } from './request-limits.ts';
-import type { UpstreamRuntime } from '../upstream/upstream.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 
 const HTTP2_FLAG_END_STREAM = 0x1;
 
 /** Finds the upstream for a request's authority; a fixed-upstream listener ignores it. */
-export type UpstreamResolver = (authority: string) => UpstreamRuntime | undefined;
+export type UpstreamResolver = (authority: string) => Upstream | undefined;
 
 /** Takes over an HTTP/1.1 CONNECT request's socket (the proxy listener's tunnels). */
 export type ConnectHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;

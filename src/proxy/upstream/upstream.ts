@@ -1,21 +1,24 @@
-// Everything the request path needs for one upstream, built once when config is applied and
-// swapped whole on reload: endpoint set, picker, per-endpoint forwarders and metric handles.
+// One upstream, alive as long as its name is in the config. It keeps per endpoint address an
+// EndpointState (metrics, a lease on the forwarder's connections), the settings its config
+// gives (replaced whole on a policy change), and an immutable picker snapshot swapped whenever
+// endpoints, health or `lb` change, so none of those changes drops warm connections or resets
+// load, latency estimates or the rotation. Changes come in two steps: a pure prepare that may
+// fail, and a commit that cannot.
 
 import type { Clock, Random } from '../../clock.ts';
 import type { Protocol, UpstreamConfig } from '../../config/types.ts';
-import { endpointSet, type Endpoint, type EndpointSet } from '../../balancer/endpoint-set.ts';
+import { LIMITS_DEFAULTS } from '../../config/defaults.ts';
+import { endpointSet, type Endpoint, type EndpointHealth, type EndpointSet } from '../../balancer/endpoint-set.ts';
 import type { Picker } from '../../balancer/picker.ts';
 import { createPicker } from '../../balancer/registry.ts';
-import type { EndpointMetrics, MeshletMetrics, UpstreamMetrics, WireProtocol } from '../../observability/metrics.ts';
-import type { Forwarder } from '../forward/forwarder.ts';
+import type { MeshletMetrics, UpstreamMetrics, WireProtocol } from '../../observability/metrics.ts';
+import type { ForwarderSettings } from '../forward/forwarder.ts';
+import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwarder-pool.ts';
+import type { ProxiedRequest } from '../call/proxied-request.ts';
+import type { Outcome } from '../call/outcome.ts';
+import { EndpointState } from './endpoint-state.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
-import type { ForwarderPool } from '../forward/forwarder-pool.ts';
-
-export interface EndpointRuntime {
-  readonly endpoint: Endpoint;
-  readonly metrics: EndpointMetrics;
-  readonly forwarder: Forwarder;
-}
+import { NO_ELIGIBLE_ENDPOINT, QUEUE, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
 
 export interface UpstreamDependencies {
   readonly clock: Clock;
@@ -26,53 +29,221 @@ export interface UpstreamDependencies {
 
 const WIRE: Readonly<Record<Protocol, WireProtocol>> = { http: 'http1', http2: 'http2', grpc: 'grpc' };
 
-export class UpstreamRuntime {
-  readonly name: string;
+/** What the upstream's config says about calling it, derived once per config. */
+export interface UpstreamSettings {
+  readonly config: UpstreamConfig;
   readonly wireProtocol: WireProtocol;
+  readonly transport: Transport;
   readonly timeoutMs: number;
+  readonly hashKeyOf: HashKeyExtractor;
+  /** Calls that may wait for a first endpoint (policy.limits.maxPending). */
+  readonly maxPending: number;
+  readonly forwarder: ForwarderSettings;
+}
+
+export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
+  const { policy } = config;
+  return {
+    config,
+    wireProtocol: WIRE[config.protocol],
+    transport: config.protocol === 'http' ? 'h1' : 'h2',
+    timeoutMs: policy.timeout,
+    hashKeyOf: hashKeyExtractor(policy.lb.hashOn),
+    maxPending: (policy.limits ?? LIMITS_DEFAULTS).maxPending,
+    forwarder: { connectTimeoutMs: policy.connectTimeout },
+  };
+}
+
+/** A change prepared for an upstream: nothing of it is in force until commit(). */
+export interface UpstreamChange {
+  readonly settings: UpstreamSettings;
   readonly set: EndpointSet;
   readonly picker: Picker;
-  readonly endpoints: ReadonlyMap<Endpoint, EndpointRuntime>;
-  readonly metrics: UpstreamMetrics;
-  readonly hashKeyOf: HashKeyExtractor;
+}
 
+/** What pickers are built from at one moment; replaced whole, never changed. */
+interface PickerSnapshot {
+  readonly set: EndpointSet;
+  readonly picker: Picker;
+  readonly picks: ReadonlyMap<Endpoint, PickedEndpoint>;
+}
+
+/** What a change is built on: the running snapshot, or nothing yet for a new upstream. */
+type Predecessor = Pick<PickerSnapshot, 'set'> & { readonly picker?: Picker };
+
+const NOTHING_YET: Predecessor = { set: endpointSet([], 0) };
+
+/**
+ * The change that makes `current` (undefined for an upstream not running yet) serve `config`.
+ * Pure: builds the picker and nothing else. Throws BalancerConfigError when the picker cannot
+ * be built. Static endpoints keep the health the running upstream knows for their address.
+ */
+export function prepareUpstream(config: UpstreamConfig, deps: Pick<UpstreamDependencies, 'clock' | 'random'>, current?: Upstream): UpstreamChange {
+  const endpoints = config.endpoints.map((e): Endpoint => ({ ...e, health: current?.healthOf(e.address) ?? 'unknown' }));
+  return buildChange(upstreamSettings(config), endpoints, current?.snapshotNow ?? NOTHING_YET, deps);
+}
+
+function buildChange(settings: UpstreamSettings, endpoints: readonly Endpoint[], previous: Predecessor, deps: Pick<UpstreamDependencies, 'clock' | 'random'>): UpstreamChange {
+  const set = endpointSet(endpoints, previous.set.version + 1);
+  const picker = createPicker(settings.config.policy.lb, set, deps, previous.picker);
+  return { settings, set, picker };
+}
+
+export class Upstream {
+  readonly name: string;
+  readonly metrics: UpstreamMetrics;
+  private current: UpstreamSettings;
+  private snapshot: PickerSnapshot;
+  private readonly states = new Map<string, EndpointState>();
+  /** Calls waiting for the next snapshot, in arrival order. */
+  private waiting = new Set<PendingPick>();
+  /** The batch being retried right now, so a stopWaiting during the retries still counts. */
+  private retrying: Set<PendingPick> | undefined;
+  /** Reused by every pick: pickers read it and keep nothing of it. */
+  private readonly pickRequest: { hashKey: string | undefined } = { hashKey: undefined };
+
+  /** Commits `change` (from prepareUpstream with no current upstream) as a new upstream. */
   constructor(
-    readonly config: UpstreamConfig,
-    deps: UpstreamDependencies,
-    previous?: UpstreamRuntime,
+    change: UpstreamChange,
+    private readonly deps: UpstreamDependencies,
   ) {
-    this.name = config.name;
-    this.wireProtocol = WIRE[config.protocol];
-    this.timeoutMs = config.policy.timeout;
-    this.set = endpointSet(
-      config.endpoints.map((e) => ({ ...e, health: 'unknown' as const })),
-      (previous?.set.version ?? 0) + 1,
-    );
-    this.picker = createPicker(config.policy.lb, this.set, deps, previous?.picker);
-    this.metrics = deps.metrics.bindUpstream(config.name);
-    this.hashKeyOf = hashKeyExtractor(config.policy.lb.hashOn);
-    const endpoints = new Map<Endpoint, EndpointRuntime>();
-    for (const endpoint of this.set.endpoints) {
-      endpoints.set(endpoint, {
-        endpoint,
-        metrics: deps.metrics.bindEndpoint(config.name, endpoint.address),
-        forwarder: deps.forwarders.acquire(config.protocol, endpoint, config.policy),
-      });
+    this.name = change.settings.config.name;
+    this.metrics = deps.metrics.bindUpstream(this.name);
+    this.current = change.settings;
+    // Replaced by the commit below, once the endpoint states it names exist.
+    this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };
+    this.commit(change);
+  }
+
+  get settings(): UpstreamSettings {
+    return this.current;
+  }
+
+  get config(): UpstreamConfig {
+    return this.current.config;
+  }
+
+  get wireProtocol(): WireProtocol {
+    return this.current.wireProtocol;
+  }
+
+  get timeoutMs(): number {
+    return this.current.timeoutMs;
+  }
+
+  /** @internal for prepareUpstream */
+  get snapshotNow(): PickerSnapshot {
+    return this.snapshot;
+  }
+
+  healthOf(address: string): EndpointHealth | undefined {
+    return this.states.get(address)?.endpoint.health;
+  }
+
+  /** Never throws; allocates nothing. */
+  pick(request: ProxiedRequest): PickResult {
+    const snapshot = this.snapshot;
+    if (snapshot.set.endpoints.length === 0) return QUEUE;
+    this.pickRequest.hashKey = this.current.hashKeyOf(request);
+    const endpoint = snapshot.picker.pick(this.pickRequest);
+    return (endpoint && snapshot.picks.get(endpoint)) ?? NO_ELIGIBLE_ENDPOINT;
+  }
+
+  /** Queues a call until the next snapshot; false when policy.limits.maxPending calls wait already. */
+  wait(waiter: PendingPick): boolean {
+    if (this.waiting.size >= this.current.maxPending) return false;
+    this.waiting.add(waiter);
+    return true;
+  }
+
+  /** The call gave up (its deadline, its client gone): it is not retried. */
+  stopWaiting(waiter: PendingPick): void {
+    this.waiting.delete(waiter);
+    this.retrying?.delete(waiter);
+  }
+
+  /**
+   * An attempt went out to `endpoint`: its load in the current picker (whichever snapshot it
+   * ends under, the count is the address's). Pair with observe(). The endpoint's metrics are
+   * the endpoint step's to record, since it knows what an attempt without an answer stands for.
+   */
+  attemptStarted(endpoint: EndpointState): void {
+    this.snapshot.picker.onStart(endpoint.endpoint);
+  }
+
+  /** How an attempt to `endpoint` ended: releases its load, and feeds latency unless the outcome has none. */
+  observe(endpoint: EndpointState, outcome: Outcome): void {
+    this.snapshot.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
+  }
+
+  /** Endpoints in the current snapshot, eligible or not. */
+  get endpointCount(): number {
+    return this.snapshot.set.endpoints.length;
+  }
+
+  /**
+   * Publishes a new endpoint list (discovery's entry point). Endpoints are identified by
+   * address: one that stays keeps its state. Throws BalancerConfigError, changing nothing,
+   * when no picker can serve these endpoints.
+   */
+  setEndpoints(endpoints: readonly Endpoint[]): void {
+    this.commit(buildChange(this.current, endpoints, this.snapshot, this.deps));
+  }
+
+  /** A health change replaces the endpoint's value in a new snapshot; its state stays. */
+  setHealth(address: string, health: EndpointHealth): void {
+    const state = this.states.get(address);
+    if (state === undefined || state.endpoint.health === health) return;
+    this.setEndpoints(this.snapshot.set.endpoints.map((e) => (e.address === address ? { ...e, health } : e)));
+  }
+
+  /** Puts a prepared change in force. Cannot fail. */
+  commit(change: UpstreamChange): void {
+    const settingsChanged = change.settings !== this.current;
+    this.current = change.settings;
+    const addresses = new Set(change.set.endpoints.map((e) => e.address));
+    for (const [address, state] of this.states) {
+      if (addresses.has(address)) continue;
+      this.states.delete(address);
+      state.lease.release();
+      this.deps.metrics.removeEndpoint(this.name, address);
     }
-    this.endpoints = endpoints;
-    deps.metrics.setEndpointCounts(config.name, { healthy: 0, unhealthy: 0, unknown: this.set.endpoints.length });
+    for (const endpoint of change.set.endpoints) {
+      const state = this.states.get(endpoint.address);
+      if (state === undefined) {
+        this.states.set(endpoint.address, new EndpointState(endpoint, this.deps.metrics.bindEndpoint(this.name, endpoint.address), this.lease(endpoint)));
+        continue;
+      }
+      state.endpoint = endpoint;
+      if (settingsChanged) {
+        // The new lease first: when the connections' key is unchanged it is the same forwarder,
+        // which the release then does not close.
+        const previous = state.lease;
+        state.lease = this.lease(endpoint);
+        previous.release();
+      }
+    }
+    this.publish(change);
+  }
+
+  /** The upstream left the config: its forwarders close once their requests are done. */
+  close(): void {
+    for (const state of this.states.values()) state.lease.release();
+    this.states.clear();
   }
 
   /** The view /api/v1/upstreams shows. */
   describe(): unknown {
-    const state = this.picker.describe();
+    const { set, picker } = this.snapshot;
+    const state = picker.describe();
+    const config = this.current.config;
     return {
       name: this.name,
-      protocol: this.config.protocol,
-      listen: this.config.listen?.text ?? null,
-      algorithm: this.config.policy.lb.algorithm,
-      timeoutMs: this.timeoutMs,
-      endpoints: this.set.endpoints.map((e) => ({
+      protocol: config.protocol,
+      listen: config.listen?.text ?? null,
+      algorithm: config.policy.lb.algorithm,
+      timeoutMs: this.current.timeoutMs,
+      endpoints: set.endpoints.map((e) => ({
         address: e.address,
         weight: e.weight,
         zone: e.zone ?? null,
@@ -81,5 +252,38 @@ export class UpstreamRuntime {
         picker: state.endpoints.find((s) => s.address === e.address) ?? null,
       })),
     };
+  }
+
+  private lease(endpoint: Endpoint): EndpointState['lease'] {
+    const target: ForwarderTarget = { transport: this.current.transport, host: endpoint.host, port: endpoint.port, connections: this.current.config.policy.connections };
+    return this.deps.forwarders.lease(target, this.current.forwarder);
+  }
+
+  private publish(change: UpstreamChange): void {
+    const picks = new Map<Endpoint, PickedEndpoint>();
+    const counts = { healthy: 0, unhealthy: 0, unknown: 0 };
+    for (const endpoint of change.set.endpoints) {
+      picks.set(endpoint, this.states.get(endpoint.address)!.picked);
+      counts[endpoint.health] += 1;
+    }
+    this.snapshot = { set: change.set, picker: change.picker, picks };
+    this.deps.metrics.setEndpointCounts(this.name, counts);
+    this.retryWaiting();
+  }
+
+  private retryWaiting(): void {
+    if (this.waiting.size === 0) return;
+    const batch = this.waiting;
+    // A call that must wait again joins the next batch, not this one.
+    this.waiting = new Set();
+    this.retrying = batch;
+    try {
+      for (const waiter of batch) {
+        batch.delete(waiter);
+        waiter.retryPick();
+      }
+    } finally {
+      this.retrying = undefined;
+    }
   }
 }

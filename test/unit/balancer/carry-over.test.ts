@@ -76,4 +76,17 @@ describe('a picker built with the previous one', () => {
     const counts = countPicks(next, 50);
     expect(counts.get(b.address)).toBeUndefined();
   });
+
+  it('goes on with round robin after the endpoint picked last, across a health flip and a join', () => {
+    const h = harness(5);
+    const d = endpoint('10.0.0.4:80');
+    const first = h.build('round_robin', [a, b, c]);
+    const picked = [first.pick({})!.address];
+    while (picked[picked.length - 1] !== b.address) picked.push(first.pick({})!.address);
+    // b was picked last; c goes unhealthy: the rotation goes on at a, not at a random place.
+    const sick = h.build('round_robin', [a, b, { ...c, health: 'unhealthy' }], first);
+    expect([sick.pick({})!.address, sick.pick({})!.address]).toEqual([a.address, b.address]);
+    const grown = h.build('round_robin', [a, b, c, d], sick);
+    expect([grown.pick({})!.address, grown.pick({})!.address, grown.pick({})!.address]).toEqual([c.address, d.address, a.address]);
+  });
 });

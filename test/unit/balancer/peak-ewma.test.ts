@@ -114,3 +114,27 @@ describe('peak_ewma', () => {
     expect(byAddress.get(slow.address)).toBeUndefined();
   });
 });
+
+describe('peak_ewma choiceCount', () => {
+  it('compares choiceCount endpoints per pick: with all three compared, the fastest always wins', () => {
+    const h = harness(7);
+    const set = [endpoint('10.0.0.1:80'), endpoint('10.0.0.2:80'), endpoint('10.0.0.3:80')];
+    const latencies: Record<string, number> = { '10.0.0.1:80': 5, '10.0.0.2:80': 50, '10.0.0.3:80': 500 };
+    const picksOf = (choiceCount: number): Map<string, number> => {
+      const picker = h.build(lbConfig('peak_ewma', { decay: 1_000_000, choiceCount }), set);
+      for (const e of set) {
+        picker.onStart(e);
+        picker.onEnd(e, latencies[e.address]!, false);
+      }
+      const counts = new Map<string, number>();
+      for (let i = 0; i < 100; i++) {
+        const address = picker.pick({})!.address;
+        counts.set(address, (counts.get(address) ?? 0) + 1);
+      }
+      return counts;
+    };
+    expect(picksOf(3).get('10.0.0.1:80')).toBe(100);
+    // Two of three: a pair without the fastest endpoint comes up about a third of the time.
+    expect(picksOf(2).get('10.0.0.1:80')).toBeLessThan(90);
+  });
+});

@@ -56,6 +56,7 @@ describe('a config that is refused', () => {
     ['a hashOn with two keys', upstream('    policy: { lb: { algorithm: maglev, hashOn: { header: a, cookie: b } } }\n'), ['upstreams[0].policy.lb.hashOn: expected exactly one of header, cookie or sourceAddress']],
     ['sourceAddress: false', upstream('    policy: { lb: { algorithm: ring_hash, hashOn: { sourceAddress: false } } }\n'), ['upstreams[0].policy.lb.hashOn.sourceAddress: expected true, got false']],
     ['a choiceCount of one', upstream('    policy: { lb: { algorithm: least_request, choiceCount: 1 } }\n'), ['upstreams[0].policy.lb.choiceCount: must be at least 2, got 1']],
+    ['a maglev table past its bound', upstream('    policy: { lb: { algorithm: maglev, tableSize: 5000021 } }\n'), ['upstreams[0].policy.lb.tableSize: must be at most 5000011, got 5000021']],
     [
       'an unknown retry trigger',
       upstream('    policy: { retry: { on: [5xx, flaky] } }\n'),

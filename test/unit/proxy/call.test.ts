@@ -220,7 +220,7 @@ describe('the transparent retry', () => {
   });
 
   it('does not send again a body past the replay cap, and still streams it whole to its one attempt', async () => {
-    const rig = callRig({ steps: [transparentRetry], bufferLimit: 8 });
+    const rig = callRig({ steps: [transparentRetry], policy: { retry: { attempts: 1, backoff: { base: 25, max: 250 }, on: [], bufferLimit: 8 } } });
     const body = new PassThrough();
     const { call, sink } = rig.call({ ...GET, method: 'POST', body });
     const first = rig.attempts()[0]!;
