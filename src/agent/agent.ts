@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.ts';
-import type { AgentConfig, ServiceConfig, UpstreamConfig } from '../config/types.ts';
+import type { AgentConfig, ServiceConfig, ServiceLimitsConfig, UpstreamConfig } from '../config/types.ts';
 import { formatHostPort } from '../config/address.ts';
 import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
@@ -23,10 +23,13 @@ import { routingName } from '../proxy/route/authority.ts';
 import { connectHandler } from '../proxy/listen/tunnel.ts';
 import { prepareUpstream, Upstream, type UpstreamChange } from '../proxy/upstream/upstream.ts';
 import { InFlightCounter } from '../proxy/listen/in-flight.ts';
+import { InboundAdmission } from '../proxy/inbound/inbound-admission.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {
+  /** For an inbound service: the step in front of its local application. */
+  readonly admission?: InboundAdmission;
   readonly upstream: Upstream;
   readonly frontend: HttpFrontend;
 }
@@ -38,6 +41,8 @@ interface PlannedUpstream {
   readonly listener: string;
   /** Undefined when its config is unchanged: the running upstream stays as it is. */
   readonly change: UpstreamChange | undefined;
+  /** Set for an inbound service: what it admits at once to its local application. */
+  readonly serviceLimits?: ServiceLimitsConfig;
 }
 
 /** A config prepared by Agent.prepare: everything built, nothing in force until commit. */
@@ -173,19 +178,20 @@ export class Agent {
    */
   prepare(config: AgentConfig): AgentPlan {
     const deps = { clock: this.clock, random: this.random };
-    const wanted: [UpstreamConfig, string][] = [
-      ...config.upstreams.map((upstream): [UpstreamConfig, string] => [upstream, `upstream:${upstream.name}`]),
-      ...config.services.map((service): [UpstreamConfig, string] => [inboundUpstream(service), `service:${service.name}`]),
+    const wanted: [UpstreamConfig, string, ServiceLimitsConfig | undefined][] = [
+      ...config.upstreams.map((upstream): [UpstreamConfig, string, undefined] => [upstream, `upstream:${upstream.name}`, undefined]),
+      ...config.services.map((service): [UpstreamConfig, string, ServiceLimitsConfig] => [inboundUpstream(service), `service:${service.name}`, service.limits]),
     ];
     const upstreams = new Map<string, PlannedUpstream>();
-    for (const [upstream, listener] of wanted) {
+    for (const [upstream, listener, serviceLimits] of wanted) {
       const running = this.slots.get(upstream.name)?.upstream;
+      const planned = serviceLimits ? { config: upstream, listener, serviceLimits } : { config: upstream, listener };
       if (running && sameConfig(running.config, upstream)) {
-        upstreams.set(upstream.name, { config: upstream, listener, change: undefined });
+        upstreams.set(upstream.name, { ...planned, change: undefined });
         continue;
       }
       try {
-        upstreams.set(upstream.name, { config: upstream, listener, change: prepareUpstream(upstream, deps, running) });
+        upstreams.set(upstream.name, { ...planned, change: prepareUpstream(upstream, deps, running) });
       } catch (err) {
         throw new Error(`upstream "${upstream.name}": ${(err as Error).message}`, { cause: err });
       }
@@ -252,12 +258,13 @@ export class Agent {
       const slot = this.slots.get(name);
       if (slot) {
         if (planned.change) slot.upstream.commit(planned.change);
+        if (planned.serviceLimits) slot.admission?.setLimit(planned.serviceLimits.maxConcurrent);
         next.set(name, slot);
         continue;
       }
       // A new name always has a change: nothing ran under it to be unchanged from.
       const upstream = new Upstream(planned.change!, deps);
-      next.set(name, { upstream, frontend: new HttpFrontend(planned.listener, () => upstream, this.env) });
+      next.set(name, planned.serviceLimits ? this.inboundSlot(upstream, planned.listener, planned.serviceLimits) : { upstream, frontend: new HttpFrontend(planned.listener, () => upstream, this.env) });
     }
     for (const [name, slot] of this.slots) {
       if (next.has(name)) continue;
@@ -276,6 +283,15 @@ export class Agent {
         connectHandler((name) => this.routes.get(name)?.frontend, this.metrics, 'proxy'),
       );
     }
+  }
+
+  /**
+   * An inbound service has a path of its own: its calls pass its admission step, which sheds
+   * what its local application cannot take, before the steps every call runs through.
+   */
+  private inboundSlot(upstream: Upstream, listener: string, limits: ServiceLimitsConfig): UpstreamSlot {
+    const admission = new InboundAdmission(this.env.dispatcher, limits.maxConcurrent, () => this.metrics.requestRefused(listener, 'concurrency_limit'));
+    return { upstream, admission, frontend: new HttpFrontend(listener, () => upstream, { ...this.env, dispatcher: admission }) };
   }
 
   /** Opens and closes listeners to match `config`; returns those that could not be opened. */

@@ -13,6 +13,9 @@ export const LB_DEFAULTS = {
 
 export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256 } as const satisfies LimitsConfig;
 
+/** What an inbound service admits at once to its local application (Envoy's default circuit-breaker max_requests). */
+export const SERVICE_LIMITS_DEFAULTS = { maxConcurrent: 1024 } as const;
+
 export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
 
 /**

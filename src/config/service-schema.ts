@@ -1,6 +1,7 @@
 // services[]: the local applications this agent fronts (inbound), with their health checks.
 
 import { z } from 'zod';
+import { SERVICE_LIMITS_DEFAULTS } from './defaults.ts';
 import { formatDuration } from './duration.ts';
 import { address, duration, listenAddress, name, positiveInt, protocol } from './fields.ts';
 import { describeValue } from './messages.ts';
@@ -55,6 +56,8 @@ const healthSchema = z
     };
   });
 
+const limitsSchema = z.strictObject({ maxConcurrent: positiveInt.optional() });
+
 export const serviceSchema = z
   .strictObject({
     name,
@@ -62,6 +65,7 @@ export const serviceSchema = z
     target: address,
     listen: listenAddress,
     health: healthSchema.optional(),
+    limits: limitsSchema.optional(),
   })
   .transform(
     (raw): ServiceConfig => ({
@@ -70,5 +74,6 @@ export const serviceSchema = z
       target: raw.target,
       listen: raw.listen,
       ...(raw.health ? { health: raw.health } : {}),
+      limits: { maxConcurrent: raw.limits?.maxConcurrent ?? SERVICE_LIMITS_DEFAULTS.maxConcurrent },
     }),
   );

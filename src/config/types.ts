@@ -126,12 +126,18 @@ export interface HealthCheckConfig {
   readonly rise: number;
 }
 
+export interface ServiceLimitsConfig {
+  /** Calls at once to the local application; beyond, the inbound listener sheds with 503 / RESOURCE_EXHAUSTED. */
+  readonly maxConcurrent: number;
+}
+
 export interface ServiceConfig {
   readonly name: string;
   readonly protocol: Protocol;
   readonly target: HostPort;
   readonly listen: HostPort;
   readonly health?: HealthCheckConfig;
+  readonly limits: ServiceLimitsConfig;
 }
 
 export interface GossipConfig {
