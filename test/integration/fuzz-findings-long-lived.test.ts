@@ -1,0 +1,126 @@
+// What the Node 20 fuzz run found once its connections had lived a while (issue 6, item 4): a
+// client connection in steady use had its uploads cancelled as stalled, and the RST_STREAM of
+// such a cancel never left.
+import http2, { connect as connectH2, type ClientHttp2Session } from 'node:http2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../helpers/processes.ts';
+import { ProxyClients } from '../helpers/proxy-clients.ts';
+import { rawStatus } from './http-support.ts';
+import { countingHttp1Upstream, eventually, rawConnection, type CountingUpstream, type RawConnection } from './limits-support.ts';
+
+/** A quarter of it is the agent's sweep period; a few sweeps fit in the pauses below. */
+const BODY_IDLE_TIMEOUT_MS = 1_000;
+/** Longer than the body idle timeout: a connection that sat idle this long is not stalled for it. */
+const IDLE_PAUSE_MS = 1_600;
+/** Shorter than the body idle timeout: an upload pausing this long is slow, not stalled. */
+const UPLOAD_PAUSE_MS = 500;
+
+let agent: RunningAgent | undefined;
+let upstream: CountingUpstream | undefined;
+const cleanups: Array<() => void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await agent?.stop();
+  await upstream?.close();
+  agent = undefined;
+  upstream = undefined;
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Answers once the whole request body is in, with its length. */
+async function bodyCountingUpstream(): Promise<CountingUpstream> {
+  return countingHttp1Upstream((req, res) => {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.once('end', () => res.end(`got ${bytes} bytes`));
+  });
+}
+
+async function startCatalogAgent(): Promise<string> {
+  upstream = await bodyCountingUpstream();
+  agent = await startAgent({
+    node: 'long-lived-test',
+    admin: { listen: '127.0.0.1:0' },
+    listeners: { bodyIdleTimeout: `${BODY_IDLE_TIMEOUT_MS}ms` },
+    upstreams: [{ name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: [upstream.address] }],
+  });
+  return agent.listeners['upstream:catalog']!;
+}
+
+function h2Client(address: string): ClientHttp2Session {
+  const session = connectH2(`http://${address}`);
+  session.on('error', () => undefined);
+  cleanups.push(() => session.destroy());
+  return session;
+}
+
+/** What an h2 request stream ended with: its response and body, or the RST_STREAM code it was closed with. */
+function outcomeOf(stream: http2.ClientHttp2Stream): Promise<{ status?: number; body: string; rstCode?: number }> {
+  return new Promise((resolve) => {
+    let status: number | undefined;
+    let body = '';
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    stream.on('error', () => undefined);
+    stream.once('close', () => resolve({ status, body, ...(stream.rstCode ? { rstCode: stream.rstCode } : {}) }));
+  });
+}
+
+describe('an upload that pauses briefly, on a connection that sat idle longer than bodyIdleTimeout', () => {
+  it('over h2c, is answered: the idle time before it is not counted as its stall', async () => {
+    const address = await startCatalogAgent();
+    const session = h2Client(address);
+    await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+    await sleep(IDLE_PAUSE_MS);
+    const stream = session.request({ ':method': 'POST', ':path': '/upload' });
+    const outcome = outcomeOf(stream);
+    stream.write('first half, ');
+    await sleep(UPLOAD_PAUSE_MS);
+    stream.end('second half');
+    expect(await outcome).toEqual({ status: 200, body: 'got 23 bytes' });
+  });
+
+  it('over HTTP/1.1 keep-alive, is answered, not refused with 408', async () => {
+    const address = await startCatalogAgent();
+    const client: RawConnection = await rawConnection(address);
+    cleanups.push(() => client.socket.destroy());
+    client.socket.write('GET /first HTTP/1.1\r\nHost: catalog\r\n\r\n');
+    expect(await eventually(() => client.received().includes('got 0 bytes'), 5_000)).toBe(true);
+    await sleep(IDLE_PAUSE_MS);
+    client.socket.write('POST /upload HTTP/1.1\r\nHost: catalog\r\nContent-Length: 23\r\n\r\nfirst half, ');
+    await sleep(UPLOAD_PAUSE_MS);
+    client.socket.write('second half');
+    expect(await eventually(() => client.received().includes('got 23 bytes') || client.isClosed(), 5_000)).toBe(true);
+    const responses = client.received().split(/(?=HTTP\/1\.1 )/);
+    expect(responses.map(rawStatus)).toEqual([200, 200]);
+    expect(responses[1]).toContain('got 23 bytes');
+  });
+
+  it('over h2c, a gRPC-style client making calls back to back for longer than bodyIdleTimeout gets every answer', async () => {
+    const address = await startCatalogAgent();
+    const clients = new ProxyClients();
+    cleanups.push(() => void clients.close());
+    const until = performance.now() + 3 * BODY_IDLE_TIMEOUT_MS;
+    const outcomes = new Map<string, number>();
+    for (let calls = 0; performance.now() < until && calls < 5_000; calls++) {
+      const outcome = await clients.send('h2c', address, { path: '/call', body: 'x' });
+      const seen = outcome.kind === 'answer' ? `${outcome.status} ${outcome.body}` : `reset ${outcome.error}`;
+      outcomes.set(seen, (outcomes.get(seen) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()]).toEqual(['200 got 1 bytes']);
+  });
+});
+
+describe('an h2c upload that does stall past bodyIdleTimeout', () => {
+  it('is reset with RST_STREAM(CANCEL), which reaches the client', async () => {
+    const address = await startCatalogAgent();
+    const session = h2Client(address);
+    const stream = session.request({ ':method': 'POST', ':path': '/upload' });
+    const outcome = outcomeOf(stream);
+    stream.write('and then nothing more');
+    const closed = await Promise.race([outcome, sleep(6 * BODY_IDLE_TIMEOUT_MS).then(() => 'no RST_STREAM within 6 s' as const)]);
+    expect(closed).toEqual({ body: '', rstCode: http2.constants.NGHTTP2_CANCEL });
+  });
+});
