@@ -1,9 +1,12 @@
 // What the Node 20 fuzz run found once its connections had lived a while (issue 6, item 4): a
-// client connection in steady use had its uploads cancelled as stalled, and the RST_STREAM of
-// such a cancel never left.
+// client connection in steady use had its uploads cancelled as stalled, the RST_STREAM of such
+// a cancel never left, and an upstream HTTP/2 session whose connect had timed out ended the
+// agent when that TCP connect completed after all.
+import { spawn, type ChildProcess } from 'node:child_process';
 import http2, { connect as connectH2, type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from '../helpers/processes.ts';
+import { isAlive, startAgent, type RunningAgent } from '../helpers/processes.ts';
 import { ProxyClients } from '../helpers/proxy-clients.ts';
 import { rawStatus } from './http-support.ts';
 import { countingHttp1Upstream, eventually, rawConnection, type CountingUpstream, type RawConnection } from './limits-support.ts';
@@ -122,5 +125,58 @@ describe('an h2c upload that does stall past bodyIdleTimeout', () => {
     stream.write('and then nothing more');
     const closed = await Promise.race([outcome, sleep(6 * BODY_IDLE_TIMEOUT_MS).then(() => 'no RST_STREAM within 6 s' as const)]);
     expect(closed).toEqual({ body: '', rstCode: http2.constants.NGHTTP2_CANCEL });
+  });
+});
+
+/**
+ * A listener that cannot complete TCP handshakes for `blockedMs`: a child process listens with
+ * a backlog of 1 and blocks its event loop, `fillers` connections fill its accept queue, and
+ * the kernel drops further SYNs until the child accepts again (the client retries after ~1 s).
+ */
+async function listenerThatStalls(blockedMs: number): Promise<{ address: string; accepted: () => number; child: ChildProcess }> {
+  const script = `const net = require('node:net'); let accepted = 0;
+    const server = net.createServer((c) => { c.on('error', () => {}); process.stdout.write('accepted ' + ++accepted + '\\n'); });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      process.stdout.write('port ' + server.address().port + '\\n');
+      const until = Date.now() + ${blockedMs}; while (Date.now() < until);
+    });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => child.kill('SIGKILL'));
+  let accepted = 0;
+  const port = await new Promise<number>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.startsWith('port ')) resolve(Number(line.slice(5)));
+        if (line.startsWith('accepted ')) accepted = Number(line.slice(9));
+      }
+    });
+  });
+  for (let i = 0; i < 4; i++) {
+    const filler = net.connect({ host: '127.0.0.1', port }).on('error', () => undefined);
+    cleanups.push(() => filler.destroy());
+  }
+  return { address: `127.0.0.1:${port}`, accepted: () => accepted, child };
+}
+
+describe('an h2c endpoint whose TCP connect completes only after the connect timeout', () => {
+  it('answers 503, and the agent survives the late connect and serves on', async () => {
+    const stalled = await listenerThatStalls(1_500);
+    upstream = await bodyCountingUpstream();
+    agent = await startAgent({
+      node: 'late-connect-test',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [
+        { name: 'slow-h2', protocol: 'http2', listen: '127.0.0.1:0', endpoints: [stalled.address], policy: { connectTimeout: '200ms', timeout: '5s' } },
+        { name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: [upstream.address] },
+      ],
+    });
+    const clients = new ProxyClients();
+    cleanups.push(() => void clients.close());
+    expect(await clients.send('http1', agent.listeners['upstream:slow-h2']!, { path: '/late' })).toMatchObject({ kind: 'answer', status: 503 });
+    // The four fillers and the agent's connection, once the child accepts again and the agent's SYN is retried.
+    expect(await eventually(() => stalled.accepted() >= 5, 10_000)).toBe(true);
+    await sleep(500);
+    expect(isAlive(agent.pid)).toBe(true);
+    expect(await clients.send('http1', agent.listeners['upstream:catalog']!, { path: '/after' })).toMatchObject({ kind: 'answer', status: 200, body: 'got 0 bytes' });
   });
 });
