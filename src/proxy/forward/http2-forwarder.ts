@@ -128,6 +128,9 @@ export class Http2Forwarder implements Forwarder {
     };
     session.once('connect', () => {
       clearConnectTimer();
+      // node emits 'connect' for a session destroyed while its TCP connect was pending too (the
+      // connect timeout fired first), once that connect completes; the session is no use then.
+      if (session.destroyed) return;
       this.connectedSessions.add(session);
       session.setLocalWindowSize(this.sessionWindow);
     });

@@ -233,10 +233,16 @@ export class ClientConnections {
 
   private enter(connection: ClientConnection, phase: Phase): void {
     if (connection.phase === phase) return;
+    const now = this.clock.now();
     connection.phase = phase;
-    connection.since = this.clock.now();
-    // Only bytes that arrive from now on are a sign of the next request.
-    connection.bytesRead = connection.socket.bytesRead ?? 0;
+    connection.since = now;
+    // Only bytes that arrive from now on are a sign of the next request; those read since the
+    // last sweep are still the client's latest read. Dropped unrecorded, they left a busy
+    // connection, whose reads all fall between a phase change and the next sweep, looking
+    // silent since the first sweep: its uploads were then cancelled as stalled.
+    const read = connection.socket.bytesRead ?? 0;
+    if (read !== connection.bytesRead) connection.lastReadAt = now;
+    connection.bytesRead = read;
     this.waiting.delete(connection);
     if (phase !== 'busy') this.waiting.add(connection);
   }

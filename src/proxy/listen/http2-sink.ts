@@ -1,11 +1,13 @@
 // ResponseSink over a node:http2 server stream (client spoke h2c or gRPC).
 
-import type { ServerHttp2Stream } from 'node:http2';
+import http2, { type ServerHttp2Stream } from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { ProxyError } from '../errors.ts';
 import { encodeGrpcMessage } from '../grpc-message.ts';
 import type { ResponseEnding, ResponseSink } from '../call/response-sink.ts';
+
+const { NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Node resets a stream destroyed with an error with RST_STREAM(INTERNAL_ERROR). */
 const upstreamBrokeOff = new Error('the upstream response broke off');
@@ -56,9 +58,15 @@ export class Http2Sink implements ResponseSink {
   }
 
   reset(): void {
+    const stream = this.stream;
+    // Closed with an error code, the stream has its RST_STREAM on the way: node emits 'aborted'
+    // (which may be what called this) before it submits the frame, and destroys the stream
+    // once the frame is out. Destroyed now, the frame would never be sent and the client would
+    // wait for good.
+    if (stream.destroyed || (stream.closed && stream.rstCode !== NGHTTP2_NO_ERROR)) return;
     // close() would end the stream (END_STREAM) before resetting it, and the client would take
     // the truncated body for a whole one; destroying with an error sends RST_STREAM alone.
-    if (!this.stream.destroyed) this.stream.destroy(upstreamBrokeOff);
+    stream.destroy(upstreamBrokeOff);
   }
 
   fail(error: ProxyError, upstream: string): void {
