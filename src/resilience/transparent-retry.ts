@@ -3,9 +3,7 @@
 // last stream id) or whose connection failed before the request was written never reached the
 // application. The client never sees the first attempt; a metric counts the second.
 
-import type { OutgoingHttpHeaders } from 'node:http';
-import type { InternalErrorSite } from '../observability/metrics.ts';
-import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher, type Step } from '../proxy/call/attempt.ts';
+import { PassThroughAttempt, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher, type Step } from '../proxy/call/attempt.ts';
 import { neverProcessed, type AttemptReason } from '../proxy/call/outcome.ts';
 import type { ProxyCall } from '../proxy/call/proxy-call.ts';
 
@@ -19,8 +17,7 @@ class TransparentRetryDispatcher implements Dispatcher {
   }
 }
 
-class TransparentRetryAttempt implements Attempt, AttemptHandler {
-  private inner: Attempt = NO_ATTEMPT;
+class TransparentRetryAttempt extends PassThroughAttempt {
   private retried = false;
   private cancelled = false;
   /** Counts dispatches, so an attempt that failed (and was retried) inside dispatch is not taken for the current one. */
@@ -29,8 +26,10 @@ class TransparentRetryAttempt implements Attempt, AttemptHandler {
   constructor(
     private readonly next: Dispatcher,
     private readonly call: ProxyCall,
-    private readonly handler: AttemptHandler,
-  ) {}
+    handler: AttemptHandler,
+  ) {
+    super(handler);
+  }
 
   start(): this {
     const dispatch = ++this.dispatches;
@@ -39,32 +38,12 @@ class TransparentRetryAttempt implements Attempt, AttemptHandler {
     return this;
   }
 
-  cancel(reason: CancelReason): void {
+  override cancel(reason: CancelReason): void {
     this.cancelled = true;
     this.inner.cancel(reason);
   }
 
-  resume(): void {
-    this.inner.resume();
-  }
-
-  onResponseStart(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
-    return this.handler.onResponseStart(status, headers, endStream, expectTrailers);
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.handler.onData(chunk);
-  }
-
-  onEnd(trailers: OutgoingHttpHeaders | undefined): void {
-    this.handler.onEnd(trailers);
-  }
-
-  onInternalError(site: InternalErrorSite, err: unknown): void {
-    this.handler.onInternalError(site, err);
-  }
-
-  onError(reason: AttemptReason, message: string): void {
+  override onError(reason: AttemptReason, message: string): void {
     if (!this.retried && !this.cancelled && neverProcessed(reason) && this.call.replayable && this.hasSomewhereToGo(reason)) {
       this.retried = true;
       this.call.upstream.metrics.transparentRetry(reason);

@@ -3,7 +3,7 @@
 // response. The handler sees the response head first and commits to it or discards it, which
 // is what lets a retry, a hedge or a fallback step in before anything reaches the client
 // (undici's RetryHandler withholds the same way, grpc-js's retrying call commits the same way).
-// Steps compose as `(next) => dispatcher`, each in a file of its own, built once per upstream.
+// Steps compose as `(next) => dispatcher`, each in a file of its own, built once.
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
@@ -50,6 +50,44 @@ export type Step = (next: Dispatcher) => Dispatcher;
 
 /** The attempt of a call that never got one (no endpoint, say): nothing to cancel or resume. */
 export const NO_ATTEMPT: Attempt = { cancel: () => undefined, resume: () => undefined };
+
+/**
+ * A step's object for one call: it passes everything through, between the handler above and
+ * the attempt below it; a step overrides what it acts on.
+ */
+export abstract class PassThroughAttempt implements Attempt, AttemptHandler {
+  protected inner: Attempt = NO_ATTEMPT;
+
+  constructor(protected readonly handler: AttemptHandler) {}
+
+  cancel(reason: CancelReason): void {
+    this.inner.cancel(reason);
+  }
+
+  resume(): void {
+    this.inner.resume();
+  }
+
+  onResponseStart(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
+    return this.handler.onResponseStart(status, headers, endStream, expectTrailers);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.handler.onData(chunk);
+  }
+
+  onEnd(trailers: OutgoingHttpHeaders | undefined): void {
+    this.handler.onEnd(trailers);
+  }
+
+  onError(reason: AttemptReason, message: string): void {
+    this.handler.onError(reason, message);
+  }
+
+  onInternalError(site: InternalErrorSite, err: unknown): void {
+    this.handler.onInternalError(site, err);
+  }
+}
 
 /** Steps in the order a call meets them, the last one wrapping `innermost`. */
 export function composeSteps(steps: readonly Step[], innermost: Dispatcher): Dispatcher {

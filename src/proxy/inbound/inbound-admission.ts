@@ -5,7 +5,7 @@
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
-import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from '../call/attempt.ts';
+import { NO_ATTEMPT, PassThroughAttempt, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from '../call/attempt.ts';
 import type { AttemptReason } from '../call/outcome.ts';
 import type { ProxyCall } from '../call/proxy-call.ts';
 
@@ -47,16 +47,17 @@ export class InboundAdmission implements Dispatcher {
 }
 
 /** Holds one admission until the call's attempts are over, however they end. */
-class AdmittedCall implements Attempt, AttemptHandler {
-  private inner: Attempt = NO_ATTEMPT;
+class AdmittedCall extends PassThroughAttempt {
   private admitted = true;
 
   constructor(
     private readonly next: Dispatcher,
     private readonly call: ProxyCall,
-    private readonly handler: AttemptHandler,
+    handler: AttemptHandler,
     private readonly admission: InboundAdmission,
-  ) {}
+  ) {
+    super(handler);
+  }
 
   start(): this {
     const inner = this.next.dispatch(this.call, this);
@@ -64,34 +65,22 @@ class AdmittedCall implements Attempt, AttemptHandler {
     return this;
   }
 
-  cancel(reason: CancelReason): void {
+  override cancel(reason: CancelReason): void {
     this.leave();
     this.inner.cancel(reason);
   }
 
-  resume(): void {
-    this.inner.resume();
-  }
-
-  onResponseStart(status: number, headers: OutgoingHttpHeaders, endStream: boolean, expectTrailers: boolean): boolean {
-    return this.handler.onResponseStart(status, headers, endStream, expectTrailers);
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.handler.onData(chunk);
-  }
-
-  onEnd(trailers: OutgoingHttpHeaders | undefined): void {
+  override onEnd(trailers: OutgoingHttpHeaders | undefined): void {
     this.leave();
     this.handler.onEnd(trailers);
   }
 
-  onError(reason: AttemptReason, message: string): void {
+  override onError(reason: AttemptReason, message: string): void {
     this.leave();
     this.handler.onError(reason, message);
   }
 
-  onInternalError(site: InternalErrorSite, err: unknown): void {
+  override onInternalError(site: InternalErrorSite, err: unknown): void {
     this.leave();
     this.handler.onInternalError(site, err);
   }
