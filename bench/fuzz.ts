@@ -99,6 +99,8 @@ async function runRound(result: TargetResult, property: CaseRunner, cases: numbe
         endOnFailure: true,
         interruptAfterTimeLimit: Math.max(1, deadline - performance.now()),
         markInterruptAsFailure: false,
+        // Without it fast-check leaves the case's error out of its message.
+        includeErrorInReport: true,
       });
     } catch (err) {
       if (!rig.alive()) return;
