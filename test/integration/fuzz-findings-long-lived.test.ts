@@ -172,7 +172,7 @@ describe('an h2c endpoint whose TCP connect completes only after the connect tim
     });
     const clients = new ProxyClients();
     cleanups.push(() => void clients.close());
-    expect(await clients.send('http1', agent.listeners['upstream:slow-h2']!, { path: '/late' })).toMatchObject({ kind: 'answer', status: 503 });
+    expect(await clients.send('http1', agent.listeners['upstream:slow-h2']!, { path: '/late' })).toMatchObject({ kind: 'answer', status: 503, code: 'MESHLET_CONNECT_FAILED' });
     // The four fillers and the agent's connection, once the child accepts again and the agent's SYN is retried.
     expect(await eventually(() => stalled.accepted() >= 5, 10_000)).toBe(true);
     await sleep(500);
