@@ -3,6 +3,7 @@
 // latency, the endpoint's metrics, the call's log line; next, breakers and outlier detection).
 
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Clock } from '../../clock.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { errorShape } from '../errors.ts';
@@ -77,6 +78,8 @@ function grpcStatusOf(headers: OutgoingHttpHeaders | undefined): number | undefi
 
 class EndpointAttempt implements Attempt, AttemptHandler {
   private inner: Attempt = NO_ATTEMPT;
+  /** This attempt's reader of the call's body; a reader left alive would hold the body up for the others. */
+  private body: Readable | null = null;
   private readonly startedAt: number;
   private status = 0;
   private grpcStatus: number | undefined;
@@ -96,7 +99,8 @@ class EndpointAttempt implements Attempt, AttemptHandler {
     call.upstream.attemptStarted(endpoint);
     endpoint.metrics.started();
     call.attemptStarted(endpoint);
-    this.inner = endpoint.forwarder.forward(call.request, call.attemptBody(), this);
+    this.body = call.attemptBody();
+    this.inner = endpoint.forwarder.forward(call.request, this.body, this);
     return this;
   }
 
@@ -149,6 +153,7 @@ class EndpointAttempt implements Attempt, AttemptHandler {
 
   private finish(reason: AttemptReason | undefined): void {
     this.done = true;
+    this.body?.destroy();
     const { call, endpoint } = this;
     const latencyMs = this.clock.now() - this.startedAt;
     const outcome = outcomeOf(this.status, this.grpcStatus, reason, latencyMs);
@@ -158,7 +163,8 @@ class EndpointAttempt implements Attempt, AttemptHandler {
     const seconds = latencyMs / 1000;
     const code = reason === undefined ? undefined : errorCodeFor(reason);
     // An attempt that ended without the endpoint's answer is recorded as what its error answers.
-    if (code !== undefined) endpoint.metrics.finished(protocol, errorShape(code).httpStatus, seconds, grpc ? errorShape(code).grpcStatus : undefined, outcome.failed);
+    const shape = code === undefined ? undefined : errorShape(code);
+    if (shape !== undefined) endpoint.metrics.finished(protocol, shape.httpStatus, seconds, grpc ? shape.grpcStatus : undefined, outcome.failed);
     else endpoint.metrics.finished(protocol, reason === 'cancelled' ? CLIENT_CLOSED : this.status, seconds, this.grpcStatus, outcome.failed);
     call.attemptEnded(outcome);
   }

@@ -7,7 +7,11 @@ import type { Attempt, AttemptHandler } from '../call/attempt.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 
 export interface Forwarder {
-  /** Sends `request` with `body` (null: none) to this endpoint; may call `handler` before it returns. */
+  /**
+   * Sends `request` with `body` (null: none) to this endpoint; may call `handler` before it
+   * returns. The body is the attempt's own reader of the call's body: the endpoint step
+   * destroys it when the attempt ends, however it ends, so a forwarder need not.
+   */
   forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt;
   /** Stops taking new requests and closes once those in flight are done. */
   close(): Promise<void>;

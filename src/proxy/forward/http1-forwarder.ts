@@ -52,13 +52,11 @@ export class Http1Forwarder implements Forwarder {
     // was picked so, all requests to the endpoint would queue for good.
     const refusal = undiciRefusal(request);
     if (refusal !== undefined) {
-      body?.destroy();
       handler.onError('bad_request', refusal);
       return NO_ATTEMPT;
     }
     const exchange = new Http1Exchange(request, body, handler, this);
     if (!this.gate.enter(exchange, request.multiplexed)) {
-      body?.destroy();
       handler.onError('overflow', this.overflowMessage);
       return NO_ATTEMPT;
     }
@@ -121,10 +119,7 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   cancel(): void {
     if (this.over) return;
     this.over = true;
-    if (this.forwarder.gate.withdraw(this)) {
-      this.body?.destroy();
-      return;
-    }
+    if (this.forwarder.gate.withdraw(this)) return;
     this.abortUpstream?.(cancelledByMeshlet);
   }
 

@@ -64,7 +64,6 @@ export class Http2Forwarder implements Forwarder {
   forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
     const exchange = new Http2Exchange(request, body, handler, this);
     if (!this.gate.enter(exchange, request.multiplexed)) {
-      body?.destroy();
       handler.onError('overflow', this.overflowMessage);
       return NO_ATTEMPT;
     }
@@ -197,7 +196,6 @@ class Http2Exchange implements Attempt, GatedRequest {
       stream = session.request(upstreamRequestHeaders(this.request), { endStream: this.body === null });
     } catch (err) {
       this.forwarder.gate.release();
-      this.body?.destroy();
       this.over = true;
       this.handler.onError(classifyTransportError(err, this.forwarder.hasConnected(session), false), (err as Error).message);
       return;
@@ -222,10 +220,7 @@ class Http2Exchange implements Attempt, GatedRequest {
   cancel(): void {
     if (this.over) return;
     this.over = true;
-    if (this.forwarder.gate.withdraw(this)) {
-      this.body?.destroy();
-      return;
-    }
+    if (this.forwarder.gate.withdraw(this)) return;
     const stream = this.stream;
     if (!stream || stream.destroyed) return;
     // close() ends a request body still being sent (END_STREAM) before it resets, and the
@@ -332,8 +327,6 @@ class Http2Exchange implements Attempt, GatedRequest {
   };
 
   private readonly onClose = (): void => {
-    // The attempt is over: its reader of the call's body goes, and with it what it held up.
-    this.body?.destroy();
     try {
       if (this.over) return;
       const code = this.stream?.rstCode ?? 0;
