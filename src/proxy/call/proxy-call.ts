@@ -6,7 +6,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
-import { REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
 import type { InternalErrors } from '../../observability/internal-errors.ts';
 import type { AccessLog } from '../../observability/logger.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
@@ -14,7 +13,7 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
-import { replayBody, type ReplayBody } from './replay-body.ts';
+import { NO_BODY, replayBody, type ReplayBody } from './replay-body.ts';
 import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
@@ -56,7 +55,8 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     private readonly env: CallEnvironment,
   ) {
     this.startedAt = env.clock.now();
-    this.body = replayBody(request.body, { perCall: upstream.config.policy.retry?.bufferLimit ?? REPLAY_BUFFER_LIMIT, shared: env.replayBuffers });
+    const source = request.body;
+    this.body = source === null ? NO_BODY : replayBody(source, { perCall: upstream.settings.replayBufferLimit, shared: env.replayBuffers });
   }
 
   run(): void {

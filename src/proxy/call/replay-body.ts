@@ -62,7 +62,7 @@ export interface ReplayBody {
 }
 
 /** A request without a body: nothing to hold, so one object serves every such call. */
-const NO_BODY: ReplayBody = Object.freeze({
+export const NO_BODY: ReplayBody = Object.freeze({
   retryable: true,
   reader: () => null,
   commit: () => undefined,

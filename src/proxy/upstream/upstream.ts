@@ -7,7 +7,7 @@
 
 import type { Clock, Random } from '../../clock.ts';
 import type { Protocol, UpstreamConfig } from '../../config/types.ts';
-import { LIMITS_DEFAULTS } from '../../config/defaults.ts';
+import { LIMITS_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
 import { endpointSet, type Endpoint, type EndpointHealth, type EndpointSet } from '../../balancer/endpoint-set.ts';
 import type { Picker } from '../../balancer/picker.ts';
 import { createPicker } from '../../balancer/registry.ts';
@@ -38,6 +38,8 @@ export interface UpstreamSettings {
   readonly hashKeyOf: HashKeyExtractor;
   /** Calls that may wait for a first endpoint (policy.limits.maxPending). */
   readonly maxPending: number;
+  /** Request body bytes one call holds for another attempt (policy.retry.bufferLimit, also without a retry section). */
+  readonly replayBufferLimit: number;
   readonly forwarder: ForwarderSettings;
 }
 
@@ -50,6 +52,7 @@ export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
     timeoutMs: policy.timeout,
     hashKeyOf: hashKeyExtractor(policy.lb.hashOn),
     maxPending: (policy.limits ?? LIMITS_DEFAULTS).maxPending,
+    replayBufferLimit: policy.retry?.bufferLimit ?? REPLAY_BUFFER_LIMIT,
     forwarder: { connectTimeoutMs: policy.connectTimeout },
   };
 }
