@@ -8,6 +8,7 @@ import { formatHostPort } from '../config/address.ts';
 import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
+import { DecisionLog } from '../observability/decisions.ts';
 import { InternalErrors } from '../observability/internal-errors.ts';
 import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
@@ -84,6 +85,8 @@ function sameConfig(a: UpstreamConfig, b: UpstreamConfig): boolean {
 
 export class Agent {
   readonly metrics = new MeshletMetrics();
+  /** Every decision the agent takes on its own, with its reason (/api/v1/events). */
+  readonly decisions: DecisionLog;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -109,6 +112,8 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.forwarders = new ForwarderPool(this.clock);
+    this.decisions = new DecisionLog(this.clock, Date.now);
+    this.decisions.subscribe((decision) => this.logger.info({ decision }, decision.reason));
     this.inFlight = new InFlightCounter(config.listeners.maxRequestsInFlight);
     this.env = {
       clock: this.clock,
@@ -137,6 +142,8 @@ export class Agent {
       listen: this.config.admin.listen,
       metrics: this.metrics,
       logger: this.logger,
+      decisions: this.decisions,
+      clock: this.clock,
       source: {
         isLive: () => true,
         isReady: () => this.ready && !this.draining,
@@ -252,7 +259,7 @@ export class Agent {
   }
 
   private commitUpstreams(plan: AgentPlan): void {
-    const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders };
+    const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders, decisions: this.decisions };
     const next = new Map<string, UpstreamSlot>();
     for (const [name, planned] of plan.upstreams) {
       const slot = this.slots.get(name);

@@ -27,9 +27,17 @@ export function endpointSet(endpoints: readonly Endpoint[], version = 1): Endpoi
   return Object.freeze({ endpoints: Object.freeze([...endpoints]), version });
 }
 
-/** Endpoints that may take traffic: healthy (or unknown) primaries, else such backups. */
-export function eligibleEndpoints(set: EndpointSet): readonly Endpoint[] {
-  const usable = set.endpoints.filter((e) => e.health !== 'unhealthy');
+/** Says whether the agent itself keeps calls off an endpoint (its breaker is open, it is ejected). */
+export type ExclusionCheck = (endpoint: Endpoint) => boolean;
+
+const NONE_EXCLUDED: ExclusionCheck = () => false;
+
+/**
+ * Endpoints that may take traffic: primaries neither unhealthy nor excluded, else such
+ * backups. This is the one definition of "eligible" every picker is built on.
+ */
+export function eligibleEndpoints(set: EndpointSet, excluded: ExclusionCheck = NONE_EXCLUDED): readonly Endpoint[] {
+  const usable = set.endpoints.filter((e) => e.health !== 'unhealthy' && !excluded(e));
   const primaries = usable.filter((e) => !e.backup);
   return primaries.length > 0 ? primaries : usable.filter((e) => e.backup);
 }

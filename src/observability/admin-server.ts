@@ -3,6 +3,9 @@
 // with proxied traffic.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Clock } from '../clock.ts';
+import type { DecisionLog } from './decisions.ts';
+import { serveDecisionStream } from './decision-stream.ts';
 import type { Logger } from './logger.ts';
 import type { MeshletMetrics } from './metrics.ts';
 
@@ -28,18 +31,22 @@ export interface AdminServerOptions {
   readonly metrics: MeshletMetrics;
   readonly source: AdminSource;
   readonly logger: Logger;
+  readonly decisions: DecisionLog;
+  readonly clock: Clock;
 }
 
-type Route = (res: ServerResponse) => void | Promise<void>;
+type Route = (res: ServerResponse, req: IncomingMessage) => void | Promise<void>;
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const { metrics, source, logger } = opts;
+  const streams = new Set<ServerResponse>();
   const routes = new Map<string, Route>([
     ['/healthz', (res) => (source.isLive() ? sendText(res, 200, 'ok') : sendText(res, 503, 'not live'))],
     ['/readyz', (res) => (source.isReady() ? sendText(res, 200, 'ready') : sendText(res, 503, 'not ready'))],
     ['/metrics', async (res) => send(res, 200, metrics.contentType, await metrics.metricsText())],
     ['/api/v1/upstreams', (res) => sendJson(res, 200, source.upstreams())],
     ['/api/v1/config', (res) => sendJson(res, 200, source.effectiveConfig())],
+    ['/api/v1/events', (res, req) => serveDecisionStream(req, res, opts.decisions, opts.clock, streams)],
   ]);
 
   const server = createServer((req, res) => {
@@ -59,7 +66,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       res.setHeader('allow', 'GET, HEAD');
       return sendJson(res, 405, { error: 'method not allowed', method: req.method });
     }
-    await route(res);
+    await route(res, req);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -79,6 +86,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
+        // Event streams never end on their own.
+        for (const stream of streams) stream.end();
         // close() stops accepting; keep-alive sockets that sit idle would hold it open.
         server.closeIdleConnections();
       }),

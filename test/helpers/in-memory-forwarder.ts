@@ -1,6 +1,7 @@
 // The fast test tier for calls: forwarders whose attempts the test drives by hand, an upstream
 // of such endpoints, and a sink that records what the client was given. A call, its steps and
 // its timers run on a fake clock in milliseconds, with no socket.
+import { DecisionLog } from '../../src/observability/decisions.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Writable, type Readable } from 'node:stream';
 import { FakeClock } from '../../src/clock.ts';
@@ -212,7 +213,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
   const logger = createLogger({ level: 'info', name: 'call-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
   const addresses = options.addresses ?? ['127.0.0.1:1'];
   const pool = new DrivenForwarderPool();
-  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool() };
+  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool(), decisions: new DecisionLog(clock, () => 0) };
   const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0, ...options.policy }), deps), deps);
   const forwarders = addresses.map((address) => pool.forwarderOf(address)!);
   const order: DrivenAttempt[] = [];

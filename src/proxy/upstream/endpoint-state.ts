@@ -7,11 +7,14 @@ import type { Endpoint } from '../../balancer/endpoint-set.ts';
 import type { EndpointMetrics } from '../../observability/metrics.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { ForwarderLease } from '../forward/forwarder-lease.ts';
+import { Exclusions } from './exclusion.ts';
 import type { PickedEndpoint } from './pick-result.ts';
 
 export class EndpointState {
   /** The pick result naming this endpoint, made once. */
   readonly picked: PickedEndpoint;
+  /** What keeps calls off it besides its health (exclusion.ts); changed through Upstream.setExcluded. */
+  readonly exclusions = new Exclusions();
 
   constructor(
     /** The current value: health, weight, zone as last published. */

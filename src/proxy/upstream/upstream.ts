@@ -8,15 +8,17 @@
 import type { Clock, Random } from '../../clock.ts';
 import type { Protocol, UpstreamConfig } from '../../config/types.ts';
 import { LIMITS_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
-import { endpointSet, type Endpoint, type EndpointHealth, type EndpointSet } from '../../balancer/endpoint-set.ts';
+import { endpointSet, type Endpoint, type EndpointHealth, type EndpointSet, type ExclusionCheck } from '../../balancer/endpoint-set.ts';
 import type { Picker } from '../../balancer/picker.ts';
 import { createPicker } from '../../balancer/registry.ts';
+import type { DecisionLog } from '../../observability/decisions.ts';
 import type { MeshletMetrics, UpstreamMetrics, WireProtocol } from '../../observability/metrics.ts';
 import type { ForwarderSettings } from '../forward/forwarder.ts';
 import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwarder-pool.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 import type { Outcome } from '../call/outcome.ts';
 import { EndpointState } from './endpoint-state.ts';
+import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
 import { NO_ELIGIBLE_ENDPOINT, QUEUE, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
 
@@ -25,6 +27,8 @@ export interface UpstreamDependencies {
   readonly random: Random;
   readonly metrics: MeshletMetrics;
   readonly forwarders: ForwarderPool;
+  /** Where breakers, ejections and other decisions about this upstream are recorded. */
+  readonly decisions: DecisionLog;
 }
 
 const WIRE: Readonly<Record<Protocol, WireProtocol>> = { http: 'http1', http2: 'http2', grpc: 'grpc' };
@@ -83,12 +87,18 @@ const NOTHING_YET: Predecessor = { set: endpointSet([], 0) };
  */
 export function prepareUpstream(config: UpstreamConfig, deps: Pick<UpstreamDependencies, 'clock' | 'random'>, current?: Upstream): UpstreamChange {
   const endpoints = config.endpoints.map((e): Endpoint => ({ ...e, health: current?.healthOf(e.address) ?? 'unknown' }));
-  return buildChange(upstreamSettings(config), endpoints, current?.snapshotNow ?? NOTHING_YET, deps);
+  return buildChange(upstreamSettings(config), endpoints, current?.snapshotNow ?? NOTHING_YET, deps, current?.excluded);
 }
 
-function buildChange(settings: UpstreamSettings, endpoints: readonly Endpoint[], previous: Predecessor, deps: Pick<UpstreamDependencies, 'clock' | 'random'>): UpstreamChange {
+function buildChange(
+  settings: UpstreamSettings,
+  endpoints: readonly Endpoint[],
+  previous: Predecessor,
+  deps: Pick<UpstreamDependencies, 'clock' | 'random'>,
+  excluded?: ExclusionCheck,
+): UpstreamChange {
   const set = endpointSet(endpoints, previous.set.version + 1);
-  const picker = createPicker(settings.config.policy.lb, set, deps, previous.picker);
+  const picker = createPicker(settings.config.policy.lb, set, deps, previous.picker, excluded);
   return { settings, set, picker };
 }
 
@@ -137,6 +147,11 @@ export class Upstream {
   /** @internal for prepareUpstream */
   get snapshotNow(): PickerSnapshot {
     return this.snapshot;
+  }
+
+  /** The state kept for `address` while it is among the endpoints. */
+  endpointState(address: string): EndpointState | undefined {
+    return this.states.get(address);
   }
 
   healthOf(address: string): EndpointHealth | undefined {
@@ -190,7 +205,19 @@ export class Upstream {
    * when no picker can serve these endpoints.
    */
   setEndpoints(endpoints: readonly Endpoint[]): void {
-    this.commit(buildChange(this.current, endpoints, this.snapshot, this.deps));
+    this.commit(buildChange(this.current, endpoints, this.snapshot, this.deps, this.excluded));
+  }
+
+  /** Whether the agent keeps calls off `endpoint` (exclusion.ts); what pickers are built with. */
+  readonly excluded: ExclusionCheck = (endpoint) => this.states.get(endpoint.address)?.exclusions.any ?? false;
+
+  /**
+   * A breaker opened or closed, an ejection began or ended: when that changes whether the
+   * endpoint can be picked, a new picker is published over the same endpoints.
+   */
+  setExcluded(endpoint: EndpointState, exclusion: Exclusion, on: boolean): void {
+    if (!endpoint.exclusions.set(exclusion, on) || this.states.get(endpoint.address) !== endpoint) return;
+    this.setEndpoints(this.snapshot.set.endpoints);
   }
 
   /** A health change replaces the endpoint's value in a new snapshot; its state stays. */
@@ -252,6 +279,7 @@ export class Upstream {
         zone: e.zone ?? null,
         backup: e.backup,
         health: e.health,
+        excluded: this.states.get(e.address)?.exclusions.list() ?? [],
         picker: state.endpoints.find((s) => s.address === e.address) ?? null,
       })),
     };

@@ -2,6 +2,9 @@ import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminServer, type AdminSource } from '../../../src/observability/admin-server.ts';
+import { systemClock } from '../../../src/clock.ts';
+import { DecisionLog } from '../../../src/observability/decisions.ts';
+import { MAX_EVENT_READERS } from '../../../src/observability/decision-stream.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import { sampleValue, samplesOf } from './prometheus-text.ts';
@@ -31,12 +34,14 @@ let server: AdminServer;
 let metrics: MeshletMetrics;
 let source: FakeSource;
 let client: Agent;
+let decisions: DecisionLog;
 
 beforeEach(async () => {
   metrics = new MeshletMetrics();
   source = new FakeSource();
+  decisions = new DecisionLog(systemClock, Date.now);
   client = new Agent();
-  server = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent });
+  server = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent, decisions, clock: systemClock });
 });
 
 afterEach(async () => {
@@ -132,7 +137,7 @@ describe('admin server', () => {
   });
 
   it('closes while a client holds an idle keep-alive connection, then refuses connections', async () => {
-    const own = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent });
+    const own = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent, decisions, clock: systemClock });
     const url = `http://127.0.0.1:${own.address.port}/healthz`;
     const first = await request(url, { dispatcher: client });
     await first.body.text();
@@ -151,10 +156,63 @@ describe('admin server', () => {
     if (address === null || typeof address === 'string') throw new Error('no port');
     try {
       await expect(
-        startAdminServer({ listen: { host: '127.0.0.1', port: address.port }, metrics, source, logger: silent }),
+        startAdminServer({ listen: { host: '127.0.0.1', port: address.port }, metrics, source, logger: silent, decisions, clock: systemClock }),
       ).rejects.toMatchObject({ code: 'EADDRINUSE' });
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
+  });
+});
+
+describe('GET /api/v1/events', () => {
+  /** Reads server-sent events until `count` have arrived; the stream is left open behind it. */
+  async function readEvents(headers: Record<string, string> = {}) {
+    const res = await request(`http://127.0.0.1:${server.address.port}/api/v1/events`, { dispatcher: client, headers });
+    const events: { id: string; event: string; data: { seq: number; kind: string; reason: string } }[] = [];
+    let text = '';
+    const iterator = res.body[Symbol.asyncIterator]();
+    const next = async (count: number) => {
+      while (events.length < count) {
+        const { value, done } = await iterator.next();
+        if (done) break;
+        text += (value as Buffer).toString();
+        let end: number;
+        while ((end = text.indexOf('\n\n')) !== -1) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+          if (fields.data !== undefined) events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
+        }
+      }
+      return events;
+    };
+    return { res, next, close: () => res.body.destroy() };
+  }
+
+  it('replays the recent decisions, then streams new ones as they are taken', async () => {
+    decisions.record({ kind: 'breaker_opened', scope: 'payments', endpoint: '127.0.0.1:1', reason: 'opened: 12 of 20 calls failed' });
+    const stream = await readEvents();
+    expect(stream.res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect((await stream.next(1))[0]).toMatchObject({ id: '1', event: 'breaker_opened', data: { seq: 1, reason: 'opened: 12 of 20 calls failed' } });
+    decisions.record({ kind: 'breaker_closed', scope: 'payments', endpoint: '127.0.0.1:1', reason: 'closed: probe succeeded' });
+    const [, live] = await stream.next(2);
+    expect(live).toMatchObject({ id: '2', event: 'breaker_closed' });
+    stream.close();
+  });
+
+  it('skips what the reader saw, by Last-Event-ID', async () => {
+    for (let i = 0; i < 3; i++) decisions.record({ kind: 'shed', scope: 'service:orders', reason: `shed ${i}` });
+    const stream = await readEvents({ 'last-event-id': '2' });
+    expect((await stream.next(1)).map((e) => e.id)).toEqual(['3']);
+    stream.close();
+  });
+
+  it(`refuses a reader past ${MAX_EVENT_READERS} with 503, and takes one again once a reader leaves`, async () => {
+    const open = await Promise.all(Array.from({ length: MAX_EVENT_READERS }, () => readEvents()));
+    const refused = await get('/api/v1/events');
+    expect(refused.status).toBe(503);
+    open[0]!.close();
+    await expect.poll(async () => (await request(`http://127.0.0.1:${server.address.port}/api/v1/events`, { method: 'HEAD', dispatcher: client })).statusCode).toBe(200);
+    for (const stream of open) stream.close();
   });
 });

@@ -1,6 +1,7 @@
 // Upstreams on a fake clock with seeded dice, over DrivenForwarders (test/helpers/in-memory-forwarder.ts):
 // the fast tier, with no socket and no real time.
 
+import { DecisionLog } from '../../../src/observability/decisions.ts';
 import type { Endpoint } from '../../../src/balancer/endpoint-set.ts';
 import { FakeClock } from '../../../src/clock.ts';
 import type { UpstreamConfig } from '../../../src/config/types.ts';
@@ -24,6 +25,6 @@ export interface UpstreamHarness {
 export function upstreamHarness(seed = 1): UpstreamHarness {
   const clock = new FakeClock();
   const pool = new DrivenForwarderPool();
-  const deps = { clock, random: mulberry32(seed), metrics: new MeshletMetrics(), forwarders: pool.asPool() };
+  const deps = { clock, random: mulberry32(seed), metrics: new MeshletMetrics(), forwarders: pool.asPool(), decisions: new DecisionLog(clock, () => 0) };
   return { clock, pool, deps, build: (config) => new Upstream(prepareUpstream(config, deps), deps) };
 }

@@ -1,0 +1,52 @@
+// An endpoint the agent excludes (its breaker open, ejected) leaves the picker's eligible set:
+// whatever the algorithm and whatever is excluded, no pick returns it while another can take
+// the call, and lifting the exclusion brings it back with its state.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LB_ALGORITHMS } from '../../../src/balancer/registry.ts';
+import { LB_DEFAULTS } from '../../../src/config/defaults.ts';
+import type { Exclusion } from '../../../src/proxy/upstream/exclusion.ts';
+import { catalogConfig, GET } from '../../helpers/in-memory-forwarder.ts';
+import { upstreamHarness } from './fixtures.ts';
+
+const ADDRESSES = ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80', '10.0.0.4:80'];
+
+describe('excluded endpoints', () => {
+  it('are never picked while another endpoint is eligible, for every algorithm', () => {
+    const step = fc.record({ index: fc.nat(ADDRESSES.length - 1), exclusion: fc.constantFrom<Exclusion>('breaker_open', 'ejected'), on: fc.boolean() });
+    fc.assert(
+      fc.property(fc.constantFrom(...LB_ALGORITHMS), fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(), (algorithm, steps, seed) => {
+        const upstream = upstreamHarness(seed).build(catalogConfig(ADDRESSES, { lb: { ...LB_DEFAULTS, algorithm } }));
+        for (const { index, exclusion, on } of steps) {
+          upstream.setExcluded(upstream.endpointState(ADDRESSES[index]!)!, exclusion, on);
+          const open = ADDRESSES.filter((a) => !upstream.endpointState(a)!.exclusions.any);
+          for (let i = 0; i < 8; i++) {
+            const result = upstream.pick(GET);
+            if (open.length === 0) {
+              expect(result.kind).toBe('fail');
+            } else {
+              expect(result.kind).toBe('picked');
+              if (result.kind === 'picked') expect(open).toContain(result.endpoint.address);
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keep their state: lifting the exclusion gives back the same endpoint state and its lease', () => {
+    const upstream = upstreamHarness().build(catalogConfig(ADDRESSES.slice(0, 2)));
+    const state = upstream.endpointState(ADDRESSES[0]!)!;
+    const lease = state.lease;
+    upstream.setExcluded(state, 'breaker_open', true);
+    upstream.setExcluded(state, 'ejected', true);
+    upstream.setExcluded(state, 'breaker_open', false);
+    expect(new Set(Array.from({ length: 10 }, () => upstream.pick(GET)).map((r) => (r.kind === 'picked' ? r.endpoint.address : r.kind)))).toEqual(new Set([ADDRESSES[1]]));
+    upstream.setExcluded(state, 'ejected', false);
+    const picks = Array.from({ length: 10 }, () => upstream.pick(GET));
+    expect(picks.some((r) => r.kind === 'picked' && r.endpoint === state)).toBe(true);
+    expect(state.lease).toBe(lease);
+    expect((upstream.describe() as { endpoints: { excluded: string[] }[] }).endpoints[0]!.excluded).toEqual([]);
+  });
+});
