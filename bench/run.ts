@@ -22,6 +22,8 @@ import { summarize } from './lib/summary.ts';
 import { renderReport } from './lib/table.ts';
 import { evaluateTargets, formatTargetCheck } from './lib/targets.ts';
 import { ensureTools } from './lib/tools.ts';
+import { renderFaults, runFaults } from './faults/run-faults.ts';
+import { FAULT_PROXIES } from './faults/proxies.ts';
 import { startUpstreams } from './lib/upstreams.ts';
 import { baselineAgent, currentAgent } from './rows/meshlet.ts';
 import { skipAll, type Row, type RowTarget } from './rows/row.ts';
@@ -99,6 +101,17 @@ function describeRuntime(runtime: NodeRuntime): string {
 
 async function main(options: BenchOptions, baseline: Baseline | undefined, group: ProcessGroup, tmpDir: string): Promise<void> {
   const startedAt = new Date();
+  const throughput = options.suites.includes('throughput') ? await runThroughput(options, baseline, group, tmpDir, startedAt) : undefined;
+  const faults = options.suites.includes('faults') ? await runFaults(group, tmpDir, FAULT_PROXIES, log) : undefined;
+  const report = [throughput?.report ?? `# meshlet bench, ${startedAt.toISOString()}\n`, faults ? renderFaults(faults) : ''].join('\n');
+  const files = writeResults(startedAt, report, { startedAt, options, baseline, ...throughput?.raw, faults });
+  log('');
+  log(report);
+  for (const check of throughput?.targets ?? []) log(formatTargetCheck(check));
+  log(`\nwrote ${files.join(', ')}`);
+}
+
+async function runThroughput(options: BenchOptions, baseline: Baseline | undefined, group: ProcessGroup, tmpDir: string, startedAt: Date) {
   const node24Runtime = options.rows.includes('meshlet-node24') ? node24() : NOT_SELECTED;
   const agents: MeshletAgents = {
     meshlet: currentAgent(currentNode()),
@@ -128,11 +141,7 @@ async function main(options: BenchOptions, baseline: Baseline | undefined, group
     startedAt, machine, rounds: options.rounds, durationS: options.durationS, warmupS: options.warmupS,
     scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets, baseline,
   });
-  const files = writeResults(startedAt, report, { startedAt, options, baseline, machine, unavailable, measurements });
-  log('');
-  log(report);
-  for (const check of targets) log(formatTargetCheck(check));
-  log(`\nwrote ${files.join(', ')}`);
+  return { report, targets, raw: { machine, unavailable, measurements } };
 }
 
 /** Ends the bench over a mistake in what it was asked to run: the message, no stack trace. */
@@ -165,7 +174,7 @@ const parsed = optionsOrExit(process.argv.slice(2));
 if (parsed === 'help') {
   log(USAGE);
 } else {
-  ensureTools(['taskset', 'wrk', 'h2load', ...(parsed.rows.includes('haproxy') ? ['haproxy'] : [])]);
+  ensureTools(['taskset', 'wrk', 'h2load', ...(parsed.rows.includes('haproxy') || parsed.suites.includes('faults') ? ['haproxy'] : [])]);
   // This harness shares CPU 0 with the load generators, leaving CPU 1 to the proxy under test.
   spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
   const baseline = parsed.baseline === undefined ? undefined : await baselineOrExit(parsed.baseline);

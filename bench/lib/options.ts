@@ -9,7 +9,12 @@ export interface BenchOptions {
   readonly scenarios: readonly Scenario[];
   /** The git ref whose agent runs as the meshlet-base row, if any. */
   readonly baseline?: string;
+  /** Throughput (rows × scenarios), the fault scenarios (meshlet and HAProxy), or both. */
+  readonly suites: readonly Suite[];
 }
+
+export const SUITES = ['throughput', 'faults'] as const;
+export type Suite = (typeof SUITES)[number];
 
 export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b] [--against REF]
   --duration   seconds of load per row, scenario and round (default 8)
@@ -17,7 +22,8 @@ export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--war
   --warmup     seconds of discarded load per row and scenario before round 1 (default 2; 0 for none)
   --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
   --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
-  --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet`;
+  --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet
+  --suite      throughput, faults, or both (default throughput,faults)`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -44,6 +50,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       rows: { type: 'string' },
       scenarios: { type: 'string' },
       against: { type: 'string' },
+      suite: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,5 +68,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     rows: baseline === undefined ? picked : ROW_NAMES.filter((row) => row === 'meshlet-base' || picked.includes(row)),
     scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
     baseline,
+    suites: subset('suite', values.suite, SUITES),
   };
 }

@@ -9,6 +9,21 @@ import { newRow, skipAll, type Row, type UpstreamPorts } from './row.ts';
 
 const PROTOCOLS: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
 
+/** What every HAProxy the bench starts shares: one thread, HTTP mode, keep-alive, no logs; the defaults section stays open. */
+export function haproxyPreamble(timeouts: { readonly connect: string; readonly client: string; readonly server: string }): string[] {
+  return [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4000',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    `  timeout connect ${timeouts.connect}`,
+    `  timeout client ${timeouts.client}`,
+    `  timeout server ${timeouts.server}`,
+  ];
+}
+
 /** The HAProxy equivalent of meshlet's three upstreams: HTTP mode, keep-alive, h2 both sides for h2c and gRPC, one thread, no logs. */
 export function haproxyConfig(listen: UpstreamPorts, upstreams: UpstreamPorts): string {
   const section = (protocol: Protocol): string => {
@@ -22,16 +37,8 @@ export function haproxyConfig(listen: UpstreamPorts, upstreams: UpstreamPorts): 
     ].join('\n');
   };
   return [
-    'global',
-    '  nbthread 1',
-    '  maxconn 4000',
-    'defaults',
-    '  mode http',
-    '  option http-keep-alive',
+    ...haproxyPreamble({ connect: '5s', client: '60s', server: '60s' }),
     '  http-reuse always',
-    '  timeout connect 5s',
-    '  timeout client 60s',
-    '  timeout server 60s',
     ...PROTOCOLS.map(section),
     '',
   ].join('\n');

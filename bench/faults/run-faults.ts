@@ -1,0 +1,101 @@
+// The fault suite of `npm run bench`: each scenario through each proxy, with fresh instances
+// and a fresh proxy per run (a breaker or an ejection must not carry over), the paced client
+// at a fixed rate, and the instances' counters polled on their control ports.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessGroup } from '../lib/processes.ts';
+import { analyse, type FaultResult, type Poll } from './analyse.ts';
+import { FAULT_SCENARIOS, type FaultScenario } from './fault-scenarios.ts';
+import { startInstances } from './instances.ts';
+import { pacedRun } from './paced-client.ts';
+import { FAULT_PROXIES, startProxy, type FaultProxy } from './proxies.ts';
+
+export const FAULT_RATE = 200;
+export const HEALTHY_MS = 5000;
+export const FAULT_MS = 10_000;
+const POLL_MS = 250;
+
+export interface FaultRun {
+  readonly scenario: FaultScenario;
+  readonly proxy: FaultProxy;
+  readonly result: FaultResult | undefined;
+  readonly error?: string;
+}
+
+async function runOne(group: ProcessGroup, tmpDir: string, scenario: FaultScenario, proxy: FaultProxy): Promise<FaultResult> {
+  const instances = await startInstances(group);
+  const running = await startProxy(proxy, group, tmpDir, instances.map((i) => i.port), { haproxyBalance: scenario.haproxyBalance });
+  try {
+    const polls: Poll[] = [];
+    let polling = true;
+    const started = performance.now();
+    const poller = (async () => {
+      while (polling) {
+        const at = performance.now() - started;
+        polls.push({ at, stats: await Promise.all(instances.map((i) => i.stats())) });
+        await sleep(POLL_MS);
+      }
+    })();
+    let injected = false;
+    const samples = await pacedRun(running.port, FAULT_RATE, HEALTHY_MS + FAULT_MS, (elapsed) => {
+      if (!injected && elapsed >= HEALTHY_MS) {
+        injected = true;
+        void scenario.inject(instances);
+      }
+    });
+    polling = false;
+    await poller;
+    polls.push({ at: performance.now() - started, stats: await Promise.all(instances.map((i) => i.stats())) });
+    return analyse(samples, polls, HEALTHY_MS, HEALTHY_MS + FAULT_MS, scenario.bad);
+  } finally {
+    running.process.terminate();
+    for (const instance of instances) if (instance.process.isRunning()) instance.process.terminate();
+    await Promise.all([running.process.exited, ...instances.map((i) => i.process.exited)]);
+  }
+}
+
+export async function runFaults(group: ProcessGroup, tmpDir: string, proxies: readonly FaultProxy[] = FAULT_PROXIES, log: (line: string) => void): Promise<FaultRun[]> {
+  const runs: FaultRun[] = [];
+  for (const scenario of FAULT_SCENARIOS) {
+    for (const proxy of proxies) {
+      try {
+        const result = await runOne(group, tmpDir, scenario, proxy);
+        runs.push({ scenario, proxy, result });
+        log(`faults ${scenario.id} ${proxy}: ${result.successPercent.toFixed(2)} % ok, p99 ${result.p99Ms.toFixed(1)} ms, bad share ${result.badSharePercent?.toFixed(1) ?? '-'} %`);
+      } catch (error) {
+        runs.push({ scenario, proxy, result: undefined, error: (error as Error).message });
+        log(`faults ${scenario.id} ${proxy}: failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  return runs;
+}
+
+const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(1) : '-');
+
+/** The fault section of the report: one table, a row per scenario and proxy. */
+export function renderFaults(runs: readonly FaultRun[]): string {
+  const lines = [
+    `## Faults`,
+    '',
+    `Three instances (HTTP/1.1, 2 ms service time), an open-loop client at ${FAULT_RATE} req/s: ${HEALTHY_MS / 1000} s healthy, then ${FAULT_MS / 1000} s of the fault. ` +
+      'Latencies over the fault phase; "healthy p99" from the phase before it. Bad share: the bad instance\'s part of what the instances received in the last 5 s. ' +
+      'Time to stop: from the fault until the bad instance\'s share stayed under 5 % per 500 ms (never: it did not). Upstream ÷ client: requests the instances received per request sent. ' +
+      'Accepts: TCP connections the instances accepted from 1 s after the fault.',
+    '',
+    '| scenario | proxy | ok % | fallbacks | p50 ms | p99 ms | max ms | healthy p99 ms | bad share % | time to stop | upstream ÷ client | accepts |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const run of runs) {
+    const r = run.result;
+    if (!r) {
+      lines.push(`| ${run.scenario.id} | ${run.proxy} | failed: ${run.error ?? '?'} |||||||||||`);
+      continue;
+    }
+    const stop = r.timeToStopMs === undefined ? '-' : r.timeToStopMs === null ? 'never' : `${(r.timeToStopMs / 1000).toFixed(1)} s`;
+    lines.push(
+      `| ${run.scenario.id} | ${run.proxy} | ${r.successPercent.toFixed(2)} | ${r.fallbacks} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.maxMs)} | ${ms(r.healthyP99Ms)} | ${r.badSharePercent?.toFixed(1) ?? '-'} | ${stop} | ${r.amplification.toFixed(2)} | ${r.acceptsAfterFirstSecond} |`,
+    );
+  }
+  lines.push('', ...FAULT_SCENARIOS.map((s) => `- ${s.id}: ${s.title}`), '');
+  return lines.join('\n');
+}
