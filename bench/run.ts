@@ -20,7 +20,7 @@ import { writeResults } from './lib/results-files.ts';
 import { MESHLET_ROWS, rowsFor, type Scenario } from './lib/scenarios.ts';
 import { summarize } from './lib/summary.ts';
 import { renderReport } from './lib/table.ts';
-import { evaluateTargets, formatTargetCheck } from './lib/targets.ts';
+import { evaluatePolicyCost, evaluateTargets, formatTargetCheck } from './lib/targets.ts';
 import { ensureTools } from './lib/tools.ts';
 import { renderFaults, runFaults } from './faults/run-faults.ts';
 import { FAULT_PROXIES } from './faults/proxies.ts';
@@ -115,6 +115,7 @@ async function runThroughput(options: BenchOptions, baseline: Baseline | undefin
   const node24Runtime = options.rows.includes('meshlet-node24') ? node24() : NOT_SELECTED;
   const agents: MeshletAgents = {
     meshlet: currentAgent(currentNode()),
+    'meshlet-policy': currentAgent(currentNode()),
     'meshlet-base': baseline ? baselineAgent(baseline) : NOT_SELECTED,
     'meshlet-node24': currentAgent(node24Runtime),
   };
@@ -136,7 +137,10 @@ async function runThroughput(options: BenchOptions, baseline: Baseline | undefin
   });
   const unavailable = unavailableLines(rows);
   // The targets are this checkout's; the baseline is measured to compare with, in its own section.
-  const targets = MESHLET_ROWS.filter((row) => row !== 'meshlet-base' && options.rows.includes(row)).flatMap((row) => evaluateTargets(summary, row));
+  const targets = [
+    ...MESHLET_ROWS.filter((row) => (row === 'meshlet' || row === 'meshlet-node24') && options.rows.includes(row)).flatMap((row) => evaluateTargets(summary, row)),
+    ...(options.rows.includes('meshlet-policy') ? evaluatePolicyCost(summary) : []),
+  ];
   const report = renderReport({
     startedAt, machine, rounds: options.rounds, durationS: options.durationS, warmupS: options.warmupS,
     scenarios: options.scenarios, rows: options.rows, summary, unavailable, targets, baseline,

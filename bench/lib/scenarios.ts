@@ -3,10 +3,11 @@
 export type Protocol = 'h1' | 'h2c' | 'grpc';
 /**
  * meshlet runs on the Node that runs the bench, meshlet-node24 on Node 24 (scripts/node24.sh),
- * meshlet-base is the agent of the `--against` commit on the Node that runs the bench.
+ * meshlet-base is the agent of the `--against` commit on the Node that runs the bench, and
+ * meshlet-policy is meshlet with the full resilience policy of examples/agent.yaml.
  */
-export type MeshletRowName = 'meshlet' | 'meshlet-base' | 'meshlet-node24';
-export const MESHLET_ROWS: readonly MeshletRowName[] = ['meshlet', 'meshlet-base', 'meshlet-node24'];
+export type MeshletRowName = 'meshlet' | 'meshlet-policy' | 'meshlet-base' | 'meshlet-node24';
+export const MESHLET_ROWS: readonly MeshletRowName[] = ['meshlet', 'meshlet-policy', 'meshlet-base', 'meshlet-node24'];
 export type RowName = 'direct' | 'bare-node' | 'naive-h2' | 'haproxy' | MeshletRowName;
 export const ROW_NAMES: readonly RowName[] = ['direct', 'bare-node', 'naive-h2', 'haproxy', ...MESHLET_ROWS];
 /** The rows a bench runs when `--rows` does not say; `--against` adds meshlet-base. */

@@ -103,29 +103,40 @@ function ratioTable(input: ReportInput): string[] {
   return [...lines, ''];
 }
 
-/** This checkout's agent against the baseline commit's, same Node, same rounds: one line per scenario. */
-function baselineTable(input: ReportInput): string[] {
-  if (!input.baseline) return [];
-  const base = baselineLabel(input.baseline);
-  const lines = tableSection(`meshlet ÷ ${base}`, ['scenario', 'req/s ÷ base', 'p50 ÷ base', 'p99 ÷ base', 'CPU/req ÷ base'], 1,
-    `${base} is \`${input.baseline.ref}\`, run as meshlet-base. Medians over rounds; req/s below 1.00x, or p50, p99, CPU above it, is this checkout doing worse.`);
+/** One meshlet row against another, same Node, same rounds: one line per scenario. */
+function comparisonTable(input: ReportInput, now: MeshletRowName, then: MeshletRowName, short: string, note: string): string[] {
+  const title = `${label(now, input)} ÷ ${label(then, input)}`;
+  const lines = tableSection(title, ['scenario', `req/s ÷ ${short}`, `p50 ÷ ${short}`, `p99 ÷ ${short}`, `CPU/req ÷ ${short}`], 1,
+    `${note} Medians over rounds; req/s below 1.00x, or p50, p99, CPU above it, is ${now} doing worse.`);
   for (const scenario of input.scenarios) {
     const cells = input.summary.get(scenario.id);
-    const now = cells?.get('meshlet');
-    const then = cells?.get('meshlet-base');
+    const a = cells?.get(now);
+    const b = cells?.get(then);
     lines.push(`| ${scenario.id} | ${[
-      ratio(now?.requestsPerSecond, then?.requestsPerSecond),
-      ratio(now?.p50Ms, then?.p50Ms),
-      ratio(now?.p99Ms, then?.p99Ms),
-      ratio(now?.cpuUsPerRequest, then?.cpuUsPerRequest),
+      ratio(a?.requestsPerSecond, b?.requestsPerSecond),
+      ratio(a?.p50Ms, b?.p50Ms),
+      ratio(a?.p99Ms, b?.p99Ms),
+      ratio(a?.cpuUsPerRequest, b?.cpuUsPerRequest),
     ].join(' | ')} |`);
   }
   return [...lines, ''];
 }
 
+/** This checkout's agent against the baseline commit's. */
+function baselineTable(input: ReportInput): string[] {
+  if (!input.baseline) return [];
+  return comparisonTable(input, 'meshlet', 'meshlet-base', 'base', `${baselineLabel(input.baseline)} is \`${input.baseline.ref}\`, run as meshlet-base.`);
+}
+
+/** What the full resilience policy costs when nothing fails. */
+function policyTable(input: ReportInput): string[] {
+  if (!input.rows.includes('meshlet-policy') || !input.rows.includes('meshlet')) return [];
+  return comparisonTable(input, 'meshlet-policy', 'meshlet', 'default', 'meshlet-policy runs the full policy of examples/agent.yaml (retries, budget, breaker, limits, outlier detection, fallback), meshlet the default one; nothing fails.');
+}
+
 /** The README's benchmark table: one line per scenario and meshlet runtime, RSS included. */
 function readmeSummary(input: ReportInput): string[] {
-  const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-base': input.machine.node, 'meshlet-node24': input.machine.node24 };
+  const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-policy': input.machine.node, 'meshlet-base': input.machine.node, 'meshlet-node24': input.machine.node24 };
   const node = (row: MeshletRowName): string => (/^v\d/.test(versions[row]) ? `Node ${versions[row].slice(1)}` : row);
   const runtime = (row: MeshletRowName): string => (row === 'meshlet-base' ? `${node(row)}, ${label(row, input)}` : node(row));
   const lines = tableSection('Summary for the README',
@@ -173,6 +184,7 @@ export function renderReport(input: ReportInput): string {
     ...input.scenarios.flatMap((scenario) => scenarioTable(scenario, input)),
     ...ratioTable(input),
     ...baselineTable(input),
+    ...policyTable(input),
     ...readmeSummary(input),
     '## Targets',
     '',

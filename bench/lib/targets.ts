@@ -58,6 +58,16 @@ export function evaluateTargets(summary: Summary, meshlet: MeshletRowName = 'mes
   return checks;
 }
 
+/** Issue 8: the full example policy, with nothing failing, costs at most a tenth of HTTP/1.1 and gRPC throughput. */
+export function evaluatePolicyCost(summary: Summary): TargetCheck[] {
+  return (['h1-c50', 'grpc-10x10'] as const).map((scenario) => {
+    const full = summary.get(scenario)?.get('meshlet-policy')?.requestsPerSecond ?? NaN;
+    const plain = summary.get(scenario)?.get('meshlet')?.requestsPerSecond ?? NaN;
+    return check(`meshlet-policy ${scenario} req/s >= 0.9x meshlet (default policy)`, [full, plain], () => full >= 0.9 * plain,
+      () => `full policy ${fmt(full, 0)} vs default ${fmt(plain, 0)} (${fmt(full / plain)}x)`);
+  });
+}
+
 export function formatTargetCheck(check: TargetCheck): string {
   return `${check.status} ${check.target}: ${check.detail}`;
 }

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { agentNodeArgs } from '../../src/cli/agent-v8-flags.ts';
 import type { Baseline } from '../lib/baseline.ts';
 import { PROXY_CPU } from '../lib/cpus.ts';
+import { REPO_ROOT } from '../lib/paths.ts';
 import type { NodeRuntime } from '../lib/node24.ts';
 import { freePorts } from '../lib/ports.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
@@ -14,8 +15,23 @@ import { newRow, skipAll, type Row, type UpstreamPorts } from './row.ts';
 const PROTOCOLS: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
 const MESHLET_PROTOCOL: Readonly<Record<Protocol, string>> = { h1: 'http', h2c: 'http2', grpc: 'grpc' };
 
-/** A standalone agent (no gossip, no control plane) with one static upstream per protocol and default policy. */
-export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstreams: UpstreamPorts): string {
+/** A policy per protocol; none is the default policy. */
+export type BenchPolicies = Readonly<Record<Protocol, unknown>>;
+
+/**
+ * The full policy of examples/agent.yaml: its gRPC upstream's; for HTTP/1.1 and h2c the same, with
+ * the HTTP fallback of its HTTP upstream (a gRPC status means nothing to an HTTP client).
+ */
+export function examplePolicies(): BenchPolicies {
+  const example = parse(readFileSync(join(REPO_ROOT, 'examples', 'agent.yaml'), 'utf8')) as { upstreams: { protocol: string; policy: Record<string, unknown> }[] };
+  const grpc = example.upstreams.find((u) => u.protocol === 'grpc')!.policy;
+  const http = example.upstreams.find((u) => u.protocol === 'http')!.policy;
+  const asHttp = { ...grpc, fallback: http.fallback };
+  return { h1: asHttp, h2c: asHttp, grpc };
+}
+
+/** A standalone agent (no gossip, no control plane) with one static upstream per protocol, with the default policy or `policies`. */
+export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstreams: UpstreamPorts, policies?: BenchPolicies): string {
   return stringify({
     node: 'bench',
     admin: { listen: `127.0.0.1:${adminPort}` },
@@ -25,6 +41,7 @@ export function meshletConfig(adminPort: number, listen: UpstreamPorts, upstream
       protocol: MESHLET_PROTOCOL[protocol],
       listen: `127.0.0.1:${listen[protocol]}`,
       endpoints: [`127.0.0.1:${upstreams[protocol]}`],
+      ...(policies ? { policy: policies[protocol] } : {}),
     })),
   });
 }
@@ -48,13 +65,13 @@ export function baselineAgent(baseline: Baseline): AgentLaunch {
 }
 
 /** A meshlet row: the agent `launch` says, ready on /readyz and listening for every protocol. */
-export async function meshletRow(name: MeshletRowName, launch: AgentLaunch, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string): Promise<Row> {
+export async function meshletRow(name: MeshletRowName, launch: AgentLaunch, group: ProcessGroup, upstreams: UpstreamPorts, tmpDir: string, policies?: BenchPolicies): Promise<Row> {
   const row = newRow(name);
   if ('unavailable' in launch) return skipAll(row, PROTOCOLS, launch.unavailable);
   const [admin, h1, h2c, grpc] = (await freePorts(4)) as [number, number, number, number];
   const listen = { h1, h2c, grpc };
   const configFile = join(tmpDir, `${name}.yaml`);
-  writeFileSync(configFile, meshletConfig(admin, listen, upstreams));
+  writeFileSync(configFile, meshletConfig(admin, listen, upstreams, policies));
   const agent = group.start(name, PROXY_CPU, launch.node, launch.nodeArgs(configFile));
   try {
     await waitForHttpOk(agent, `http://127.0.0.1:${admin}/readyz`);

@@ -4,7 +4,7 @@ import { readRssKiB } from '../lib/proc-stats.ts';
 import type { MeshletRowName, RowName } from '../lib/scenarios.ts';
 import { directRow } from './direct.ts';
 import { haproxyRow } from './haproxy.ts';
-import { meshletRow, type AgentLaunch } from './meshlet.ts';
+import { examplePolicies, meshletRow, type AgentLaunch } from './meshlet.ts';
 import { bareNodeRow, naiveH2Row } from './node-forwarders.ts';
 import type { Row, UpstreamPorts } from './row.ts';
 
@@ -17,6 +17,7 @@ function startRow(name: RowName, group: ProcessGroup, upstreams: UpstreamPorts, 
     case 'bare-node': return bareNodeRow(group, upstreams);
     case 'naive-h2': return naiveH2Row(group, upstreams);
     case 'haproxy': return haproxyRow(group, upstreams, tmpDir);
+    case 'meshlet-policy': return meshletRow(name, agents[name], group, upstreams, tmpDir, examplePolicies());
     case 'meshlet':
     case 'meshlet-base':
     case 'meshlet-node24': return meshletRow(name, agents[name], group, upstreams, tmpDir);

@@ -11,8 +11,8 @@ describe('parseBenchOptions --against', () => {
   it('adds meshlet-base, next to meshlet, to the default rows, which leave it out without a baseline', () => {
     const options = parse('--against', 'HEAD~1');
     expect(options.baseline).toBe('HEAD~1');
-    expect(options.rows).toEqual(['direct', 'bare-node', 'naive-h2', 'haproxy', 'meshlet', 'meshlet-base', 'meshlet-node24']);
-    expect(parse().rows).toEqual(['direct', 'bare-node', 'naive-h2', 'haproxy', 'meshlet', 'meshlet-node24']);
+    expect(options.rows).toEqual(['direct', 'bare-node', 'naive-h2', 'haproxy', 'meshlet', 'meshlet-policy', 'meshlet-base', 'meshlet-node24']);
+    expect(parse().rows).toEqual(['direct', 'bare-node', 'naive-h2', 'haproxy', 'meshlet', 'meshlet-policy', 'meshlet-node24']);
     expect(parse().baseline).toBeUndefined();
   });
 

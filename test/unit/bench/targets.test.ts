@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshletRowName, RowName, ScenarioId } from '../../../bench/lib/scenarios.ts';
 import type { CellSummary, Summary } from '../../../bench/lib/summary.ts';
-import { evaluateTargets } from '../../../bench/lib/targets.ts';
+import { evaluatePolicyCost, evaluateTargets } from '../../../bench/lib/targets.ts';
 
 function cell(requestsPerSecond: number, p50Ms: number, p99Ms: number, idleRssKiB = NaN, rssKiB = 60_000): CellSummary {
   return { rounds: 3, requestsPerSecond, p50Ms, p99Ms, errors: 0, cpuUsPerRequest: 50, rssKiB, idleRssKiB };
@@ -61,5 +61,19 @@ describe('evaluateTargets', () => {
   it('skips every target when meshlet was not measured', () => {
     const summary = summaryOf({ 'h1-c50': { direct: cell(17_000, 2, 5), 'bare-node': cell(10_000, 5, 9) } });
     expect(new Set(Object.values(statusOf(summary)))).toEqual(new Set(['SKIP']));
+  });
+});
+
+describe('evaluatePolicyCost', () => {
+  it('holds the full policy to 0.9x the default policy on HTTP/1.1 and gRPC, and skips what was not measured', () => {
+    const checks = evaluatePolicyCost(summaryOf({
+      'h1-c50': { meshlet: cell(10_000, 5, 9), 'meshlet-policy': cell(9_100, 5, 9) },
+      'grpc-10x10': { meshlet: cell(2_000, 50, 90), 'meshlet-policy': cell(1_700, 50, 90) },
+    }));
+    expect(checks.map((c) => [c.status, c.detail])).toEqual([
+      ['PASS', 'full policy 9100 vs default 10000 (0.91x)'],
+      ['MISS', 'full policy 1700 vs default 2000 (0.85x)'],
+    ]);
+    expect(evaluatePolicyCost(summaryOf({})).map((c) => c.status)).toEqual(['SKIP', 'SKIP']);
   });
 });
