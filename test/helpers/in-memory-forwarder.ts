@@ -16,6 +16,7 @@ import type { AttemptReason } from '../../src/proxy/call/outcome.ts';
 import type { ProxiedRequest } from '../../src/proxy/call/proxied-request.ts';
 import { ProxyCall, type CallEnvironment } from '../../src/proxy/call/proxy-call.ts';
 import { ReplayBufferTracker } from '../../src/proxy/call/replay-buffer-tracker.ts';
+import type { AttemptBody } from '../../src/proxy/call/replay-body.ts';
 import type { ResponseEnding, ResponseSink } from '../../src/proxy/call/response-sink.ts';
 import type { ProxyError } from '../../src/proxy/errors.ts';
 import type { Forwarder, ForwarderSettings } from '../../src/proxy/forward/forwarder.ts';
@@ -75,8 +76,8 @@ export class DrivenForwarder implements Forwarder {
 
   constructor(readonly address: string) {}
 
-  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
-    const attempt = new DrivenAttempt(this.address, request, body, handler);
+  forward(request: ProxiedRequest, body: AttemptBody | null, handler: AttemptHandler): Attempt {
+    const attempt = new DrivenAttempt(this.address, request, body?.readable() ?? null, handler);
     this.attempts.push(attempt);
     this.onForward?.(attempt);
     return attempt;

@@ -3,7 +3,6 @@
 // latency, the endpoint's metrics, the call's log line; next, breakers and outlier detection).
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { Clock } from '../../clock.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { errorShape } from '../errors.ts';
@@ -12,6 +11,7 @@ import type { PendingPick, PickResult } from '../upstream/pick-result.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, outcomeOf, type AttemptReason } from './outcome.ts';
 import { CLIENT_CLOSED, type ProxyCall } from './proxy-call.ts';
+import type { AttemptBody } from './replay-body.ts';
 
 /** Picks tried to find an endpoint other than the one a call's previous attempt used. */
 const REPICKS = 3;
@@ -79,7 +79,7 @@ function grpcStatusOf(headers: OutgoingHttpHeaders | undefined): number | undefi
 class EndpointAttempt implements Attempt, AttemptHandler {
   private inner: Attempt = NO_ATTEMPT;
   /** This attempt's reader of the call's body; a reader left alive would hold the body up for the others. */
-  private body: Readable | null = null;
+  private body: AttemptBody | null = null;
   private readonly startedAt: number;
   private status = 0;
   private grpcStatus: number | undefined;

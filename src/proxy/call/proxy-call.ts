@@ -4,7 +4,6 @@
 // the one that commits a response to the client.
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.ts';
 import type { InternalErrors } from '../../observability/internal-errors.ts';
 import type { AccessLog } from '../../observability/logger.ts';
@@ -13,7 +12,7 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
 import type { ProxiedRequest } from './proxied-request.ts';
-import { NO_BODY, replayBody, type ReplayBody } from './replay-body.ts';
+import { NO_BODY, replayBody, type AttemptBody, type ReplayBody } from './replay-body.ts';
 import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
@@ -77,7 +76,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   }
 
   /** The body the next attempt sends, from its first byte: its own reader, which it destroys when it ends. */
-  attemptBody(): Readable | null {
+  attemptBody(): AttemptBody | null {
     return this.body.reader();
   }
 

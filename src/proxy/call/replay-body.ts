@@ -11,7 +11,7 @@
 // leaves the reader furthest along (the first created among equals) as the only one, as
 // grpc-js commits the attempt that has sent the most, and the others fail with 'outrun'.
 
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 
 export interface ReplayLimits {
@@ -42,16 +42,26 @@ export class ReplayBodyError extends Error {
 }
 
 /**
- * What a call makes of its request body: one reader per attempt. A reader is a Readable that
- * undici takes as a body and that pipes into a ClientHttp2Stream; it is the attempt's own, to
- * destroy when the attempt ends (that drops it and nothing else). A failing reader is destroyed
- * with a ReplayBodyError; pipe() does not pass that on, so consumers use pipeline() or listen.
+ * One attempt's reader of the call's body, in the form its forwarder takes: a Readable for
+ * undici, or written straight into a node:http2 request stream, which spares a Readable and
+ * pipe()'s listeners on every call. It is the attempt's own, to destroy when the attempt ends
+ * (that drops it and nothing else). A failing reader fails with a ReplayBodyError.
  */
+export interface AttemptBody {
+  /** The body as a Readable (made on the first call; destroyed with the ReplayBodyError if it fails). */
+  readable(): Readable;
+  /** Writes the body into `target` with back-pressure and ends it at the body's end; `onError` hears a failure. */
+  writeTo(target: Writable, onError: (error: ReplayBodyError) => void): void;
+  /** The attempt is over: it reads nothing more. Idempotent. */
+  destroy(): void;
+}
+
+/** What a call makes of its request body: one reader per attempt. */
 export interface ReplayBody {
   /** Every byte read from the client so far is still held, so a new reader replays the body whole. Once false, false for good. */
   readonly retryable: boolean;
   /** The body from its first byte, then the rest as the client sends it; null for a request without a body. */
-  reader(): Readable | null;
+  reader(): AttemptBody | null;
   /** No further attempt will be made (a response was committed): from now on only what live readers still lack is held. */
   commit(): void;
   /**
@@ -75,17 +85,88 @@ export function replayBody(source: Readable | null, limits: ReplayLimits): Repla
 
 const ignore = (): void => undefined;
 
-/** One attempt's view of the body. */
-class BodyReader extends Readable {
+/**
+ * One attempt's place in the body. The teed body drives it with push(chunk) (false: stop until
+ * it pulls again), push(null) at the end and destroy(error) on a failure, as it would a Readable.
+ */
+class BodyReader implements AttemptBody {
   /** Index of the next chunk to push. */
   next = 0;
-  /** Asked for more (_read) and reached the newest chunk: the source flows for it. */
+  /** Asked for more and reached the newest chunk: the source flows for it. */
   wanting = false;
   /** Still reading: neither ended, failed nor destroyed. */
   live = true;
+  private stream: BodyReadable | undefined;
+  private target: Writable | undefined;
+  private onError: ((error: ReplayBodyError) => void) | undefined;
+  /** Made the first time the target pushes back. */
+  private onDrain: (() => void) | undefined;
+  /** Why it failed before anyone took it. */
+  private failure: ReplayBodyError | undefined;
 
+  constructor(private readonly body: TeedBody) {}
+
+  readable(): Readable {
+    if (this.stream === undefined) {
+      this.stream = new BodyReadable(this, this.body.highWaterMark);
+      if (!this.live) this.stream.destroy(this.failure);
+    }
+    return this.stream;
+  }
+
+  writeTo(target: Writable, onError: (error: ReplayBodyError) => void): void {
+    this.target = target;
+    this.onError = onError;
+    if (this.failure !== undefined) onError(this.failure);
+    else if (this.live) this.body.pull(this);
+  }
+
+  /** @internal the teed body's */
+  push(chunk: Buffer | null): boolean {
+    if (this.stream !== undefined) return this.stream.push(chunk);
+    const target = this.target!;
+    if (chunk === null) {
+      target.end();
+      return false;
+    }
+    if (target.destroyed) return false;
+    if (target.write(chunk)) return true;
+    this.onDrain ??= () => {
+      if (this.live) this.body.pull(this);
+    };
+    target.once('drain', this.onDrain);
+    return false;
+  }
+
+  /** @internal BodyReadable's _read */
+  pull(): void {
+    this.body.pull(this);
+  }
+
+  /** @internal BodyReadable's _destroy */
+  dropped(): void {
+    this.body.drop(this);
+    this.live = false;
+  }
+
+  /** Ends this reader; with `error`, the body failed it. */
+  destroy(error?: ReplayBodyError): void {
+    if (this.stream !== undefined) {
+      this.stream.destroy(error);
+      return;
+    }
+    this.body.drop(this);
+    this.live = false;
+    if (error === undefined || this.failure !== undefined) return;
+    this.failure = error;
+    this.onError?.(error);
+  }
+}
+
+/** A reader as a Readable, for undici. */
+class BodyReadable extends Readable {
   constructor(
-    private readonly body: TeedBody,
+    private readonly reader: BodyReader,
     highWaterMark: number,
   ) {
     super({ highWaterMark });
@@ -95,11 +176,11 @@ class BodyReader extends Readable {
   }
 
   override _read(): void {
-    this.body.pull(this);
+    this.reader.pull();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.body.drop(this);
+    this.reader.dropped();
     callback(error);
   }
 }
@@ -142,8 +223,12 @@ class TeedBody implements ReplayBody {
     source.on('close', this.onClose);
   }
 
-  reader(): Readable {
-    const reader = new BodyReader(this, this.source.readableHighWaterMark);
+  get highWaterMark(): number {
+    return this.source.readableHighWaterMark;
+  }
+
+  reader(): AttemptBody {
+    const reader = new BodyReader(this);
     if (this.retryable) {
       this.readers.push(reader);
     } else {

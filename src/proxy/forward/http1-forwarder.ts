@@ -4,6 +4,7 @@
 import type { buildConnector as UndiciBuildConnector, Dispatcher, Pool as UndiciPool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { AttemptBody } from '../call/replay-body.ts';
 import { formatHostPort } from '../../config/address.ts';
 import type { ConnectionsConfig } from '../../config/types.ts';
 import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
@@ -46,7 +47,7 @@ export class Http1Forwarder implements Forwarder {
     });
   }
 
-  forward(request: ProxiedRequest, body: Readable | null, handler: AttemptHandler): Attempt {
+  forward(request: ProxiedRequest, body: AttemptBody | null, handler: AttemptHandler): Attempt {
     // undici refuses such a request from inside dispatch, and the pool then counts the
     // connection it picked as busy until a 'drain' that never comes: once every connection
     // was picked so, all requests to the endpoint would queue for good.
@@ -55,7 +56,7 @@ export class Http1Forwarder implements Forwarder {
       handler.onError('bad_request', refusal);
       return NO_ATTEMPT;
     }
-    const exchange = new Http1Exchange(request, body, handler, this);
+    const exchange = new Http1Exchange(request, body?.readable() ?? null, handler, this);
     if (!this.gate.enter(exchange, request.multiplexed)) {
       handler.onError('overflow', this.overflowMessage);
       return NO_ATTEMPT;

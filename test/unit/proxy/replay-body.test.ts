@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -60,7 +60,7 @@ function limits(perCall: number, shared = 1024 * 1024 * 1024): ReplayLimits & { 
 function readerOf(body: ReplayBody): Readable {
   const reader = body.reader();
   if (reader === null) throw new Error('expected a reader');
-  return reader;
+  return reader.readable();
 }
 
 async function readAll(reader: Readable): Promise<Buffer> {
@@ -352,6 +352,100 @@ class WatchedTracker extends ReplayBufferTracker {
     return held;
   }
 }
+
+/** A request stream that takes `perTurn` writes' worth before it pushes back, a turn at a time, as an HTTP/2 stream waiting on its window does. */
+class SlowTarget extends Writable {
+  readonly chunks: Buffer[] = [];
+  ended = false;
+
+  constructor() {
+    super({ highWaterMark: 8 * KiB });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    setImmediate(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.ended = true;
+    callback();
+  }
+
+  get received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function finished(target: SlowTarget): Promise<void> {
+  return new Promise((resolve, reject) => {
+    target.once('finish', resolve);
+    target.once('error', reject);
+  });
+}
+
+describe('a request body written straight into a request stream', () => {
+  it('writes the whole body with back-pressure and ends the stream, and replays it whole to a second one', async () => {
+    const body = bytes(200 * KiB);
+    const client = new ClientBody(body, [3000, 9 * KiB]);
+    const replay = replayBody(client, limits(256 * KiB));
+    const first = new SlowTarget();
+    const errors: Error[] = [];
+    replay.reader()!.writeTo(first, (e) => errors.push(e));
+    await settle(3);
+    // Back-pressure: the client is read only as fast as the stream takes it.
+    expect(client.produced).toBeLessThan(100 * KiB);
+    await finished(first);
+    expect(first.received.equals(body)).toBe(true);
+
+    const second = new SlowTarget();
+    replay.reader()!.writeTo(second, (e) => errors.push(e));
+    await finished(second);
+    expect(second.received.equals(body)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('serves a stream and a Readable at once (a hedge), each the whole body', async () => {
+    const body = bytes(120 * KiB);
+    const replay = replayBody(new ClientBody(body, new Array<number>(30).fill(4096)), limits(1024 * KiB));
+    const target = new SlowTarget();
+    replay.reader()!.writeTo(target, () => undefined);
+    const [readable] = await Promise.all([readAll(readerOf(replay)), finished(target)]);
+    expect(readable.equals(body)).toBe(true);
+    expect(target.received.equals(body)).toBe(true);
+  });
+
+  it('tells the stream behind that it was outrun past the cap, and one taken after the cap that the body is not held', async () => {
+    const body = bytes(200 * KiB);
+    const replay = replayBody(new ClientBody(body), limits(64 * KiB));
+    const ahead = readerOf(replay);
+    await readAtLeast(ahead, 32 * KiB);
+    const behind = new SlowTarget();
+    const failures: string[] = [];
+    const cork = new Writable({ highWaterMark: 1, write: () => undefined });
+    replay.reader()!.writeTo(cork, (e) => failures.push(e.reason));
+    await readAll(ahead);
+    expect(failures).toEqual(['outrun']);
+    replay.reader()!.writeTo(behind, (e) => failures.push(e.reason));
+    expect(failures).toEqual(['outrun', 'not_held']);
+    expect(behind.chunks).toEqual([]);
+  });
+
+  it('stops writing once the attempt destroys its reader, and the others read on', async () => {
+    const body = bytes(100 * KiB);
+    const replay = replayBody(new ClientBody(body, new Array<number>(25).fill(4096)), limits(128 * KiB));
+    const dropped = new SlowTarget();
+    const reader = replay.reader()!;
+    reader.writeTo(dropped, () => undefined);
+    await settle(2);
+    reader.destroy();
+    const written = dropped.received.length;
+    expect((await readAll(readerOf(replay))).equals(body)).toBe(true);
+    await settle(3);
+    expect(dropped.received.length).toBe(written);
+    expect(dropped.ended).toBe(false);
+  });
+});
 
 describe('a request body teed for replay, for any body, chunking and cap', () => {
   it('gives every reader that is not outrun exactly the body, in order, and never holds more than the cap', async () => {
