@@ -108,8 +108,9 @@ export class OutlierDetector {
 
   private ejectForConsecutive(endpoint: EndpointState, outcome: Outcome, config: OutlierDetectionConfig): void {
     const last = outcome.reason ?? (outcome.grpcStatus !== undefined && outcome.grpcStatus !== 0 ? `grpc-status ${outcome.grpcStatus}` : `HTTP ${outcome.status}`);
-    this.eject(endpoint, 'consecutive', config, (ejection) => `${ejection}: ${endpoint.outlier.consecutiveFailures} failures in a row (consecutiveFailures ${config.consecutiveFailures}), the last ${last}`, {
-      consecutiveFailures: endpoint.outlier.consecutiveFailures,
+    const run = endpoint.outlier.consecutiveFailures;
+    this.eject(endpoint, 'consecutive', config, (ejection) => `${ejection}: ${run} failures in a row (consecutiveFailures ${config.consecutiveFailures}), the last ${last}`, {
+      consecutiveFailures: run,
       last,
     });
   }
