@@ -2,8 +2,8 @@
 // picker's eligible set, exclusion.ts) after consecutiveFailures failures in a row, at once, or
 // when its success rate over an interval falls well below its peers' (success-rate.ts), judged
 // by a sweep every interval on the injected clock. Each ejection lasts baseEjectionTime × the
-// times it was ejected recently, up to maxEjectionTime; the sweep ends it, and each interval
-// the endpoint then spends not ejected takes one off that count. No more than
+// times it was ejected recently, up to maxEjectionTime; the sweep ends it, and once the endpoint
+// has behaved for baseEjectionTime after it, each interval takes one off that count. No more than
 // maxEjectionPercent of the endpoints are ejected at once, but one always may be.
 // Fed by the one classified Outcome of each attempt (Upstream.observe).
 
@@ -82,7 +82,8 @@ export class OutlierDetector {
     for (const state of states) {
       const record = state.outlier;
       if (record.ejectedUntil === undefined) {
-        if (record.multiplier > 0) record.multiplier--;
+        // As Envoy: one back the moment it returns would forgive a host that fails again at once.
+        if (record.multiplier > 0 && now - record.unejectedAt >= config.baseEjectionTime) record.multiplier--;
       } else if (now >= record.ejectedUntil) {
         this.uneject(state, `its ${seconds(record.ejectedFor)} ejection is over (ejected ${record.ejections} ${record.ejections === 1 ? 'time' : 'times'}; a next one would last ${seconds(ejectionTime(record.multiplier + 1, config))})`);
       }
@@ -145,6 +146,7 @@ export class OutlierDetector {
   private uneject(endpoint: EndpointState, why: string): void {
     const record = endpoint.outlier;
     record.ejectedUntil = undefined;
+    record.unejectedAt = this.deps.clock.now();
     record.consecutiveFailures = 0;
     record.resetInterval();
     this.host.setExcluded(endpoint, 'ejected', false);

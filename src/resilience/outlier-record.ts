@@ -8,10 +8,13 @@ export class OutlierRecord {
   failures = 0;
   consecutiveFailures = 0;
   /**
-   * Envoy's ejection multiplier: one more per ejection, one less per interval the endpoint
-   * spends not ejected, so the next ejection lasts baseEjectionTime × (multiplier + 1).
+   * Envoy's ejection multiplier: one more per ejection, one less per interval once the
+   * endpoint has behaved for baseEjectionTime since it came back, so the next ejection lasts
+   * baseEjectionTime × (multiplier + 1).
    */
   multiplier = 0;
+  /** Clock ms of the last un-ejection. */
+  unejectedAt = 0;
   /** Ejections since the address joined, for the reason text. */
   ejections = 0;
   /** Clock ms when the current ejection ends; undefined while not ejected. */

@@ -134,7 +134,7 @@ describe('success rate', () => {
 });
 
 describe('ejection time', () => {
-  it('ends at the sweep after baseEjectionTime, grows with each repeat up to maxEjectionTime, and shrinks back while the endpoint behaves', () => {
+  it('ends at the sweep after baseEjectionTime, grows with each repeat up to maxEjectionTime, and shrinks back once the endpoint behaves', () => {
     const r = rig([A, B, C], { maxEjectionTime: 50_000 });
     r.observe(A, FAIL, 5);
     r.h.clock.advance(29_999);
@@ -143,19 +143,24 @@ describe('ejection time', () => {
     expect(r.picked()).toContain(A);
     expect(r.decisions('unejected').map((d) => d.reason)).toEqual(['unejected: its 30 s ejection is over (ejected 1 time; a next one would last 50 s)']);
 
+    // Failing again a sweep after it came back: 30 s × 2, capped at 50 s.
+    r.h.clock.advance(10_000);
     r.observe(A, FAIL, 5);
     r.h.clock.advance(40_000);
     expect(r.picked()).not.toContain(A);
     r.h.clock.advance(10_000);
     expect(r.picked()).toContain(A);
     r.observe(A, FAIL, 5);
-    // 30 s × 3 is capped at 50 s.
     expect(r.decisions('ejected').map((d) => d.data?.ejectionMs)).toEqual([30_000, 50_000, 50_000]);
     r.h.clock.advance(50_000);
-    // Three intervals not ejected take the three repeats off: the next ejection is 30 s again.
-    r.h.clock.advance(30_000);
+    expect(r.picked()).toContain(A);
+    // Behaving for 30 s, then one repeat off per interval: three intervals later the next is 30 s again.
+    r.h.clock.advance(40_000);
     r.observe(A, FAIL, 5);
-    expect(r.decisions('ejected').at(-1)?.reason).toMatch(/^ejected for 30 s \(4th time\)/);
+    expect(r.decisions('ejected').at(-1)?.reason).toMatch(/^ejected for 50 s \(4th time\)/);
+    r.h.clock.advance(50_000 + 50_000);
+    r.observe(A, FAIL, 5);
+    expect(r.decisions('ejected').at(-1)?.reason).toMatch(/^ejected for 30 s \(5th time\)/);
   });
 });
 
