@@ -291,6 +291,7 @@ export class Upstream implements OutlierHost {
     const { set, picker } = this.snapshot;
     const state = picker.describe();
     const config = this.current.config;
+    const now = this.deps.clock.now();
     return {
       name: this.name,
       protocol: config.protocol,
@@ -305,10 +306,17 @@ export class Upstream implements OutlierHost {
         backup: e.backup,
         health: e.health,
         excluded: this.states.get(e.address)?.exclusions.list() ?? [],
-        ejections: this.states.get(e.address)?.outlier.ejections ?? 0,
+        outlier: this.outlierView(e.address, now),
         picker: state.endpoints.find((s) => s.address === e.address) ?? null,
       })),
     };
+  }
+
+  /** What outlier detection holds against an endpoint, for the admin API. */
+  private outlierView(address: string, now: number): { ejections: number; ejectionLeftMs: number | null } {
+    const record = this.states.get(address)?.outlier;
+    const until = record?.ejectedUntil;
+    return { ejections: record?.ejections ?? 0, ejectionLeftMs: until === undefined ? null : Math.max(0, Math.round(until - now)) };
   }
 
   private lease(endpoint: Endpoint): EndpointState['lease'] {

@@ -84,6 +84,10 @@ describe('consecutive failures', () => {
     expect(r.picked()).toContain(A);
     r.observe(A, FAIL);
     expect(r.picked()).toEqual(new Set([B, C]));
+    r.h.clock.advance(1000);
+    const view = r.upstream.describe() as { endpoints: { address: string; excluded: string[]; outlier: unknown }[] };
+    expect(view.endpoints[0]).toMatchObject({ address: A, excluded: ['ejected'], outlier: { ejections: 1, ejectionLeftMs: 29_000 } });
+    expect(view.endpoints[1]).toMatchObject({ address: B, excluded: [], outlier: { ejections: 0, ejectionLeftMs: null } });
     expect(r.decisions('ejected').map((d) => [d.endpoint, d.reason])).toEqual([
       [A, 'ejected for 30 s (1st time): 5 failures in a row (consecutiveFailures 5), the last HTTP 500'],
     ]);
