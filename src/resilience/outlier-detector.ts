@@ -11,7 +11,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { OutlierDetectionConfig } from '../config/types.ts';
 import type { DecisionLog } from '../observability/decisions.ts';
 import type { EjectionReason, UpstreamMetrics } from '../observability/metrics.ts';
-import type { Outcome } from '../proxy/call/outcome.ts';
+import { errorCodeFor, type Outcome } from '../proxy/call/outcome.ts';
 import type { EndpointState } from '../proxy/upstream/endpoint-state.ts';
 import type { Exclusion } from '../proxy/upstream/exclusion.ts';
 import { successRateOutliers } from './success-rate.ts';
@@ -108,7 +108,7 @@ export class OutlierDetector {
   }
 
   private ejectForConsecutive(endpoint: EndpointState, outcome: Outcome, config: OutlierDetectionConfig): void {
-    const last = outcome.reason ?? (outcome.grpcStatus !== undefined && outcome.grpcStatus !== 0 ? `grpc-status ${outcome.grpcStatus}` : `HTTP ${outcome.status}`);
+    const last = outcome.reason !== undefined ? (errorCodeFor(outcome.reason) ?? outcome.reason) : (outcome.grpcStatus !== undefined && outcome.grpcStatus !== 0 ? `grpc-status ${outcome.grpcStatus}` : `HTTP ${outcome.status}`);
     const run = endpoint.outlier.consecutiveFailures;
     this.eject(endpoint, 'consecutive', config, (ejection) => `${ejection}: ${run} failures in a row (consecutiveFailures ${config.consecutiveFailures}), the last ${last}`, {
       consecutiveFailures: run,

@@ -31,12 +31,12 @@ export interface SuccessRateOutlier {
   readonly peerMean: number;
 }
 
-/** The outliers among `counts`, worst first; none when fewer than minimumHosts have requestVolume calls. */
+/** The outliers among `counts`, worst first; none when fewer than minimumHosts have requestVolume (at least 1) calls. */
 export function successRateOutliers(counts: readonly CallCounts[], rule: SuccessRateConfig): SuccessRateOutlier[] {
   const judged: { index: number; rate: number; calls: number }[] = [];
   counts.forEach(({ successes, failures }, index) => {
     const calls = successes + failures;
-    if (calls >= rule.requestVolume && calls > 0) judged.push({ index, rate: (100 * successes) / calls, calls });
+    if (calls >= rule.requestVolume) judged.push({ index, rate: (100 * successes) / calls, calls });
   });
   if (judged.length < Math.max(2, rule.minimumHosts)) return [];
   const sum = judged.reduce((total, h) => total + h.rate, 0);

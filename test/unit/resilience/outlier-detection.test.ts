@@ -100,8 +100,9 @@ describe('consecutive failures', () => {
     r.observe(A, FAIL, 4);
     r.observe(A, CANCELLED, 3);
     expect(r.picked()).toContain(A);
-    r.observe(A, FAIL);
+    r.observe(A, outcomeOf(0, undefined, 'connect_failed', 1));
     expect(r.picked()).not.toContain(A);
+    expect(r.decisions('ejected')[0]?.reason).toBe('ejected for 30 s (1st time): 5 failures in a row (consecutiveFailures 5), the last MESHLET_CONNECT_FAILED');
   });
 });
 
