@@ -1,6 +1,9 @@
 // Outlier detection on a fake clock: what a user of an upstream notices is which endpoints
 // take calls, for how long an ejected one is out, and what the decision log says about it.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LB_ALGORITHMS } from '../../../src/balancer/registry.ts';
+import { LB_DEFAULTS } from '../../../src/config/defaults.ts';
 import { DEFAULT_POLICY, SUCCESS_RATE_DEFAULTS } from '../../../src/config/defaults.ts';
 import type { OutlierDetectionConfig, UpstreamConfig } from '../../../src/config/types.ts';
 import type { Decision } from '../../../src/observability/decisions.ts';
@@ -261,6 +264,34 @@ describe('metrics', () => {
     expect(text).toContain('meshlet_outlier_ejections_total{upstream="catalog",reason="consecutive"} 1');
     expect(text).toContain('meshlet_outlier_ejections_total{upstream="catalog",reason="success_rate"} 1');
     expect(text).toContain('meshlet_outlier_ejected_endpoints{upstream="catalog"} 2');
+  });
+});
+
+describe('whatever the outcomes and the time', () => {
+  it('no pick returns an ejected endpoint while panic is off, and no more than maxEjectionPercent are ejected (but one may be)', () => {
+    const ADDRESSES = [A, B, C, D];
+    const step = fc.record({ index: fc.nat(ADDRESSES.length - 1), failures: fc.nat(7), successes: fc.nat(3), advanceMs: fc.constantFrom(0, 1000, 10_000, 30_000) });
+    fc.assert(
+      fc.property(fc.constantFrom(...LB_ALGORITHMS), fc.array(step, { minLength: 1, maxLength: 25 }), fc.constantFrom(0, 10, 25, 50, 75, 100), fc.nat(), (algorithm, steps, maxEjectionPercent, seed) => {
+        const h = upstreamHarness(seed);
+        const upstream = h.build(catalogConfig(ADDRESSES, { lb: { ...LB_DEFAULTS, algorithm }, panicThreshold: 0, outlierDetection: detection({ maxEjectionPercent, successRate: { ...SUCCESS_RATE_DEFAULTS, requestVolume: 3 } }) }));
+        const allowed = Math.max(1, Math.floor((maxEjectionPercent * ADDRESSES.length) / 100));
+        for (const { index, failures, successes, advanceMs } of steps) {
+          const state = upstream.endpointState(ADDRESSES[index]!)!;
+          for (let i = 0; i < successes; i++) upstream.observe(state, OK);
+          for (let i = 0; i < failures; i++) upstream.observe(state, FAIL);
+          h.clock.advance(advanceMs);
+          const ejected = ADDRESSES.filter((a) => upstream.endpointState(a)!.exclusions.has('ejected'));
+          expect(ejected.length).toBeLessThanOrEqual(allowed);
+          for (let i = 0; i < 8; i++) {
+            const result = upstream.pick(GET);
+            if (ejected.length === ADDRESSES.length) expect(result.kind).toBe('fail');
+            else expect(result.kind === 'picked' && !ejected.includes(result.endpoint.address)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
