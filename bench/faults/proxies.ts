@@ -33,7 +33,8 @@ export function meshletFaultPolicy(): Record<string, unknown> {
     retry: { attempts: 3, perTryTimeout: '500ms', backoff: { base: '25ms', max: '250ms' }, on: ['connect-failure', 'reset', '5xx'], budget: { ratio: 0.2, minPerSecond: 10 } },
     circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 20, window: '10s', resetTimeout: '5s' },
     limits: { maxConcurrent: 1024, maxPending: 256 },
-    outlierDetection: { consecutiveFailures: 5, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+    // Envoy's request volume (100) is per 10 s interval; over 1 s at ~67 calls per instance it would judge none.
+    outlierDetection: { consecutiveFailures: 5, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50, successRate: { requestVolume: 20 } },
     fallback: { status: 503, headers: { 'content-type': 'application/json' }, body: '{"degraded":true}' },
   };
 }

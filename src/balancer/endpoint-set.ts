@@ -27,17 +27,50 @@ export function endpointSet(endpoints: readonly Endpoint[], version = 1): Endpoi
   return Object.freeze({ endpoints: Object.freeze([...endpoints]), version });
 }
 
-/** Says whether the agent itself keeps calls off an endpoint (its breaker is open, it is ejected). */
-export type ExclusionCheck = (endpoint: Endpoint) => boolean;
+/**
+ * How the agent itself keeps calls off an endpoint, apart from its health: 'none'; 'excluded'
+ * (ejected: kept off unless the upstream is in panic); 'barred' (its breaker is open: kept off
+ * even in panic, since the breaker would fail its calls fast anyway).
+ */
+export type ExclusionLevel = 'none' | 'excluded' | 'barred';
 
-const NONE_EXCLUDED: ExclusionCheck = () => false;
+export type ExclusionCheck = (endpoint: Endpoint) => ExclusionLevel;
+
+const NONE_EXCLUDED: ExclusionCheck = () => 'none';
+
+export interface Eligibility {
+  readonly endpoints: readonly Endpoint[];
+  /** Too few primaries were eligible, so the calls spread over more of them than are. */
+  readonly panic: boolean;
+  /** Primaries neither unhealthy nor excluded, of `primaries`: what panic is judged on. */
+  readonly eligiblePrimaries: number;
+  readonly primaries: number;
+}
 
 /**
- * Endpoints that may take traffic: primaries neither unhealthy nor excluded, else such
- * backups. This is the one definition of "eligible" every picker is built on.
+ * The one definition of the endpoints that may take traffic, every picker is built on. An
+ * endpoint is eligible when it is neither unhealthy nor excluded. The rules, in order:
+ * 1. Eligible primaries, when they are at least `panicThreshold` percent of the primaries
+ *    (any number of them when the threshold is 0).
+ * 2. No primary eligible: eligible backups. Backups take calls only when no primary can.
+ * 3. Panic (some primaries eligible, but fewer than the threshold): every primary whose breaker
+ *    is not open, unhealthy and ejected ones too, as Envoy's healthy_panic_threshold, so the
+ *    few left are not crushed by the whole load. Unlike Envoy, panic needs one eligible primary:
+ *    with none, nothing healthy is left to protect, and failing fast (or the fallback) is the
+ *    deliberate answer rather than sending every call to endpoints known to be down.
+ * 4. Nothing: the call fails with no eligible endpoint.
  */
-export function eligibleEndpoints(set: EndpointSet, excluded: ExclusionCheck = NONE_EXCLUDED): readonly Endpoint[] {
-  const usable = set.endpoints.filter((e) => e.health !== 'unhealthy' && !excluded(e));
-  const primaries = usable.filter((e) => !e.backup);
-  return primaries.length > 0 ? primaries : usable.filter((e) => e.backup);
+export function eligibility(set: EndpointSet, excluded: ExclusionCheck = NONE_EXCLUDED, panicThreshold = 0): Eligibility {
+  const primaries = set.endpoints.filter((e) => !e.backup);
+  const eligible = primaries.filter((e) => e.health !== 'unhealthy' && excluded(e) === 'none');
+  const result = (endpoints: readonly Endpoint[], panic: boolean): Eligibility => ({ endpoints, panic, eligiblePrimaries: eligible.length, primaries: primaries.length });
+  if (eligible.length === 0) return result(set.endpoints.filter((e) => e.backup && e.health !== 'unhealthy' && excluded(e) === 'none'), false);
+  if (eligible.length * 100 >= panicThreshold * primaries.length) return result(eligible, false);
+  const spread = primaries.filter((e) => excluded(e) !== 'barred');
+  return spread.length > eligible.length ? result(spread, true) : result(eligible, false);
+}
+
+/** eligibility(...).endpoints: the set a picker is built on. */
+export function eligibleEndpoints(set: EndpointSet, excluded: ExclusionCheck = NONE_EXCLUDED, panicThreshold = 0): readonly Endpoint[] {
+  return eligibility(set, excluded, panicThreshold).endpoints;
 }

@@ -5,7 +5,7 @@
 
 import type { Clock, Random } from '../clock.ts';
 import type { LbAlgorithm, LbConfig } from '../config/types.ts';
-import { eligibleEndpoints, type EndpointSet, type ExclusionCheck } from './endpoint-set.ts';
+import { eligibleEndpoints, type Endpoint, type EndpointSet } from './endpoint-set.ts';
 import { BalancerConfigError } from './errors.ts';
 import type { LbField, LbIssue, LoadBalancerType } from './lb-type.ts';
 import { leastRequestType } from './least-request.ts';
@@ -59,7 +59,7 @@ export function lbIssues(lb: LbConfig, given: ReadonlySet<LbField>): LbIssue[] {
  * Builds the picker for one snapshot of an upstream's endpoints. `previous`, the picker of the
  * upstream's former snapshot, hands over its per-address load (in flight, latency estimate)
  * and its rotation, so a reload or an endpoint change resets nothing for the addresses that
- * remain. `excluded` names the endpoints the agent keeps calls off (open breaker, ejected). Throws BalancerConfigError for an unknown algorithm, a broken rule, or a picker
+ * remain. `eligible` is the part of the set that may take calls (eligibleEndpoints). Throws BalancerConfigError for an unknown algorithm, a broken rule, or a picker
  * these endpoints cannot be served by.
  */
 export function createPicker(
@@ -67,7 +67,7 @@ export function createPicker(
   set: EndpointSet,
   deps: { readonly clock: Clock; readonly random: Random },
   previous?: Picker,
-  excluded?: ExclusionCheck,
+  eligible: readonly Endpoint[] = eligibleEndpoints(set),
 ): Picker {
   const type = types.get(lb.algorithm);
   if (type === undefined) {
@@ -81,7 +81,7 @@ export function createPicker(
   return type.create({
     lb,
     set,
-    endpoints: eligibleEndpoints(set, excluded),
+    endpoints: eligible,
     loads: new LoadTable(set.endpoints, carried),
     clock: deps.clock,
     random: deps.random,

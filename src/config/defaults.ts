@@ -1,7 +1,7 @@
 // Defaults the schemas fill in, kept free of zod so the running agent can use them without
 // loading the schema library (config is parsed in a worker; see src/cli/config-source.ts).
 
-import type { ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig } from './types.ts';
+import type { ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig, SuccessRateConfig } from './types.ts';
 
 export const LB_DEFAULTS = {
   algorithm: 'round_robin',
@@ -16,7 +16,17 @@ export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256 } as const
 /** What an inbound service admits at once to its local application (Envoy's default circuit-breaker max_requests). */
 export const SERVICE_LIMITS_DEFAULTS = { maxConcurrent: 1024 } as const;
 
-export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000 } as const;
+// panicThreshold: Envoy's healthy_panic_threshold, 50 %.
+export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000, panicThreshold: 50 } as const;
+
+/**
+ * Success-rate ejection judges each endpoint against its peers without itself, so it works from
+ * three endpoints (Envoy's rule needs five, and over three its own bad host widens the stdev
+ * enough to hide it: see src/resilience/success-rate.ts). requestVolume and stdevFactor are
+ * Envoy's; minimumGap (percentage points below the peers' mean) keeps a host whose peers all
+ * answer 100 % from being ejected for a stray error.
+ */
+export const SUCCESS_RATE_DEFAULTS = { minimumHosts: 3, requestVolume: 100, stdevFactor: 1.9, minimumGap: 10 } as const satisfies SuccessRateConfig;
 
 /**
  * What one call can make the agent hold is its two stream windows (client side and upstream

@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
-import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT } from './defaults.ts';
+import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
-import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig } from './types.ts';
+import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig, SuccessRateConfig } from './types.ts';
 
 /** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
 export const RETRY_ON = [
@@ -86,22 +86,47 @@ const limitsSchema = z
   .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional() })
   .transform((raw): LimitsConfig => ({ maxConcurrent: raw.maxConcurrent ?? LIMITS_DEFAULTS.maxConcurrent, maxPending: raw.maxPending ?? LIMITS_DEFAULTS.maxPending }));
 
-// Envoy's outlier-detection defaults.
+// Envoy's outlier-detection defaults, but for success rate (see SUCCESS_RATE_DEFAULTS).
+const successRateSchema = z
+  .strictObject({
+    // A host is judged against at least one other (its peers, without itself).
+    minimumHosts: z.int().min(2).optional(),
+    requestVolume: positiveInt.optional(),
+    stdevFactor: z.number().min(0).optional(),
+    minimumGap: z.number().min(0).max(100).optional(),
+  })
+  .transform((raw): SuccessRateConfig => ({ ...SUCCESS_RATE_DEFAULTS, ...raw }));
+
 const outlierDetectionSchema = z
   .strictObject({
     consecutiveFailures: positiveInt.optional(),
     interval: duration.optional(),
     baseEjectionTime: duration.optional(),
+    maxEjectionTime: duration.optional(),
     maxEjectionPercent: z.number().min(0).max(100).optional(),
+    successRate: successRateSchema.optional(),
   })
-  .transform(
-    (raw): OutlierDetectionConfig => ({
+  .transform((raw, ctx): OutlierDetectionConfig => {
+    const baseEjectionTime = raw.baseEjectionTime ?? 30_000;
+    // Envoy's max_ejection_time: 300 s, or the base when that is longer.
+    const maxEjectionTime = raw.maxEjectionTime ?? Math.max(300_000, baseEjectionTime);
+    if (maxEjectionTime < baseEjectionTime) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxEjectionTime'],
+        message: `must not be shorter than baseEjectionTime (${formatDuration(baseEjectionTime)})`,
+        input: maxEjectionTime,
+      });
+    }
+    return {
       consecutiveFailures: raw.consecutiveFailures ?? 5,
       interval: raw.interval ?? 10_000,
-      baseEjectionTime: raw.baseEjectionTime ?? 30_000,
+      baseEjectionTime,
+      maxEjectionTime,
       maxEjectionPercent: raw.maxEjectionPercent ?? 10,
-    }),
-  );
+      successRate: raw.successRate ?? SUCCESS_RATE_DEFAULTS,
+    };
+  });
 
 /** HTTP/2 allows windows up to 2^31-1; beyond 16 MiB a window only lets one stream hold more memory. */
 export const streamWindow = byteSize(16 * 1024, 16 * 1024 * 1024);
@@ -127,6 +152,7 @@ export const policySchema = z
     lb: lbSchema.optional(),
     timeout: duration.optional(),
     connectTimeout: duration.optional(),
+    panicThreshold: z.number().min(0).max(100).optional(),
     connections: connectionsSchema.optional(),
     retry: retrySchema.optional(),
     circuitBreaker: circuitBreakerSchema.optional(),
@@ -139,6 +165,7 @@ export const policySchema = z
       lb: raw.lb ?? LB_DEFAULTS,
       timeout: raw.timeout ?? POLICY_DEFAULTS.timeout,
       connectTimeout: raw.connectTimeout ?? POLICY_DEFAULTS.connectTimeout,
+      panicThreshold: raw.panicThreshold ?? POLICY_DEFAULTS.panicThreshold,
       connections: raw.connections ?? CONNECTIONS_DEFAULTS,
       ...(raw.retry ? { retry: raw.retry } : {}),
       ...(raw.circuitBreaker ? { circuitBreaker: raw.circuitBreaker } : {}),

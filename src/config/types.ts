@@ -71,11 +71,30 @@ export interface LimitsConfig {
   readonly maxPending: number;
 }
 
+/** Ejection of an endpoint whose success rate over an interval falls well below its peers'. */
+export interface SuccessRateConfig {
+  /** Endpoints with requestVolume calls in the interval needed to judge any (default 3, at least 2). */
+  readonly minimumHosts: number;
+  /** Calls an endpoint needs in the interval to be judged (default 100). */
+  readonly requestVolume: number;
+  /** How many of the peers' standard deviations below their mean an outlier lies (default 1.9). */
+  readonly stdevFactor: number;
+  /** Percentage points below the peers' mean an outlier lies at least, whatever their spread (default 10). */
+  readonly minimumGap: number;
+}
+
 export interface OutlierDetectionConfig {
+  /** Failures in a row that eject an endpoint at once (default 5). */
   readonly consecutiveFailures: number;
+  /** How often success rates are judged and ejections end, ms (default 10000). */
   readonly interval: number;
+  /** An ejection lasts this × the times ejected recently, ms (default 30000) ... */
   readonly baseEjectionTime: number;
+  /** ... up to this, ms (default 300000). */
+  readonly maxEjectionTime: number;
+  /** Endpoints ejected at once, percent of the upstream's (default 10); one may always be. */
   readonly maxEjectionPercent: number;
+  readonly successRate: SuccessRateConfig;
 }
 
 export type FallbackConfig =
@@ -100,6 +119,11 @@ export interface PolicyConfig {
   readonly timeout: number;
   /** TCP connect timeout in ms (default 1000). */
   readonly connectTimeout: number;
+  /**
+   * Percent of primaries that must be eligible (default 50, 0: never): below it the upstream
+   * is in panic and spreads calls over every primary whose breaker is not open.
+   */
+  readonly panicThreshold: number;
   readonly connections: ConnectionsConfig;
   readonly retry?: RetryConfig;
   readonly circuitBreaker?: CircuitBreakerConfig;

@@ -106,9 +106,16 @@ export class EndpointMetrics {
 const MAX_ERROR_CODES = 64;
 export const OVERFLOW_ERROR_CODE = 'MESHLET_OTHER';
 
+/** Why outlier detection ejected an endpoint. */
+export const EJECTION_REASONS = ['consecutive', 'success_rate'] as const;
+export type EjectionReason = (typeof EJECTION_REASONS)[number];
+
 /** Requests the agent holds for one upstream, and the errors it met on their way. */
 export class UpstreamMetrics {
   private inFlight = 0;
+  private readonly ejections: Record<EjectionReason, number> = { consecutive: 0, success_rate: 0 };
+  /** Endpoints outlier detection holds ejected now. */
+  ejectedEndpoints = 0;
   private readonly errors = new Map<string, number>();
   /** Keyed by attempt reason: a closed set, so no cap. */
   private readonly transparentRetries = new Map<string, number>();
@@ -147,6 +154,18 @@ export class UpstreamMetrics {
 
   exportTransparentRetries(counter: Counter<'upstream' | 'reason'>): void {
     for (const [reason, n] of this.transparentRetries) counter.inc({ upstream: this.upstream, reason }, n);
+  }
+
+  ejection(reason: EjectionReason): void {
+    this.ejections[reason] += 1;
+  }
+
+  exportEjections(counter: Counter<'upstream' | 'reason'>): void {
+    for (const reason of EJECTION_REASONS) counter.inc({ upstream: this.upstream, reason }, this.ejections[reason]);
+  }
+
+  exportEjected(gauge: Gauge<'upstream'>): void {
+    gauge.set({ upstream: this.upstream }, this.ejectedEndpoints);
   }
 
   exportErrors(counter: Counter<'upstream' | 'code'>): void {

@@ -14,7 +14,7 @@ import {
 } from './endpoint-metrics.ts';
 import { LiveHistogram, type LiveSeries } from './live-histogram.ts';
 
-export { EndpointMetrics, UpstreamMetrics, type WireProtocol } from './endpoint-metrics.ts';
+export { EndpointMetrics, UpstreamMetrics, type EjectionReason, type WireProtocol } from './endpoint-metrics.ts';
 
 export type EndpointHealth = 'healthy' | 'unhealthy' | 'unknown';
 export type EndpointCounts = Readonly<Record<EndpointHealth, number>>;
@@ -131,6 +131,26 @@ export class MeshletMetrics {
       collect: () => {
         transparentRetries.reset();
         for (const { metrics } of this.upstreams.values()) metrics.exportTransparentRetries(transparentRetries);
+      },
+    });
+    const ejectedEndpoints: Gauge<'upstream'> = new Gauge({
+      name: 'meshlet_outlier_ejected_endpoints',
+      help: 'Endpoints of an upstream that outlier detection holds ejected now.',
+      labelNames: ['upstream'],
+      registers: [register],
+      collect: () => {
+        ejectedEndpoints.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportEjected(ejectedEndpoints);
+      },
+    });
+    const ejections: Counter<'upstream' | 'reason'> = new Counter({
+      name: 'meshlet_outlier_ejections_total',
+      help: 'Endpoints ejected by outlier detection, by reason: consecutive (failures in a row) or success_rate (well below its peers).',
+      labelNames: ['upstream', 'reason'],
+      registers: [register],
+      collect: () => {
+        ejections.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportEjections(ejections);
       },
     });
 

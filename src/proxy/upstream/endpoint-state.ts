@@ -7,6 +7,7 @@ import type { Endpoint } from '../../balancer/endpoint-set.ts';
 import type { EndpointMetrics } from '../../observability/metrics.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { ForwarderLease } from '../forward/forwarder-lease.ts';
+import { OutlierRecord } from '../../resilience/outlier-record.ts';
 import { Exclusions } from './exclusion.ts';
 import type { PickedEndpoint } from './pick-result.ts';
 
@@ -15,6 +16,8 @@ export class EndpointState {
   readonly picked: PickedEndpoint;
   /** What keeps calls off it besides its health (exclusion.ts); changed through Upstream.setExcluded. */
   readonly exclusions = new Exclusions();
+  /** What outlier detection counts and decided for it (resilience/outlier-detector.ts). */
+  readonly outlier = new OutlierRecord();
 
   constructor(
     /** The current value: health, weight, zone as last published. */

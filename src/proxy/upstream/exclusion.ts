@@ -4,7 +4,10 @@
 //   endpoint is eligible again and its breaker admits a bounded number of probes.
 // - 'ejected': the outlier detector ejected it, until its ejection time is over.
 // An excluded endpoint leaves the picker's eligible set (a new picker snapshot); while another
-// endpoint is eligible no pick returns it.
+// endpoint is eligible and the upstream is not in panic no pick returns it. Panic
+// (eligibleEndpoints) may spread calls over ejected endpoints, never over an open breaker.
+
+import type { ExclusionLevel } from '../../balancer/endpoint-set.ts';
 
 export type Exclusion = 'breaker_open' | 'ejected';
 
@@ -18,15 +21,21 @@ export class Exclusions {
     return this.bits !== 0;
   }
 
+  /** What eligibility makes of it (endpoint-set.ts): an open breaker bars it even from panic. */
+  get level(): ExclusionLevel {
+    if (this.bits === 0) return 'none';
+    return this.has('breaker_open') ? 'barred' : 'excluded';
+  }
+
   has(exclusion: Exclusion): boolean {
     return (this.bits & BITS[exclusion]) !== 0;
   }
 
-  /** Returns whether the endpoint's being excluded at all changed. */
+  /** Returns whether its level changed: an ejected endpoint whose breaker opens is barred from panic too. */
   set(exclusion: Exclusion, on: boolean): boolean {
-    const before = this.bits !== 0;
+    const before = this.level;
     this.bits = on ? this.bits | BITS[exclusion] : this.bits & ~BITS[exclusion];
-    return before !== (this.bits !== 0);
+    return before !== this.level;
   }
 
   list(): Exclusion[] {

@@ -6,9 +6,9 @@
 // fail, and a commit that cannot.
 
 import type { Clock, Random } from '../../clock.ts';
-import type { Protocol, UpstreamConfig } from '../../config/types.ts';
+import type { OutlierDetectionConfig, Protocol, UpstreamConfig } from '../../config/types.ts';
 import { LIMITS_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
-import { endpointSet, type Endpoint, type EndpointHealth, type EndpointSet, type ExclusionCheck } from '../../balancer/endpoint-set.ts';
+import { eligibility, endpointSet, type Eligibility, type Endpoint, type EndpointHealth, type EndpointSet, type ExclusionCheck } from '../../balancer/endpoint-set.ts';
 import type { Picker } from '../../balancer/picker.ts';
 import { createPicker } from '../../balancer/registry.ts';
 import type { DecisionLog } from '../../observability/decisions.ts';
@@ -17,6 +17,7 @@ import type { ForwarderSettings } from '../forward/forwarder.ts';
 import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwarder-pool.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 import type { Outcome } from '../call/outcome.ts';
+import { OutlierDetector, type OutlierHost } from '../../resilience/outlier-detector.ts';
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
@@ -45,6 +46,10 @@ export interface UpstreamSettings {
   /** Request body bytes one call holds for another attempt (policy.retry.bufferLimit, also without a retry section). */
   readonly replayBufferLimit: number;
   readonly forwarder: ForwarderSettings;
+  /** policy.outlierDetection; undefined when the upstream has none. */
+  readonly outlierDetection: OutlierDetectionConfig | undefined;
+  /** policy.panicThreshold, percent. */
+  readonly panicThreshold: number;
 }
 
 export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
@@ -58,6 +63,8 @@ export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
     maxPending: (policy.limits ?? LIMITS_DEFAULTS).maxPending,
     replayBufferLimit: policy.retry?.bufferLimit ?? REPLAY_BUFFER_LIMIT,
     forwarder: { connectTimeoutMs: policy.connectTimeout },
+    outlierDetection: policy.outlierDetection,
+    panicThreshold: policy.panicThreshold,
   };
 }
 
@@ -66,6 +73,7 @@ export interface UpstreamChange {
   readonly settings: UpstreamSettings;
   readonly set: EndpointSet;
   readonly picker: Picker;
+  readonly eligibility: Eligibility;
 }
 
 /** What pickers are built from at one moment; replaced whole, never changed. */
@@ -98,11 +106,12 @@ function buildChange(
   excluded?: ExclusionCheck,
 ): UpstreamChange {
   const set = endpointSet(endpoints, previous.set.version + 1);
-  const picker = createPicker(settings.config.policy.lb, set, deps, previous.picker, excluded);
-  return { settings, set, picker };
+  const eligible = eligibility(set, excluded, settings.panicThreshold);
+  const picker = createPicker(settings.config.policy.lb, set, deps, previous.picker, eligible.endpoints);
+  return { settings, set, picker, eligibility: eligible };
 }
 
-export class Upstream {
+export class Upstream implements OutlierHost {
   readonly name: string;
   readonly metrics: UpstreamMetrics;
   private current: UpstreamSettings;
@@ -114,6 +123,9 @@ export class Upstream {
   private retrying: Set<PendingPick> | undefined;
   /** Reused by every pick: pickers read it and keep nothing of it. */
   private readonly pickRequest: { hashKey: string | undefined } = { hashKey: undefined };
+  private readonly outliers: OutlierDetector;
+  /** Whether the published picker spreads over more primaries than are eligible (endpoint-set.ts). */
+  private panic = false;
 
   /** Commits `change` (from prepareUpstream with no current upstream) as a new upstream. */
   constructor(
@@ -125,7 +137,9 @@ export class Upstream {
     this.current = change.settings;
     // Replaced by the commit below, once the endpoint states it names exist.
     this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };
+    this.outliers = new OutlierDetector(this, { clock: deps.clock, decisions: deps.decisions, metrics: this.metrics });
     this.commit(change);
+    this.outliers.configure(change.settings.outlierDetection);
   }
 
   get settings(): UpstreamSettings {
@@ -152,6 +166,11 @@ export class Upstream {
   /** The state kept for `address` while it is among the endpoints. */
   endpointState(address: string): EndpointState | undefined {
     return this.states.get(address);
+  }
+
+  /** Every endpoint's state, eligible or not. */
+  endpointStates(): Iterable<EndpointState> {
+    return this.states.values();
   }
 
   healthOf(address: string): EndpointHealth | undefined {
@@ -192,6 +211,8 @@ export class Upstream {
   /** How an attempt to `endpoint` ended: releases its load, and feeds latency unless the outcome has none. */
   observe(endpoint: EndpointState, outcome: Outcome): void {
     this.snapshot.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
+    const outlierDetection = this.current.outlierDetection;
+    if (outlierDetection !== undefined) this.outliers.observe(endpoint, outcome, outlierDetection);
   }
 
   /** Endpoints in the current snapshot, eligible or not. */
@@ -209,7 +230,7 @@ export class Upstream {
   }
 
   /** Whether the agent keeps calls off `endpoint` (exclusion.ts); what pickers are built with. */
-  readonly excluded: ExclusionCheck = (endpoint) => this.states.get(endpoint.address)?.exclusions.any ?? false;
+  readonly excluded: ExclusionCheck = (endpoint) => this.states.get(endpoint.address)?.exclusions.level ?? 'none';
 
   /**
    * A breaker opened or closed, an ejection began or ended: when that changes whether the
@@ -254,10 +275,13 @@ export class Upstream {
       }
     }
     this.publish(change);
+    // After the publish: turning detection off ends ejections, which publishes again.
+    if (settingsChanged) this.outliers.configure(change.settings.outlierDetection);
   }
 
   /** The upstream left the config: its forwarders close once their requests are done. */
   close(): void {
+    this.outliers.close();
     for (const state of this.states.values()) state.lease.release();
     this.states.clear();
   }
@@ -267,11 +291,13 @@ export class Upstream {
     const { set, picker } = this.snapshot;
     const state = picker.describe();
     const config = this.current.config;
+    const now = this.deps.clock.now();
     return {
       name: this.name,
       protocol: config.protocol,
       listen: config.listen?.text ?? null,
       algorithm: config.policy.lb.algorithm,
+      panic: this.panic,
       timeoutMs: this.current.timeoutMs,
       endpoints: set.endpoints.map((e) => ({
         address: e.address,
@@ -280,9 +306,17 @@ export class Upstream {
         backup: e.backup,
         health: e.health,
         excluded: this.states.get(e.address)?.exclusions.list() ?? [],
+        outlier: this.outlierView(e.address, now),
         picker: state.endpoints.find((s) => s.address === e.address) ?? null,
       })),
     };
+  }
+
+  /** What outlier detection holds against an endpoint, for the admin API. */
+  private outlierView(address: string, now: number): { ejections: number; ejectionLeftMs: number | null } {
+    const record = this.states.get(address)?.outlier;
+    const until = record?.ejectedUntil;
+    return { ejections: record?.ejections ?? 0, ejectionLeftMs: until === undefined ? null : Math.max(0, Math.round(until - now)) };
   }
 
   private lease(endpoint: Endpoint): EndpointState['lease'] {
@@ -293,13 +327,34 @@ export class Upstream {
   private publish(change: UpstreamChange): void {
     const picks = new Map<Endpoint, PickedEndpoint>();
     const counts = { healthy: 0, unhealthy: 0, unknown: 0 };
+    let ejected = 0;
     for (const endpoint of change.set.endpoints) {
-      picks.set(endpoint, this.states.get(endpoint.address)!.picked);
+      const state = this.states.get(endpoint.address)!;
+      picks.set(endpoint, state.picked);
       counts[endpoint.health] += 1;
+      if (state.exclusions.has('ejected')) ejected++;
     }
     this.snapshot = { set: change.set, picker: change.picker, picks };
     this.deps.metrics.setEndpointCounts(this.name, counts);
+    this.metrics.ejectedEndpoints = ejected;
+    this.notePanic(change);
     this.retryWaiting();
+  }
+
+  /** A 'panic' decision when the upstream enters or leaves panic. */
+  private notePanic({ eligibility: e, settings }: UpstreamChange): void {
+    if (e.panic === this.panic) return;
+    this.panic = e.panic;
+    const share = e.primaries === 0 ? 0 : Math.round((100 * e.eligiblePrimaries) / e.primaries);
+    const counts = `${e.eligiblePrimaries} of ${e.primaries} primaries eligible (${share} %`;
+    this.deps.decisions.record({
+      kind: 'panic',
+      scope: this.name,
+      reason: e.panic
+        ? `entered panic: ${counts} < ${settings.panicThreshold} %), calls spread over ${e.endpoints.length} endpoints whose breaker is not open`
+        : `left panic: ${counts}, threshold ${settings.panicThreshold} %)`,
+      data: { panic: e.panic, eligiblePrimaries: e.eligiblePrimaries, primaries: e.primaries, threshold: settings.panicThreshold, spread: e.endpoints.length },
+    });
   }
 
   private retryWaiting(): void {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eligibleEndpoints, endpointSet, type Endpoint } from '../../../src/balancer/endpoint-set.ts';
+import { eligibility, eligibleEndpoints, endpointSet, type Endpoint, type ExclusionCheck, type ExclusionLevel } from '../../../src/balancer/endpoint-set.ts';
 import { ALGORITHMS, endpoint, harness, lbConfig } from './fixtures.ts';
 
 const endpointArb = fc.record({
@@ -93,5 +93,55 @@ describe('every picker', () => {
         ['10.0.0.2:80', 0, 1],
       ]);
     });
+  });
+});
+
+describe('eligibility under a panic threshold', () => {
+  const addresses = (endpoints: readonly Endpoint[]) => endpoints.map((e) => e.address);
+  const levels =
+    (byAddress: Readonly<Record<string, ExclusionLevel>>): ExclusionCheck =>
+    (e) =>
+      byAddress[e.address] ?? 'none';
+  const five = [1, 2, 3, 4, 5].map((i) => endpoint(`10.0.0.${i}:80`));
+  const backup = endpoint('10.0.0.9:80', { backup: true });
+
+  it('keeps to the eligible primaries while at least the threshold share of them is', () => {
+    const set = endpointSet([...five, backup]);
+    const check = levels({ '10.0.0.1:80': 'excluded', '10.0.0.2:80': 'barred' });
+    const result = eligibility(set, check, 50);
+    expect(result).toMatchObject({ panic: false, eligiblePrimaries: 3, primaries: 5 });
+    expect(addresses(result.endpoints)).toEqual(['10.0.0.3:80', '10.0.0.4:80', '10.0.0.5:80']);
+  });
+
+  it('spreads over every primary but those whose breaker is open when fewer are eligible, unhealthy and ejected ones too', () => {
+    const set = endpointSet([...five.slice(0, 4), endpoint('10.0.0.5:80', { health: 'unhealthy' }), backup]);
+    const check = levels({ '10.0.0.1:80': 'excluded', '10.0.0.2:80': 'excluded', '10.0.0.3:80': 'barred' });
+    const result = eligibility(set, check, 50);
+    expect(result).toMatchObject({ panic: true, eligiblePrimaries: 1, primaries: 5 });
+    expect(addresses(result.endpoints)).toEqual(['10.0.0.1:80', '10.0.0.2:80', '10.0.0.4:80', '10.0.0.5:80']);
+  });
+
+  it('never panics with a threshold of 0, and not when only open breakers are left to spread over', () => {
+    const set = endpointSet(five);
+    const ejected = levels({ '10.0.0.1:80': 'excluded', '10.0.0.2:80': 'excluded', '10.0.0.3:80': 'excluded', '10.0.0.4:80': 'excluded' });
+    expect(eligibility(set, ejected, 0)).toMatchObject({ panic: false, endpoints: [five[4]] });
+    const barred = levels({ '10.0.0.1:80': 'barred', '10.0.0.2:80': 'barred', '10.0.0.3:80': 'barred', '10.0.0.4:80': 'barred' });
+    expect(eligibility(set, barred, 50)).toMatchObject({ panic: false, endpoints: [five[4]] });
+  });
+
+  it('sends calls to backups only when no primary is eligible, and to nothing when no backup is either', () => {
+    const allOut = levels(Object.fromEntries(five.map((e) => [e.address, 'excluded' as const])));
+    expect(eligibility(endpointSet([...five, backup]), allOut, 50)).toMatchObject({ panic: false, endpoints: [backup] });
+    expect(eligibility(endpointSet([...five, { ...backup, health: 'unhealthy' }]), allOut, 50)).toMatchObject({ panic: false, endpoints: [] });
+    // One primary left: it and the other primaries take the calls in panic, the backup still none.
+    const oneLeft = levels(Object.fromEntries(five.slice(1).map((e) => [e.address, 'excluded' as const])));
+    expect(addresses(eligibility(endpointSet([...five, backup]), oneLeft, 50).endpoints)).toEqual(addresses(five));
+  });
+
+  it('judges the share exactly at the threshold as enough', () => {
+    const four = five.slice(0, 4);
+    const twoOut = levels({ '10.0.0.1:80': 'excluded', '10.0.0.2:80': 'excluded' });
+    expect(eligibility(endpointSet(four), twoOut, 50).panic).toBe(false);
+    expect(eligibility(endpointSet(four), twoOut, 51).panic).toBe(true);
   });
 });

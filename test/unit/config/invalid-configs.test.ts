@@ -69,6 +69,14 @@ describe('a config that is refused', () => {
     ['a replay buffer limit of 1GiB per call', upstream('    policy: { retry: { bufferLimit: 1GiB } }\n'), ['upstreams[0].policy.retry.bufferLimit: must be at most 16MiB, got "1GiB"']],
     ['a negative replay buffer limit', upstream('    policy: { retry: { bufferLimit: -1 } }\n'), ['upstreams[0].policy.retry.bufferLimit: must not be negative, got -1']],
     ['a retry budget ratio of 2', upstream('    policy: { retry: { budget: { ratio: 2 } } }\n'), ['upstreams[0].policy.retry.budget.ratio: must be at most 1, got 2']],
+    ['a max ejection time below its base', upstream('    policy: { outlierDetection: { baseEjectionTime: 1m, maxEjectionTime: 30s } }\n'), ['upstreams[0].policy.outlierDetection.maxEjectionTime: must not be shorter than baseEjectionTime (1m)']],
+    ['success rate judged over one host', upstream('    policy: { outlierDetection: { successRate: { minimumHosts: 1 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.minimumHosts: must be at least 2, got 1']],
+    ['a success-rate gap above 100 points', upstream('    policy: { outlierDetection: { successRate: { minimumGap: 150 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.minimumGap: must be at most 100, got 150']],
+    ['a negative stdev factor', upstream('    policy: { outlierDetection: { successRate: { stdevFactor: -1 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.stdevFactor: must be at least 0, got -1']],
+    ['a zero request volume', upstream('    policy: { outlierDetection: { successRate: { requestVolume: 0 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.requestVolume: must be at least 1, got 0']],
+    ['an unknown success-rate field', upstream('    policy: { outlierDetection: { successRate: { factor: 2 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.factor: unknown field']],
+    ['a panic threshold above 100', upstream('    policy: { panicThreshold: 120 }\n'), ['upstreams[0].policy.panicThreshold: must be at most 100, got 120']],
+    ['a negative panic threshold', upstream('    policy: { panicThreshold: -5 }\n'), ['upstreams[0].policy.panicThreshold: must be at least 0, got -5']],
     ['an error threshold of 0%', upstream('    policy: { circuitBreaker: { errorThresholdPercentage: 0 } }\n'), ['upstreams[0].policy.circuitBreaker.errorThresholdPercentage: must be greater than 0, got 0']],
     [
       'a misspelt gRPC status',
@@ -282,6 +290,7 @@ describe('defaults', () => {
               lb: { algorithm: 'round_robin', decay: 10_000, choiceCount: 2, minRingSize: 1024, tableSize: 65_537 },
               timeout: 15_000,
               connectTimeout: 1000,
+              panicThreshold: 50,
               connections: { maxPerEndpoint: 128, maxStreamsPerConnection: 100, maxQueued: 1000, streamWindow: 131_072 },
             },
           },
@@ -309,7 +318,14 @@ upstreams:
     const policy = result.config.upstreams[0]?.policy;
     expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'], bufferLimit: 65_536 });
     expect(policy?.fallback).toEqual({ grpcStatus: 'UNAVAILABLE' });
-    expect(policy?.outlierDetection).toEqual({ consecutiveFailures: 5, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 10 });
+    expect(policy?.outlierDetection).toEqual({
+      consecutiveFailures: 5,
+      interval: 10_000,
+      baseEjectionTime: 30_000,
+      maxEjectionTime: 300_000,
+      maxEjectionPercent: 10,
+      successRate: { minimumHosts: 3, requestVolume: 100, stdevFactor: 1.9, minimumGap: 10 },
+    });
   });
 
   it('fill the connection limits a written listeners or connections section leaves out', () => {

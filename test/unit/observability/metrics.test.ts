@@ -172,6 +172,8 @@ describe('MeshletMetrics removal', () => {
       'meshlet_endpoint_requests_in_flight',
       'meshlet_endpoints',
       'meshlet_grpc_responses_total',
+      'meshlet_outlier_ejected_endpoints',
+      'meshlet_outlier_ejections_total',
       'meshlet_request_duration_seconds_bucket',
       'meshlet_request_duration_seconds_count',
       'meshlet_request_duration_seconds_sum',

@@ -12,11 +12,12 @@ import { upstreamHarness } from './fixtures.ts';
 const ADDRESSES = ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80', '10.0.0.4:80'];
 
 describe('excluded endpoints', () => {
-  it('are never picked while another endpoint is eligible, for every algorithm', () => {
-    const step = fc.record({ index: fc.nat(ADDRESSES.length - 1), exclusion: fc.constantFrom<Exclusion>('breaker_open', 'ejected'), on: fc.boolean() });
+  const step = fc.record({ index: fc.nat(ADDRESSES.length - 1), exclusion: fc.constantFrom<Exclusion>('breaker_open', 'ejected'), on: fc.boolean() });
+
+  it('are never picked while another endpoint is eligible and panic is off, for every algorithm', () => {
     fc.assert(
       fc.property(fc.constantFrom(...LB_ALGORITHMS), fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(), (algorithm, steps, seed) => {
-        const upstream = upstreamHarness(seed).build(catalogConfig(ADDRESSES, { lb: { ...LB_DEFAULTS, algorithm } }));
+        const upstream = upstreamHarness(seed).build(catalogConfig(ADDRESSES, { lb: { ...LB_DEFAULTS, algorithm }, panicThreshold: 0 }));
         for (const { index, exclusion, on } of steps) {
           upstream.setExcluded(upstream.endpointState(ADDRESSES[index]!)!, exclusion, on);
           const open = ADDRESSES.filter((a) => !upstream.endpointState(a)!.exclusions.any);
@@ -28,6 +29,27 @@ describe('excluded endpoints', () => {
               expect(result.kind).toBe('picked');
               if (result.kind === 'picked') expect(open).toContain(result.endpoint.address);
             }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('in panic, take calls when ejected but never with their breaker open; out of panic, none', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...LB_ALGORITHMS), fc.array(step, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 100 }), fc.nat(), (algorithm, steps, threshold, seed) => {
+        const upstream = upstreamHarness(seed).build(catalogConfig(ADDRESSES, { lb: { ...LB_DEFAULTS, algorithm }, panicThreshold: threshold }));
+        for (const { index, exclusion, on } of steps) {
+          upstream.setExcluded(upstream.endpointState(ADDRESSES[index]!)!, exclusion, on);
+          const eligible = ADDRESSES.filter((a) => !upstream.endpointState(a)!.exclusions.any);
+          const panic = eligible.length > 0 && eligible.length * 100 < threshold * ADDRESSES.length;
+          const allowed = panic ? ADDRESSES.filter((a) => !upstream.endpointState(a)!.exclusions.has('breaker_open')) : eligible;
+          expect((upstream.describe() as { panic: boolean }).panic).toBe(panic && allowed.length > eligible.length);
+          for (let i = 0; i < 8; i++) {
+            const result = upstream.pick(GET);
+            if (allowed.length === 0) expect(result.kind).toBe('fail');
+            else expect(result.kind === 'picked' && allowed.includes(result.endpoint.address)).toBe(true);
           }
         }
       }),
