@@ -26,6 +26,9 @@ export type PickResult = PickedEndpoint | QueuedPick | FailedPick;
 
 export const QUEUE: QueuedPick = Object.freeze({ kind: 'queue' });
 
+/** The upstream left the config: the calls still waiting for its first endpoint stop waiting. */
+export const UPSTREAM_REMOVED: FailedPick = Object.freeze({ kind: 'fail', code: 'MESHLET_NO_HEALTHY_ENDPOINT', detail: 'the upstream was removed from the config' });
+
 export const NO_ELIGIBLE_ENDPOINT: FailedPick = Object.freeze({ kind: 'fail', code: 'MESHLET_NO_HEALTHY_ENDPOINT', detail: 'no healthy endpoint' });
 
 /** A call waiting for an upstream's next snapshot; its own deadline is its business (it calls stopWaiting). */

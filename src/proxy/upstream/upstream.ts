@@ -21,7 +21,7 @@ import { OutlierDetector, type OutlierHost } from '../../resilience/outlier-dete
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
-import { NO_ELIGIBLE_ENDPOINT, QUEUE, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
+import { NO_ELIGIBLE_ENDPOINT, QUEUE, UPSTREAM_REMOVED, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
 
 export interface UpstreamDependencies {
   readonly clock: Clock;
@@ -124,6 +124,8 @@ export class Upstream implements OutlierHost {
   /** Reused by every pick: pickers read it and keep nothing of it. */
   private readonly pickRequest: { hashKey: string | undefined } = { hashKey: undefined };
   private readonly outliers: OutlierDetector;
+  /** Left the config: no call waits for it any more. */
+  private closed = false;
   /** Whether the published picker spreads over more primaries than are eligible (endpoint-set.ts). */
   private panic = false;
 
@@ -180,7 +182,7 @@ export class Upstream implements OutlierHost {
   /** Never throws; allocates nothing. */
   pick(request: ProxiedRequest): PickResult {
     const snapshot = this.snapshot;
-    if (snapshot.set.endpoints.length === 0) return QUEUE;
+    if (snapshot.set.endpoints.length === 0) return this.closed ? UPSTREAM_REMOVED : QUEUE;
     this.pickRequest.hashKey = this.current.hashKeyOf(request);
     const endpoint = snapshot.picker.pick(this.pickRequest);
     return (endpoint && snapshot.picks.get(endpoint)) ?? NO_ELIGIBLE_ENDPOINT;
@@ -281,9 +283,13 @@ export class Upstream implements OutlierHost {
 
   /** The upstream left the config: its forwarders close once their requests are done. */
   close(): void {
+    this.closed = true;
     this.outliers.close();
     for (const state of this.states.values()) state.lease.release();
     this.states.clear();
+    // Calls still waiting for a first endpoint are answered now, not at their deadlines.
+    this.snapshot = { ...this.snapshot, set: endpointSet([], this.snapshot.set.version + 1) };
+    this.retryWaiting();
   }
 
   /** The view /api/v1/upstreams shows. */

@@ -107,4 +107,14 @@ describe('a call waiting for an upstream first endpoint', () => {
     expect(rig.upstream.pick(GET)).toMatchObject({ kind: 'fail', code: 'MESHLET_NO_HEALTHY_ENDPOINT' });
     expect(rig.call().sink.failures).toEqual(['503 MESHLET_NO_HEALTHY_ENDPOINT']);
   });
+
+  it('answers its waiters at once when the upstream leaves the config, instead of at their deadlines', () => {
+    const rig = callRig({ addresses: [], timeoutMs: 5000, policy: limits(10) });
+    const { call, sink } = rig.call();
+    expect(call.settled).toBe(false);
+    rig.upstream.close();
+    expect(sink.failures).toEqual(['503 MESHLET_NO_HEALTHY_ENDPOINT']);
+    expect(call.settled).toBe(true);
+    expect(rig.upstream.pick(GET)).toMatchObject({ kind: 'fail', detail: 'the upstream was removed from the config' });
+  });
 });
