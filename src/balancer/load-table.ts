@@ -11,6 +11,8 @@ export class EndpointLoad {
   ewmaMs = 0;
   stampMs = 0;
   sampled = false;
+  /** weighted_round_robin's running score, carried so a new snapshot goes on with the sequence. */
+  wrrScore = 0;
 
   started(): void {
     this.inFlight++;

@@ -1,6 +1,8 @@
 // nginx's smooth weighted round robin: every pick adds each endpoint's weight to its running
 // score, takes the highest and charges it the total. Over every run of sum(weights) picks
-// each endpoint is chosen exactly `weight` times, spread out (5,1,1 → a a b a c a a).
+// each endpoint is chosen exactly `weight` times, spread out (5,1,1 → a a b a c a a). The
+// scores live in the per-address load records, so a new snapshot (a breaker opening, an
+// ejection, a health flip of another endpoint) goes on with the sequence instead of restarting it.
 
 import type { Endpoint } from './endpoint-set.ts';
 import type { LoadBalancerType } from './lb-type.ts';
@@ -11,7 +13,6 @@ import { TrackedPicker } from './tracked-picker.ts';
 export class WeightedRoundRobinPicker extends TrackedPicker {
   readonly algorithm = 'weighted_round_robin';
   private readonly weights: Float64Array;
-  private readonly scores: Float64Array;
   private readonly total: number;
 
   constructor(context: PickerContext) {
@@ -20,24 +21,25 @@ export class WeightedRoundRobinPicker extends TrackedPicker {
     const start = n > 0 ? randomIndex(context.random, n) : 0;
     super(context, [...context.endpoints.slice(start), ...context.endpoints.slice(0, start)]);
     this.weights = Float64Array.from(this.endpoints, (e) => e.weight);
-    this.scores = new Float64Array(n);
     this.total = this.weights.reduce((sum, w) => sum + w, 0);
   }
 
   pick(): Endpoint | undefined {
     const n = this.endpoints.length;
     if (n === 0) return undefined;
+    const loads = this.loads;
     let best = 0;
     let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
-      const score = this.scores[i]! + this.weights[i]!;
-      this.scores[i] = score;
+      const load = loads[i]!;
+      const score = load.wrrScore + this.weights[i]!;
+      load.wrrScore = score;
       if (score > bestScore) {
         best = i;
         bestScore = score;
       }
     }
-    this.scores[best] = bestScore - this.total;
+    loads[best]!.wrrScore = bestScore - this.total;
     return this.endpoints[best];
   }
 }

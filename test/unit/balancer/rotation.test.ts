@@ -27,6 +27,18 @@ describe('weighted_round_robin', () => {
     expect(sequence).toBe('a a b a c a a a a b a c a a');
   });
 
+  it('goes on with its sequence across a new snapshot of the same endpoints (a breaker, an ejection, a health flip elsewhere)', () => {
+    const set = endpointSet([endpoint('a:1', { weight: 5 }), endpoint('b:1'), endpoint('c:1')]);
+    const deps = { clock: new FakeClock(), random: () => 0 };
+    let picker = createPicker(lbConfig('weighted_round_robin'), set, deps);
+    const sequence: string[] = [];
+    for (let i = 0; i < 14; i++) {
+      sequence.push(picker.pick({})!.address[0]!);
+      picker = createPicker(lbConfig('weighted_round_robin'), endpointSet(set.endpoints, i + 2), deps, picker);
+    }
+    expect(sequence.join(' ')).toBe('a a b a c a a a a b a c a a');
+  });
+
   it('gives each endpoint exactly its weight in picks over every full cycle', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 8 }), fc.integer(), fc.integer({ min: 1, max: 3 }), (weights, seed, cycles) => {
