@@ -53,15 +53,17 @@ export interface UpstreamSettings {
   /** policy.panicThreshold, percent. */
   readonly panicThreshold: number;
   /**
-   * policy.fallback and policy.rateLimit, built whole per config. They hold state (the stale
-   * cache, the bucket's tokens), so a reload starts them afresh: an empty cache, a full bucket.
+   * policy.fallback and policy.rateLimit. They hold state (the stale cache, the bucket's tokens),
+   * so a reload that leaves their section as it was keeps them: a reload grants no fresh burst.
    */
   readonly fallback: FallbackPlan | undefined;
   readonly rateLimit: UpstreamRateLimit | undefined;
 }
 
-export function upstreamSettings(config: UpstreamConfig, clock: Clock): UpstreamSettings {
+/** `previous`, the settings in force, lends the stateful parts whose config did not change. */
+export function upstreamSettings(config: UpstreamConfig, clock: Clock, previous?: UpstreamSettings): UpstreamSettings {
   const { policy } = config;
+  const before = previous?.config.policy;
   return {
     config,
     wireProtocol: WIRE[config.protocol],
@@ -73,9 +75,14 @@ export function upstreamSettings(config: UpstreamConfig, clock: Clock): Upstream
     forwarder: { connectTimeoutMs: policy.connectTimeout },
     outlierDetection: policy.outlierDetection,
     panicThreshold: policy.panicThreshold,
-    fallback: policy.fallback && new FallbackPlan(policy.fallback, clock),
-    rateLimit: policy.rateLimit && new UpstreamRateLimit(clock, policy.rateLimit),
+    fallback: policy.fallback && (sameSection(policy.fallback, before?.fallback) ? previous!.fallback : new FallbackPlan(policy.fallback, clock)),
+    rateLimit: policy.rateLimit && (sameSection(policy.rateLimit, before?.rateLimit) ? previous!.rateLimit : new UpstreamRateLimit(clock, policy.rateLimit)),
   };
+}
+
+/** Parsed sections are plain data, written in the schema's order: equal text is an equal section. */
+function sameSection(section: object, before: object | undefined): boolean {
+  return before !== undefined && JSON.stringify(section) === JSON.stringify(before);
 }
 
 /** A change prepared for an upstream: nothing of it is in force until commit(). */
@@ -105,7 +112,7 @@ const NOTHING_YET: Predecessor = { set: endpointSet([], 0) };
  */
 export function prepareUpstream(config: UpstreamConfig, deps: Pick<UpstreamDependencies, 'clock' | 'random'>, current?: Upstream): UpstreamChange {
   const endpoints = config.endpoints.map((e): Endpoint => ({ ...e, health: current?.healthOf(e.address) ?? 'unknown' }));
-  return buildChange(upstreamSettings(config, deps.clock), endpoints, current?.snapshotNow ?? NOTHING_YET, deps, current?.excluded);
+  return buildChange(upstreamSettings(config, deps.clock, current?.settings), endpoints, current?.snapshotNow ?? NOTHING_YET, deps, current?.excluded);
 }
 
 function buildChange(

@@ -6,6 +6,7 @@ import { STALE_IF_ERROR_DEFAULTS } from '../../../src/config/defaults.ts';
 import type { FallbackConfig, StaleIfErrorConfig } from '../../../src/config/types.ts';
 import type { ProxiedRequest } from '../../../src/proxy/call/proxied-request.ts';
 import type { AttemptReason } from '../../../src/proxy/call/outcome.ts';
+import { prepareUpstream } from '../../../src/proxy/upstream/upstream.ts';
 import { fallback } from '../../../src/resilience/fallback-step.ts';
 import { transparentRetry } from '../../../src/resilience/transparent-retry.ts';
 import { callRig, GET, type CallRig } from '../../helpers/in-memory-forwarder.ts';
@@ -237,6 +238,14 @@ describe('stale-if-error', () => {
     r.clock.advance(1000);
     answer(r, get('/a'), 'third');
     expect(failing(r, get('/a')).text).toBe('third');
+  });
+
+  it('keeps what it holds over a reload that leaves the fallback as it was', () => {
+    const r = rig(stale());
+    answer(r, get('/a'), 'a');
+    const config = { ...r.upstream.config, policy: { ...r.upstream.config.policy, timeout: 5000 } };
+    r.upstream.commit(prepareUpstream(config, { clock: r.clock, random: () => 0 }, r.upstream));
+    expect(failing(r, get('/a')).text).toBe('a');
   });
 
   it('keeps its own copy: the chunks streamed to the client may be reused after', () => {

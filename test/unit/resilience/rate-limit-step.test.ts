@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { fallback } from '../../../src/resilience/fallback-step.ts';
 import { rateLimit } from '../../../src/resilience/rate-limit-step.ts';
-import { callRig, GET } from '../../helpers/in-memory-forwarder.ts';
+import { prepareUpstream } from '../../../src/proxy/upstream/upstream.ts';
+import { callRig, GET, type CallRig } from '../../helpers/in-memory-forwarder.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
 const limited = (requestsPerSecond: number, burst: number) =>
@@ -61,6 +62,20 @@ describe('the upstream rate limit', () => {
     const { sink } = r.call({ ...GET, grpc: true, method: 'POST' });
     expect(sink.errors[0]).toMatchObject({ code: 'MESHLET_RATE_LIMITED', grpcStatus: 8 });
     expect(r.lines.filter((line) => line['log'] === 'access').at(-1)).toMatchObject({ grpc_status: 8 });
+  });
+
+  it('keeps its tokens over a reload that leaves the section as it was, and starts afresh when it changes', () => {
+    const r = limited(0.1, 1);
+    r.call();
+    const reload = (rig: CallRig, requestsPerSecond: number) => {
+      const config = { ...rig.upstream.config, policy: { ...rig.upstream.config.policy, timeout: 5000, rateLimit: { requestsPerSecond, burst: 1 } } };
+      rig.upstream.commit(prepareUpstream(config, { clock: rig.clock, random: () => 0 }, rig.upstream));
+    };
+    reload(r, 0.1);
+    // A reload grants no fresh burst.
+    expect(r.call().sink.failures).toEqual(['429 MESHLET_RATE_LIMITED']);
+    reload(r, 0.2);
+    expect(r.call().sink.failures).toEqual([]);
   });
 
   it('limits nothing without a rateLimit section', () => {
