@@ -45,6 +45,12 @@ const staleIfErrorSchema = z
     return { maxAge: raw.maxAge ?? STALE_IF_ERROR_DEFAULTS.maxAge, maxEntries: raw.maxEntries ?? STALE_IF_ERROR_DEFAULTS.maxEntries, maxBytes, maxEntryBytes };
   });
 
+/**
+ * Headers a static response cannot set: the agent frames the body itself (content-length), and
+ * connection-specific ones would make an HTTP/2 client's stream refuse the whole response.
+ */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+
 const GRPC_ONLY = ['message'] as const;
 const HTTP_ONLY = ['headers', 'body', 'staleIfError'] as const;
 
@@ -73,6 +79,9 @@ export const fallbackSchema = z
     }
     if (raw.status !== undefined) {
       misplaced(GRPC_ONLY, 'applies only to a gRPC fallback (grpcStatus), not to an HTTP one (status)');
+      for (const name of Object.keys(raw.headers ?? {})) {
+        if (FRAMING_HEADERS.has(name)) ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'is a framing or connection header, which the agent sets itself; leave it out', input: name });
+      }
       return {
         status: raw.status,
         headers: raw.headers ?? {},
