@@ -7,7 +7,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoClient, unary, type EchoClient } from '../helpers/grpc-client.ts';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
-import { metricsText, sampleValue, unusedPort } from './http-support.ts';
+import { h2Request, h2Session, metricsText, sampleValue, unusedPort } from './http-support.ts';
 
 let agent: RunningAgent;
 let live: SampleUpstream;
@@ -67,6 +67,16 @@ describe('with every instance down', () => {
     expect(latencies[Math.floor(calls * 0.99)]).toBeLessThan(250);
     const text = await metricsText(agent);
     expect(sampleValue(text, 'meshlet_fallbacks_total', { upstream: 'catalog', kind: 'static', cause: 'MESHLET_CONNECT_FAILED' })).toBe(calls);
+  });
+
+  it('answers an h2c client the same response', async () => {
+    const session = h2Session(agent.listeners['upstream:catalog']!);
+    try {
+      const res = await h2Request(session, { ':method': 'GET', ':path': '/items' });
+      expect([res.status, res.headers['x-meshlet-fallback'], res.headers['content-type'], res.body]).toEqual([503, 'static', 'application/json', '{"degraded":true}']);
+    } finally {
+      session.close();
+    }
   });
 
   it('answers a gRPC call with the configured status and message, marked as a fallback', async () => {
