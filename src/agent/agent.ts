@@ -17,6 +17,8 @@ import { ForwarderPool } from '../proxy/forward/forwarder-pool.ts';
 import { composeSteps } from '../proxy/call/attempt.ts';
 import { EndpointDispatcher } from '../proxy/call/endpoint-step.ts';
 import { ReplayBufferTracker } from '../proxy/call/replay-buffer-tracker.ts';
+import { fallback } from '../resilience/fallback-step.ts';
+import { rateLimit } from '../resilience/rate-limit-step.ts';
 import { transparentRetry } from '../resilience/transparent-retry.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
@@ -124,7 +126,7 @@ export class Agent {
       inFlight: this.inFlight,
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
-      dispatcher: composeSteps([transparentRetry], new EndpointDispatcher(this.clock)),
+      dispatcher: composeSteps([rateLimit, fallback, transparentRetry], new EndpointDispatcher(this.clock)),
       replayBuffers: new ReplayBufferTracker(config.listeners.maxReplayBuffered),
     };
     const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());

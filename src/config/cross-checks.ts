@@ -95,5 +95,8 @@ function upstreamIssues(upstream: UpstreamConfig, path: string, hasGossip: boole
   if (fallback && 'status' in fallback && upstream.protocol === 'grpc') {
     issues.push({ path: `${path}.policy.fallback`, message: 'an HTTP fallback (status) cannot answer gRPC calls; use grpcStatus' });
   }
+  if (fallback && !('status' in fallback) && 'staleIfError' in fallback && upstream.protocol === 'grpc') {
+    issues.push({ path: `${path}.policy.fallback.staleIfError`, message: 'keeps answers to GET requests, and gRPC calls are POSTs; use grpcStatus' });
+  }
   return issues;
 }

@@ -55,6 +55,12 @@ export const CONNECTIONS_DEFAULTS = {
  */
 export const REPLAY_BUFFER_LIMIT = 64 * 1024;
 
+/**
+ * policy.fallback.staleIfError: five minutes covers a deploy or a restart going wrong; 1000
+ * responses of up to 64 KiB, 8 MiB in all, bound what one upstream's cache holds.
+ */
+export const STALE_IF_ERROR_DEFAULTS = { maxAge: 300_000, maxEntries: 1000, maxBytes: 8 * 1024 * 1024, maxEntryBytes: 64 * 1024 } as const;
+
 /** The policy of an upstream that has no `policy` section. */
 export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS, connections: CONNECTIONS_DEFAULTS };
 

@@ -7,7 +7,7 @@ import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
 import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
-import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RetryConfig, SuccessRateConfig } from './types.ts';
+import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RateLimitConfig, RetryConfig, SuccessRateConfig } from './types.ts';
 
 /** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
 export const RETRY_ON = [
@@ -147,6 +147,16 @@ const connectionsSchema = z
     }),
   );
 
+/** A million calls a second is past what one agent forwards; a larger number is a typo. */
+const MAX_RATE = 1_000_000;
+
+const rateLimitSchema = z
+  .strictObject({
+    requestsPerSecond: z.number().gt(0).max(MAX_RATE),
+    burst: positiveInt.max(MAX_RATE).optional(),
+  })
+  .transform((raw): RateLimitConfig => ({ requestsPerSecond: raw.requestsPerSecond, burst: raw.burst ?? Math.max(1, Math.ceil(raw.requestsPerSecond)) }));
+
 export const policySchema = z
   .strictObject({
     lb: lbSchema.optional(),
@@ -159,6 +169,7 @@ export const policySchema = z
     limits: limitsSchema.optional(),
     outlierDetection: outlierDetectionSchema.optional(),
     fallback: fallbackSchema.optional(),
+    rateLimit: rateLimitSchema.optional(),
   })
   .transform(
     (raw): PolicyConfig => ({
@@ -172,5 +183,6 @@ export const policySchema = z
       ...(raw.limits ? { limits: raw.limits } : {}),
       ...(raw.outlierDetection ? { outlierDetection: raw.outlierDetection } : {}),
       ...(raw.fallback ? { fallback: raw.fallback } : {}),
+      ...(raw.rateLimit ? { rateLimit: raw.rateLimit } : {}),
     }),
   );

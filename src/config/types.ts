@@ -97,9 +97,36 @@ export interface OutlierDetectionConfig {
   readonly successRate: SuccessRateConfig;
 }
 
+/** policy.fallback.staleIfError: the last good answer to a GET, kept to be served when a call to it fails. */
+export interface StaleIfErrorConfig {
+  /** How old a kept response may be and still be served, ms (default 5m). */
+  readonly maxAge: number;
+  /** Responses kept per upstream (default 1000), the least recently used dropped first. */
+  readonly maxEntries: number;
+  /** Body bytes kept per upstream (default 8MiB). */
+  readonly maxBytes: number;
+  /** A response body larger than this is not kept (default 64KiB). */
+  readonly maxEntryBytes: number;
+}
+
 export type FallbackConfig =
   | { readonly grpcStatus: string; readonly message?: string }
-  | { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body?: string };
+  | {
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body?: string;
+      /** Served before the static response when a kept one fits the request. */
+      readonly staleIfError?: StaleIfErrorConfig;
+    }
+  /** Stale responses only: a call with none kept fails as it would without a fallback. */
+  | { readonly staleIfError: StaleIfErrorConfig };
+
+/** policy.rateLimit: calls admitted to the upstream, a token bucket local to this agent. */
+export interface RateLimitConfig {
+  readonly requestsPerSecond: number;
+  /** Calls admitted at once after a quiet spell (default: one second's worth, at least 1). */
+  readonly burst: number;
+}
 
 /** Connections and streams the agent opens to one endpoint of an upstream. */
 export interface ConnectionsConfig {
@@ -130,6 +157,7 @@ export interface PolicyConfig {
   readonly limits?: LimitsConfig;
   readonly outlierDetection?: OutlierDetectionConfig;
   readonly fallback?: FallbackConfig;
+  readonly rateLimit?: RateLimitConfig;
 }
 
 export interface UpstreamConfig {

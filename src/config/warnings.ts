@@ -12,7 +12,6 @@ export const NOT_YET_ENFORCED: readonly string[] = [
   'upstreams[].policy.retry',
   'upstreams[].policy.circuitBreaker',
   'upstreams[].policy.limits.maxConcurrent',
-  'upstreams[].policy.fallback',
 ];
 
 export const NOT_YET_ENFORCED_MESSAGE = 'accepted but not yet enforced';

@@ -119,6 +119,9 @@ export class UpstreamMetrics {
   private readonly errors = new Map<string, number>();
   /** Keyed by attempt reason: a closed set, so no cap. */
   private readonly transparentRetries = new Map<string, number>();
+  /** Fallbacks served, by kind and by the error code they stood in for (a closed set). */
+  private readonly fallbacks = { static: new Map<string, number>(), stale: new Map<string, number>() };
+  private rateLimitedCalls = 0;
 
   constructor(readonly upstream: string) {}
 
@@ -166,6 +169,28 @@ export class UpstreamMetrics {
 
   exportEjected(gauge: Gauge<'upstream'>): void {
     gauge.set({ upstream: this.upstream }, this.ejectedEndpoints);
+  }
+
+  /** A fallback of `kind` answered a call in place of the error `cause`. */
+  fallbackServed(kind: 'static' | 'stale', cause: string): void {
+    const byCause = this.fallbacks[kind];
+    byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
+  }
+
+  exportFallbacks(counter: Counter<'upstream' | 'kind' | 'cause'>): void {
+    for (const kind of ['static', 'stale'] as const) {
+      for (const [cause, n] of this.fallbacks[kind]) counter.inc({ upstream: this.upstream, kind, cause }, n);
+    }
+  }
+
+  /** A call was turned away by policy.rateLimit. */
+  rateLimited(): void {
+    this.rateLimitedCalls += 1;
+  }
+
+  exportRateLimited(counter: Counter<'upstream'>): void {
+    // As the other per-reason counters: an upstream that never limited a call has no series.
+    if (this.rateLimitedCalls > 0) counter.inc({ upstream: this.upstream }, this.rateLimitedCalls);
   }
 
   exportErrors(counter: Counter<'upstream' | 'code'>): void {

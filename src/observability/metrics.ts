@@ -153,6 +153,26 @@ export class MeshletMetrics {
         for (const { metrics } of this.upstreams.values()) metrics.exportEjections(ejections);
       },
     });
+    const fallbacks: Counter<'upstream' | 'kind' | 'cause'> = new Counter({
+      name: 'meshlet_fallbacks_total',
+      help: 'Calls answered by policy.fallback instead of failing, by kind (static: the configured response; stale: a kept one, stale-if-error) and by the error code it stood in for.',
+      labelNames: ['upstream', 'kind', 'cause'],
+      registers: [register],
+      collect: () => {
+        fallbacks.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportFallbacks(fallbacks);
+      },
+    });
+    const rateLimited: Counter<'upstream'> = new Counter({
+      name: 'meshlet_rate_limited_total',
+      help: 'Calls turned away with 429 MESHLET_RATE_LIMITED by the upstream\'s policy.rateLimit.',
+      labelNames: ['upstream'],
+      registers: [register],
+      collect: () => {
+        rateLimited.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportRateLimited(rateLimited);
+      },
+    });
 
     this.endpointCounts = new Gauge({
       name: 'meshlet_endpoints',

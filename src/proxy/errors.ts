@@ -12,7 +12,8 @@ export type ProxyErrorCode =
   | 'MESHLET_BAD_UPSTREAM_RESPONSE'
   | 'MESHLET_UNKNOWN_HOST'
   | 'MESHLET_BAD_REQUEST'
-  | 'MESHLET_OVERLOADED';
+  | 'MESHLET_OVERLOADED'
+  | 'MESHLET_RATE_LIMITED';
 
 export interface ErrorShape {
   readonly httpStatus: number;
@@ -29,6 +30,7 @@ const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
   MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: grpcStatusCode('UNIMPLEMENTED') },
   MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: grpcStatusCode('INTERNAL') },
   MESHLET_OVERLOADED: { httpStatus: 503, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
+  MESHLET_RATE_LIMITED: { httpStatus: 429, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
 };
 
 /** The HTTP and gRPC status a client is answered with for `code`. */
@@ -40,11 +42,15 @@ export class ProxyError extends Error {
   readonly httpStatus: number;
   readonly grpcStatus: number;
 
-  /** `httpStatus` refines the code's status where HTTP has a more precise one (431, 505 for a bad request). */
+  /**
+   * `httpStatus` refines the code's status where HTTP has a more precise one (431, 505 for a bad
+   * request); `retryAfterSeconds`, for a refusal that knows when to come back, is sent as `retry-after`.
+   */
   constructor(
     readonly code: ProxyErrorCode,
     message: string,
     httpStatus?: number,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ProxyError';

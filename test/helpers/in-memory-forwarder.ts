@@ -128,6 +128,10 @@ export class RecordingSink implements ResponseSink {
   headersSent = false;
   bytesSent = 0;
   status = 0;
+  /** The committed response's head, as the sink was given it. */
+  headers: OutgoingHttpHeaders = {};
+  /** Every error the call answered with, as the sink was given it. */
+  readonly errors: ProxyError[] = [];
   ended = false;
   readonly chunks: string[] = [];
   readonly failures: string[] = [];
@@ -150,9 +154,10 @@ export class RecordingSink implements ResponseSink {
   /** Completes a write held back by `full`. */
   release: (() => void) | undefined;
 
-  start(status: number, _headers: OutgoingHttpHeaders, endStream: boolean): boolean {
+  start(status: number, headers: OutgoingHttpHeaders, endStream: boolean): boolean {
     this.headersSent = true;
     this.status = status;
+    this.headers = headers;
     if (endStream) this.ended = true;
     return true;
   }
@@ -167,6 +172,7 @@ export class RecordingSink implements ResponseSink {
   }
 
   fail(error: ProxyError): void {
+    this.errors.push(error);
     if (this.headersSent) this.reset();
     else this.failures.push(`${error.httpStatus} ${error.code}`);
   }
@@ -198,6 +204,7 @@ export interface CallRig {
   readonly upstream: Upstream;
   readonly pool: DrivenForwarderPool;
   readonly env: CallEnvironment;
+  readonly decisions: DecisionLog;
   /** Access-log lines and other log lines, parsed. */
   readonly lines: Record<string, unknown>[];
   /** Starts a call of `request`; returns it with the sink it answers. */
@@ -214,7 +221,8 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
   const logger = createLogger({ level: 'info', name: 'call-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
   const addresses = options.addresses ?? ['127.0.0.1:1'];
   const pool = new DrivenForwarderPool();
-  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool(), decisions: new DecisionLog(clock, () => 0) };
+  const decisions = new DecisionLog(clock, () => 0);
+  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool(), decisions };
   const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0, ...options.policy }), deps), deps);
   const forwarders = addresses.map((address) => pool.forwarderOf(address)!);
   const order: DrivenAttempt[] = [];
@@ -227,7 +235,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
     replayBuffers: new ReplayBufferTracker(options.replayBuffered ?? LISTENERS_DEFAULTS.maxReplayBuffered),
   };
   return {
-    clock, metrics, forwarders, upstream, pool, env, lines,
+    clock, metrics, forwarders, upstream, pool, env, lines, decisions,
     call(request = GET) {
       const sink = new RecordingSink();
       const call = new ProxyCall(upstream, request, sink, env);

@@ -1,20 +1,12 @@
 // Errors the agent makes itself reach a gRPC client as gRPC statuses, not as HTTP errors or
 // resets: a trailers-only response naming the upstream and the cause, with x-meshlet-error.
-import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
 import { echoClient, serverStream, unary, type EchoClient } from '../helpers/grpc-client.ts';
+import { unusedPort } from './http-support.ts';
 
 /** A loopback port that was free a moment ago: nothing listens there. */
-async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
   const outcome = await call.then(() => undefined, (error: unknown) => error);
   if (!(outcome instanceof Error)) throw new Error('the call succeeded');

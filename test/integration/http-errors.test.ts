@@ -5,7 +5,7 @@ import net from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
-import { h2Request, h2Session, metricsText, sampleValue } from './http-support.ts';
+import { h2Request, h2Session, metricsText, sampleValue, unusedPort } from './http-support.ts';
 
 let slowH1: SampleUpstream;
 let slowH2c: SampleUpstream;
@@ -23,22 +23,13 @@ function startGarbageServer(): Promise<net.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** A loopback port with nothing listening: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 beforeAll(async () => {
   let nothing: number;
   [slowH1, slowH2c, garbage, nothing] = await Promise.all([
     startUpstream({ kind: 'http1', id: 'slow-h1' }),
     startUpstream({ kind: 'h2c', id: 'slow-h2c' }),
     startGarbageServer(),
-    closedPort(),
+    unusedPort(),
   ]);
   const garbageAddress = `127.0.0.1:${(garbage.address() as net.AddressInfo).port}`;
   const upstream = (name: string, protocol: string, endpoint: string, policy: object = {}): object => ({

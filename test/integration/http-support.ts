@@ -44,6 +44,15 @@ export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHead
   });
 }
 
+/** A loopback port with nothing listening: bound by the OS, then released. */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Sends `bytes` on a fresh connection and resolves with everything read until the peer closes. */
 export function rawExchange(address: string, bytes: string | Buffer, timeoutMs = 5_000): Promise<string> {
   const { host, port } = splitAddress(address);

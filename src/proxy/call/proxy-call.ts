@@ -18,6 +18,9 @@ import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
+/** What a fallback answered with: the configured response, or a kept one (stale-if-error). */
+export type FallbackKind = 'static' | 'stale';
+
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
 export const CLIENT_CLOSED = 499;
 
@@ -46,6 +49,10 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   private endedWithHead = false;
   /** The status to record once the sink has sent the response's end. */
   private status = 0;
+  /** Set when the response is a fallback (fallback-step.ts), for the log line. */
+  private fallback: FallbackKind | undefined;
+  private fallbackCause: ProxyErrorCode | undefined;
+  private fallbackGrpcStatus: number | undefined;
 
   constructor(
     readonly upstream: Upstream,
@@ -134,6 +141,21 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     this.fail(errorCodeFor(reason) ?? 'MESHLET_UPSTREAM_RESET', message);
   }
 
+  /** An admission step turned the call away before any attempt, saying when to come back. */
+  refuse(code: ProxyErrorCode, detail: string, retryAfterSeconds: number): void {
+    this.fail(code, detail, 'cancelled', retryAfterSeconds);
+  }
+
+  /**
+   * The fallback step answers in place of the error `cause`; the response it sends next goes
+   * through the usual commit path, and the log line says it was a fallback.
+   */
+  fallingBack(kind: FallbackKind, cause: ProxyErrorCode, grpcStatus: number | undefined): void {
+    this.fallback = kind;
+    this.fallbackCause = cause;
+    this.fallbackGrpcStatus = grpcStatus;
+  }
+
   onInternalError(site: InternalErrorSite, err: unknown): void {
     this.internalError(site, err);
   }
@@ -141,7 +163,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   responseSent(): void {
     if (this.done) return;
     this.done = true;
-    this.settle(this.status, undefined, this.lastOutcome?.grpcStatus);
+    this.settle(this.status, undefined, this.fallback !== undefined ? this.fallbackGrpcStatus : this.lastOutcome?.grpcStatus);
   }
 
   trailersRefused(): void {
@@ -149,10 +171,10 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   }
 
   /** The call failed: answer the client with a typed error, or reset it if the response had begun. */
-  fail(code: ProxyErrorCode, detail: string, cancelAs: CancelReason = 'cancelled'): void {
+  fail(code: ProxyErrorCode, detail: string, cancelAs: CancelReason = 'cancelled', retryAfterSeconds?: number): void {
     if (this.done) return;
     this.done = true;
-    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.address})` : detail);
+    const error = new ProxyError(code, this.endpoint ? `${detail} (endpoint ${this.endpoint.address})` : detail, undefined, retryAfterSeconds);
     try {
       this.attempt.cancel(cancelAs);
       this.sink.fail(error, this.upstream.name);
@@ -244,6 +266,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
       bytes: this.sink.bytesSent,
       protocol: this.request.grpc ? 'grpc' : upstream.wireProtocol,
       ...(errorCode ? { error: errorCode } : {}),
+      ...(this.fallback !== undefined ? { fallback: this.fallback, fallback_cause: this.fallbackCause } : {}),
     });
   }
 }

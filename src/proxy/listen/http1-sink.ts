@@ -60,6 +60,7 @@ export class Http1Sink implements ResponseSink {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-meshlet-error': error.code,
+      ...(error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
     });
     this.res.end(body);
   }

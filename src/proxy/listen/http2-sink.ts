@@ -84,6 +84,7 @@ export class Http2Sink implements ResponseSink {
         'grpc-status': String(error.grpcStatus),
         'grpc-message': encodeGrpcMessage(message),
         'x-meshlet-error': error.code,
+        ...(error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
       }, { endStream: true });
       return;
     }
@@ -91,6 +92,7 @@ export class Http2Sink implements ResponseSink {
       ':status': error.httpStatus,
       'content-type': 'text/plain; charset=utf-8',
       'x-meshlet-error': error.code,
+      ...(error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
     });
     this.stream.end(`${message}\n`);
   }

@@ -11,7 +11,7 @@ import { LIMITS_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
 import { eligibility, endpointSet, type Eligibility, type Endpoint, type EndpointHealth, type EndpointSet, type ExclusionCheck } from '../../balancer/endpoint-set.ts';
 import type { Picker } from '../../balancer/picker.ts';
 import { createPicker } from '../../balancer/registry.ts';
-import type { DecisionLog } from '../../observability/decisions.ts';
+import type { DecisionCounter, DecisionLog } from '../../observability/decisions.ts';
 import type { MeshletMetrics, UpstreamMetrics, WireProtocol } from '../../observability/metrics.ts';
 import type { ForwarderSettings } from '../forward/forwarder.ts';
 import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwarder-pool.ts';
@@ -22,6 +22,8 @@ import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
 import { NO_ELIGIBLE_ENDPOINT, QUEUE, UPSTREAM_REMOVED, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
+import { FallbackPlan } from '../../resilience/fallback-plan.ts';
+import { UpstreamRateLimit } from '../../resilience/rate-limit-step.ts';
 
 export interface UpstreamDependencies {
   readonly clock: Clock;
@@ -50,10 +52,18 @@ export interface UpstreamSettings {
   readonly outlierDetection: OutlierDetectionConfig | undefined;
   /** policy.panicThreshold, percent. */
   readonly panicThreshold: number;
+  /**
+   * policy.fallback and policy.rateLimit. They hold state (the stale cache, the bucket's tokens),
+   * so a reload that leaves their section as it was keeps them: a reload grants no fresh burst.
+   */
+  readonly fallback: FallbackPlan | undefined;
+  readonly rateLimit: UpstreamRateLimit | undefined;
 }
 
-export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
+/** `previous`, the settings in force, lends the stateful parts whose config did not change. */
+export function upstreamSettings(config: UpstreamConfig, clock: Clock, previous?: UpstreamSettings): UpstreamSettings {
   const { policy } = config;
+  const before = previous?.config.policy;
   return {
     config,
     wireProtocol: WIRE[config.protocol],
@@ -65,7 +75,14 @@ export function upstreamSettings(config: UpstreamConfig): UpstreamSettings {
     forwarder: { connectTimeoutMs: policy.connectTimeout },
     outlierDetection: policy.outlierDetection,
     panicThreshold: policy.panicThreshold,
+    fallback: policy.fallback && (sameSection(policy.fallback, before?.fallback) ? previous!.fallback : new FallbackPlan(policy.fallback, clock)),
+    rateLimit: policy.rateLimit && (sameSection(policy.rateLimit, before?.rateLimit) ? previous!.rateLimit : new UpstreamRateLimit(clock, policy.rateLimit)),
   };
+}
+
+/** Parsed sections are plain data, written in the schema's order: equal text is an equal section. */
+function sameSection(section: object, before: object | undefined): boolean {
+  return before !== undefined && JSON.stringify(section) === JSON.stringify(before);
 }
 
 /** A change prepared for an upstream: nothing of it is in force until commit(). */
@@ -95,7 +112,7 @@ const NOTHING_YET: Predecessor = { set: endpointSet([], 0) };
  */
 export function prepareUpstream(config: UpstreamConfig, deps: Pick<UpstreamDependencies, 'clock' | 'random'>, current?: Upstream): UpstreamChange {
   const endpoints = config.endpoints.map((e): Endpoint => ({ ...e, health: current?.healthOf(e.address) ?? 'unknown' }));
-  return buildChange(upstreamSettings(config), endpoints, current?.snapshotNow ?? NOTHING_YET, deps, current?.excluded);
+  return buildChange(upstreamSettings(config, deps.clock, current?.settings), endpoints, current?.snapshotNow ?? NOTHING_YET, deps, current?.excluded);
 }
 
 function buildChange(
@@ -128,6 +145,9 @@ export class Upstream implements OutlierHost {
   private closed = false;
   /** Whether the published picker spreads over more primaries than are eligible (endpoint-set.ts). */
   private panic = false;
+  /** Per-call decisions of the degrade steps (fallback-step.ts, rate-limit-step.ts), bound once. */
+  readonly fallbackDecisions: DecisionCounter;
+  readonly rateLimitDecisions: DecisionCounter;
 
   /** Commits `change` (from prepareUpstream with no current upstream) as a new upstream. */
   constructor(
@@ -136,6 +156,8 @@ export class Upstream implements OutlierHost {
   ) {
     this.name = change.settings.config.name;
     this.metrics = deps.metrics.bindUpstream(this.name);
+    this.fallbackDecisions = deps.decisions.counter('fallback', this.name);
+    this.rateLimitDecisions = deps.decisions.counter('rate_limited', this.name);
     this.current = change.settings;
     // Replaced by the commit below, once the endpoint states it names exist.
     this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };

@@ -64,9 +64,7 @@ describe('the full example, examples/agent.yaml', () => {
       'upstreams[0].policy.retry: accepted but not yet enforced',
       'upstreams[0].policy.circuitBreaker: accepted but not yet enforced',
       'upstreams[0].policy.limits.maxConcurrent: accepted but not yet enforced',
-      'upstreams[0].policy.fallback: accepted but not yet enforced',
       'upstreams[1].policy.retry: accepted but not yet enforced',
-      'upstreams[1].policy.fallback: accepted but not yet enforced',
     ]);
   });
 

@@ -92,6 +92,17 @@ describe('a config that is refused', () => {
     ['a gRPC message on an HTTP fallback', upstream('    policy: { fallback: { status: 503, message: down } }\n'), ['upstreams[0].policy.fallback.message: applies only to a gRPC fallback (grpcStatus), not to an HTTP one (status)']],
     ['a fallback status of 99', upstream('    policy: { fallback: { status: 99 } }\n'), ['upstreams[0].policy.fallback.status: must be at least 200, got 99']],
     ['a fallback header name with a space', upstream('    policy: { fallback: { status: 503, headers: { "x bad": v } } }\n'), ['upstreams[0].policy.fallback.headers["x bad"]: expected an HTTP header name, got "x bad"']],
+    ['a fallback that sets its own framing', upstream('    policy: { fallback: { status: 503, headers: { Content-Length: "5", connection: close } } }\n'), ['upstreams[0].policy.fallback.headers["content-length"]: is a framing or connection header, which the agent sets itself; leave it out', 'upstreams[0].policy.fallback.headers.connection: is a framing or connection header, which the agent sets itself; leave it out']],
+    ['a rate limit of zero', upstream('    policy: { rateLimit: { requestsPerSecond: 0 } }\n'), ['upstreams[0].policy.rateLimit.requestsPerSecond: must be greater than 0, got 0']],
+    ['a rate limit without its rate', upstream('    policy: { rateLimit: { burst: 10 } }\n'), ['upstreams[0].policy.rateLimit.requestsPerSecond: required field is missing']],
+    ['a rate-limit burst of zero', upstream('    policy: { rateLimit: { requestsPerSecond: 5, burst: 0 } }\n'), ['upstreams[0].policy.rateLimit.burst: must be at least 1, got 0']],
+    ['a fractional rate-limit burst', upstream('    policy: { rateLimit: { requestsPerSecond: 5, burst: 2.5 } }\n'), ['upstreams[0].policy.rateLimit.burst: expected an integer, got 2.5']],
+    ['a stale-if-error entry larger than the whole cache', upstream('    policy: { fallback: { staleIfError: { maxBytes: 1MiB, maxEntryBytes: 2MiB } } }\n'), ['upstreams[0].policy.fallback.staleIfError.maxEntryBytes: must not be larger than maxBytes (1MiB)']],
+    ['a stale-if-error cache of no entries', upstream('    policy: { fallback: { status: 503, staleIfError: { maxEntries: 0 } } }\n'), ['upstreams[0].policy.fallback.staleIfError.maxEntries: must be at least 1, got 0']],
+    ['a stale-if-error maxAge of garbage', upstream('    policy: { fallback: { staleIfError: { maxAge: forever } } }\n'), ['upstreams[0].policy.fallback.staleIfError.maxAge: expected a duration such as 250ms, 2s or 1m30s, got "forever"']],
+    ['stale-if-error on a gRPC fallback', 'upstreams:\n  - { name: payments, protocol: grpc, endpoints: ["h:1"], policy: { fallback: { grpcStatus: 14, staleIfError: {} } } }\n', ['upstreams[0].policy.fallback.staleIfError: applies only to an HTTP fallback (status), not to a gRPC one (grpcStatus)']],
+    ['stale-if-error alone on a gRPC upstream', 'upstreams:\n  - { name: payments, protocol: grpc, endpoints: ["h:1"], policy: { fallback: { staleIfError: {} } } }\n', ['upstreams[0].policy.fallback.staleIfError: keeps answers to GET requests, and gRPC calls are POSTs; use grpcStatus']],
+    ['headers without a status beside stale-if-error', upstream('    policy: { fallback: { staleIfError: {}, body: x } }\n'), ['upstreams[0].policy.fallback.body: applies only to a static HTTP fallback: add status']],
     ['a health check of two kinds', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: /healthz, tcp: true } }\n', ['services[0].health: expected exactly one of http, grpc or tcp']],
     ['a health path without a slash', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: healthz } }\n', ['services[0].health.http: expected a path starting with "/", got "healthz"']],
     ['a health timeout above its interval', 'services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { tcp: true, timeout: 5s } }\n', ['services[0].health.timeout: must not be longer than interval (3s)']],
@@ -310,7 +321,12 @@ upstreams:
       retry: { backoff: { base: 100ms } }
       fallback: { grpcStatus: 14 }
       outlierDetection: {}
+      rateLimit: { requestsPerSecond: 2.5 }
     protocol: grpc
+  - name: search
+    endpoints: [127.0.0.1:8082]
+    policy:
+      fallback: { status: 503, staleIfError: { maxBytes: 32KiB } }
 `;
     const result = parseConfig(yaml, { env: {}, hostname: 'h' });
     if (!result.ok) throw new Error(formatIssues(result.issues));
@@ -326,6 +342,9 @@ upstreams:
       maxEjectionPercent: 10,
       successRate: { minimumHosts: 3, requestVolume: 100, stdevFactor: 1.9, minimumGap: 10 },
     });
+    expect(policy?.rateLimit).toEqual({ requestsPerSecond: 2.5, burst: 3 });
+    // The entry cap defaults to 64KiB, or to the whole cache when that is smaller.
+    expect(result.config.upstreams[1]?.policy.fallback).toEqual({ status: 503, headers: {}, staleIfError: { maxAge: 300_000, maxEntries: 1000, maxBytes: 32_768, maxEntryBytes: 32_768 } });
   });
 
   it('fill the connection limits a written listeners or connections section leaves out', () => {
