@@ -19,6 +19,7 @@ import { EndpointDispatcher } from '../proxy/call/endpoint-step.ts';
 import { ReplayBufferTracker } from '../proxy/call/replay-buffer-tracker.ts';
 import { fallback } from '../resilience/fallback-step.ts';
 import { rateLimit } from '../resilience/rate-limit-step.ts';
+import { retryStep } from '../resilience/retry-step.ts';
 import { transparentRetry } from '../resilience/transparent-retry.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
@@ -126,7 +127,7 @@ export class Agent {
       inFlight: this.inFlight,
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
-      dispatcher: composeSteps([rateLimit, fallback, transparentRetry], new EndpointDispatcher(this.clock)),
+      dispatcher: composeSteps([rateLimit, fallback, retryStep({ clock: this.clock, random: this.random, wallNow: Date.now }), transparentRetry], new EndpointDispatcher(this.clock)),
       replayBuffers: new ReplayBufferTracker(config.listeners.maxReplayBuffered),
     };
     const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());

@@ -11,7 +11,7 @@ export const LB_DEFAULTS = {
   tableSize: 65_537,
 } as const satisfies LbConfig;
 
-export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256 } as const satisfies LimitsConfig;
+export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256, maxRetries: 3 } as const satisfies LimitsConfig;
 
 /** What an inbound service admits at once to its local application (Envoy's default circuit-breaker max_requests). */
 export const SERVICE_LIMITS_DEFAULTS = { maxConcurrent: 1024 } as const;
@@ -60,6 +60,9 @@ export const REPLAY_BUFFER_LIMIT = 64 * 1024;
  * responses of up to 64 KiB, 8 MiB in all, bound what one upstream's cache holds.
  */
 export const STALE_IF_ERROR_DEFAULTS = { maxAge: 300_000, maxEntries: 1000, maxBytes: 8 * 1024 * 1024, maxEntryBytes: 64 * 1024 } as const;
+
+/** RFC 9110 §9.2.2: what a retry or a hedge may send again unless retry.methods says otherwise. */
+export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'];
 
 /** The policy of an upstream that has no `policy` section. */
 export const DEFAULT_POLICY: PolicyConfig = { lb: LB_DEFAULTS, ...POLICY_DEFAULTS, connections: CONNECTIONS_DEFAULTS };

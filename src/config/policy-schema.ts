@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
-import { CONNECTIONS_DEFAULTS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
+import { CONNECTIONS_DEFAULTS, IDEMPOTENT_METHODS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
-import type { CircuitBreakerConfig, ConnectionsConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RateLimitConfig, RetryConfig, SuccessRateConfig } from './types.ts';
+import { describeValue } from './messages.ts';
+import type { CircuitBreakerConfig, ConnectionsConfig, HedgeConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RateLimitConfig, RetryConfig, SuccessRateConfig } from './types.ts';
 
 /** What a retry may be triggered by: transport failures, HTTP status classes, gRPC statuses. */
 export const RETRY_ON = [
@@ -23,6 +24,9 @@ export const RETRY_ON = [
   'cancelled',
   'deadline-exceeded',
 ] as const;
+
+/** A method token as RFC 9110 writes the registered ones. */
+const METHOD_TOKEN = /^[A-Z]+$/;
 
 /** Istio's default triggers, less those of status codes the user has to name. */
 export const DEFAULT_RETRY_ON: readonly (typeof RETRY_ON)[number][] = ['connect-failure', 'refused-stream', 'unavailable'];
@@ -41,6 +45,9 @@ const retrySchema = z
     // 0: no body is ever replayed, only requests without one. 16 MiB per call is past any
     // request a retry should hold in memory; stream it instead.
     bufferLimit: byteSize(0, 16 * 1024 * 1024).optional(),
+    // Statuses a server sends to say "not now": 3xx and below are answers, never failures.
+    statuses: z.array(z.int().min(400).max(599)).min(1).optional(),
+    methods: z.array(z.string().regex(METHOD_TOKEN, 'expected an HTTP method in capitals, such as GET or POST')).min(1).optional(),
   })
   .transform((raw, ctx): RetryConfig => {
     const base = raw.backoff?.base ?? 25;
@@ -62,8 +69,28 @@ const retrySchema = z
       on: [...new Set(raw.on ?? DEFAULT_RETRY_ON)],
       ...(raw.budget ? { budget: { ratio: raw.budget.ratio ?? 0.2, minPerSecond: raw.budget.minPerSecond ?? 10 } } : {}),
       bufferLimit: raw.bufferLimit ?? REPLAY_BUFFER_LIMIT,
+      ...(raw.statuses ? { statuses: [...new Set(raw.statuses)] } : {}),
+      ...(raw.methods ? { methods: [...new Set(raw.methods)] } : {}),
     };
   });
+
+/** At most this many attempts of one call out at once: each one more is a full extra request. */
+const MAX_HEDGED_ATTEMPTS = 5;
+
+const hedgeDelay = z.unknown().transform((input, ctx): number | 'p95' => {
+  if (input === 'p95') return input;
+  const parsed = duration.safeParse(input);
+  if (parsed.success) return parsed.data;
+  ctx.addIssue({ code: 'custom', message: `expected a duration such as 20ms, or p95, got ${describeValue(input)}`, input });
+  return z.NEVER;
+});
+
+const hedgeSchema = z
+  .strictObject({
+    delay: hedgeDelay.optional(),
+    maxAttempts: z.int().min(2).max(MAX_HEDGED_ATTEMPTS).optional(),
+  })
+  .transform((raw): HedgeConfig => ({ delay: raw.delay ?? 'p95', maxAttempts: raw.maxAttempts ?? 2 }));
 
 // Hystrix's defaults: 50% errors over 10s with at least 20 calls opens it for 5s.
 const circuitBreakerSchema = z
@@ -83,8 +110,14 @@ const circuitBreakerSchema = z
   );
 
 const limitsSchema = z
-  .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional() })
-  .transform((raw): LimitsConfig => ({ maxConcurrent: raw.maxConcurrent ?? LIMITS_DEFAULTS.maxConcurrent, maxPending: raw.maxPending ?? LIMITS_DEFAULTS.maxPending }));
+  .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional(), maxRetries: z.int().min(0).optional() })
+  .transform(
+    (raw): LimitsConfig => ({
+      maxConcurrent: raw.maxConcurrent ?? LIMITS_DEFAULTS.maxConcurrent,
+      maxPending: raw.maxPending ?? LIMITS_DEFAULTS.maxPending,
+      maxRetries: raw.maxRetries ?? LIMITS_DEFAULTS.maxRetries,
+    }),
+  );
 
 // Envoy's outlier-detection defaults, but for success rate (see SUCCESS_RATE_DEFAULTS).
 const successRateSchema = z
@@ -165,11 +198,24 @@ export const policySchema = z
     panicThreshold: z.number().min(0).max(100).optional(),
     connections: connectionsSchema.optional(),
     retry: retrySchema.optional(),
+    hedge: hedgeSchema.optional(),
     circuitBreaker: circuitBreakerSchema.optional(),
     limits: limitsSchema.optional(),
     outlierDetection: outlierDetectionSchema.optional(),
     fallback: fallbackSchema.optional(),
     rateLimit: rateLimitSchema.optional(),
+  })
+  .superRefine((raw, ctx) => {
+    // A hedge sends the request twice at once, so it is only for what may be processed twice.
+    const unsafe = raw.hedge ? raw.retry?.methods?.filter((method) => !IDEMPOTENT_METHODS.includes(method)) : undefined;
+    if (unsafe !== undefined && unsafe.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hedge'],
+        message: `hedging sends a request more than once at a time, so it applies only to idempotent methods, but retry.methods lists ${unsafe.join(', ')}`,
+        input: raw.hedge,
+      });
+    }
   })
   .transform(
     (raw): PolicyConfig => ({
@@ -179,6 +225,7 @@ export const policySchema = z
       panicThreshold: raw.panicThreshold ?? POLICY_DEFAULTS.panicThreshold,
       connections: raw.connections ?? CONNECTIONS_DEFAULTS,
       ...(raw.retry ? { retry: raw.retry } : {}),
+      ...(raw.hedge ? { hedge: raw.hedge } : {}),
       ...(raw.circuitBreaker ? { circuitBreaker: raw.circuitBreaker } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
       ...(raw.outlierDetection ? { outlierDetection: raw.outlierDetection } : {}),

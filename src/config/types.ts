@@ -57,6 +57,17 @@ export interface RetryConfig {
   readonly budget?: { readonly ratio: number; readonly minPerSecond: number };
   /** Request body bytes a call holds for a retry or hedge to send again (default 64KiB); a longer body is not retried. */
   readonly bufferLimit: number;
+  /** HTTP statuses retried besides those `on` names (e.g. 503, 429). */
+  readonly statuses?: readonly number[];
+  /** HTTP methods retried (default the idempotent ones: GET HEAD OPTIONS TRACE PUT DELETE); gRPC calls are retried whatever their method. */
+  readonly methods?: readonly string[];
+}
+
+/** A second attempt sent while the first is still out, after `delay` ms or the endpoints' observed p95. */
+export interface HedgeConfig {
+  readonly delay: number | 'p95';
+  /** Attempts at once at most, the first included (default 2). */
+  readonly maxAttempts: number;
 }
 
 export interface CircuitBreakerConfig {
@@ -69,6 +80,8 @@ export interface CircuitBreakerConfig {
 export interface LimitsConfig {
   readonly maxConcurrent: number;
   readonly maxPending: number;
+  /** Retries in flight to the upstream at once (Envoy's max_retries, default 3); past it a call is not retried. */
+  readonly maxRetries: number;
 }
 
 /** Ejection of an endpoint whose success rate over an interval falls well below its peers'. */
@@ -153,6 +166,7 @@ export interface PolicyConfig {
   readonly panicThreshold: number;
   readonly connections: ConnectionsConfig;
   readonly retry?: RetryConfig;
+  readonly hedge?: HedgeConfig;
   readonly circuitBreaker?: CircuitBreakerConfig;
   readonly limits?: LimitsConfig;
   readonly outlierDetection?: OutlierDetectionConfig;

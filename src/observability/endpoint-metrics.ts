@@ -193,6 +193,40 @@ export class UpstreamMetrics {
     if (this.rateLimitedCalls > 0) counter.inc({ upstream: this.upstream }, this.rateLimitedCalls);
   }
 
+  // Retries and hedges (src/resilience/): on the failure path, so a Map by reason is cheap enough.
+  /** Keyed by what triggered it: an attempt reason, http_<status> or grpc_<code name>; bounded by the retry policy. */
+  private readonly retries = new Map<string, number>();
+  private hedges = 0;
+  /** Keyed by the kind of extra attempt refused: retry or hedge. */
+  private readonly budgetRefusals = new Map<string, number>();
+  private retryOverflows = 0;
+
+  retried(reason: string): void {
+    this.retries.set(reason, (this.retries.get(reason) ?? 0) + 1);
+  }
+
+  hedged(): void {
+    this.hedges += 1;
+  }
+
+  /** An extra attempt of `kind` was not sent: the upstream's retry budget was spent. */
+  budgetExhausted(kind: string): void {
+    this.budgetRefusals.set(kind, (this.budgetRefusals.get(kind) ?? 0) + 1);
+  }
+
+  /** A retry was not sent: policy.limits.maxRetries retries were in flight already. */
+  retryOverflow(): void {
+    this.retryOverflows += 1;
+  }
+
+  exportRetries(retries: Counter<'upstream' | 'reason'>, hedges: Counter<'upstream'>, budget: Counter<'upstream' | 'kind'>, overflows: Counter<'upstream'>): void {
+    const upstream = this.upstream;
+    for (const [reason, n] of this.retries) retries.inc({ upstream, reason }, n);
+    if (this.hedges > 0) hedges.inc({ upstream }, this.hedges);
+    for (const [kind, n] of this.budgetRefusals) budget.inc({ upstream, kind }, n);
+    if (this.retryOverflows > 0) overflows.inc({ upstream }, this.retryOverflows);
+  }
+
   exportErrors(counter: Counter<'upstream' | 'code'>): void {
     for (const [code, n] of this.errors) counter.inc({ upstream: this.upstream, code }, n);
   }

@@ -173,6 +173,39 @@ export class MeshletMetrics {
         for (const { metrics } of this.upstreams.values()) metrics.exportRateLimited(rateLimited);
       },
     });
+    const retries: Counter<'upstream' | 'reason'> = new Counter({
+      name: 'meshlet_retries_total',
+      help: 'Attempts sent again under policy.retry, by what triggered the retry: an attempt reason (connect_failed, reset_before_headers, timeout, ...), http_<status> or grpc_<code>.',
+      labelNames: ['upstream', 'reason'],
+      registers: [register],
+      collect: () => exportRetryFamilies(),
+    });
+    const hedges: Counter<'upstream'> = new Counter({
+      name: 'meshlet_hedges_total',
+      help: 'Hedged attempts: a further attempt sent under policy.hedge while an earlier one was still out.',
+      labelNames: ['upstream'],
+      registers: [register],
+    });
+    const budgetExhausted: Counter<'upstream' | 'kind'> = new Counter({
+      name: 'meshlet_retry_budget_exhausted_total',
+      help: 'Retries and hedges not sent because the upstream retry budget (policy.retry.budget) was spent, by kind (retry, hedge).',
+      labelNames: ['upstream', 'kind'],
+      registers: [register],
+    });
+    const retryOverflows: Counter<'upstream'> = new Counter({
+      name: 'meshlet_retry_overflows_total',
+      help: 'Retries not sent because policy.limits.maxRetries retries to the upstream were in flight already.',
+      labelNames: ['upstream'],
+      registers: [register],
+    });
+    // The four are read together from each upstream's handle, when the first of them is collected.
+    const exportRetryFamilies = (): void => {
+      retries.reset();
+      hedges.reset();
+      budgetExhausted.reset();
+      retryOverflows.reset();
+      for (const { metrics } of this.upstreams.values()) metrics.exportRetries(retries, hedges, budgetExhausted, retryOverflows);
+    };
 
     this.endpointCounts = new Gauge({
       name: 'meshlet_endpoints',

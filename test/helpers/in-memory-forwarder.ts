@@ -213,8 +213,13 @@ export interface CallRig {
   attempts(): DrivenAttempt[];
 }
 
-/** A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps` before the endpoint step. */
-export function callRig(options: { addresses?: readonly string[]; timeoutMs?: number; policy?: Partial<UpstreamConfig['policy']>; steps?: readonly Step[]; replayBuffered?: number } = {}): CallRig {
+/**
+ * A round-robin upstream "catalog" of `addresses`, each behind a DrivenForwarder, with `steps`
+ * before the endpoint step (or a function making them on the rig's clock).
+ */
+export function callRig(
+  options: { addresses?: readonly string[]; timeoutMs?: number; policy?: Partial<UpstreamConfig['policy']>; steps?: readonly Step[] | ((clock: FakeClock) => readonly Step[]); replayBuffered?: number } = {},
+): CallRig {
   const clock = new FakeClock();
   const metrics = new MeshletMetrics();
   const lines: Record<string, unknown>[] = [];
@@ -231,7 +236,7 @@ export function callRig(options: { addresses?: readonly string[]; timeoutMs?: nu
     clock,
     accessLog: new AccessLog(logger),
     internalErrors: new InternalErrors(metrics, logger),
-    dispatcher: composeSteps(options.steps ?? [], new EndpointDispatcher(clock)),
+    dispatcher: composeSteps(typeof options.steps === 'function' ? options.steps(clock) : (options.steps ?? []), new EndpointDispatcher(clock)),
     replayBuffers: new ReplayBufferTracker(options.replayBuffered ?? LISTENERS_DEFAULTS.maxReplayBuffered),
   };
   return {

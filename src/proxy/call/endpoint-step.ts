@@ -96,11 +96,13 @@ class EndpointAttempt implements Attempt, AttemptHandler {
 
   start(): this {
     const { call, endpoint } = this;
+    // Read before attemptStarted counts this attempt: it says how many went before it.
+    const request = call.attemptRequest();
     call.upstream.attemptStarted(endpoint);
     endpoint.metrics.started();
     call.attemptStarted(endpoint);
     this.body = call.attemptBody();
-    this.inner = endpoint.forwarder.forward(call.request, this.body, this);
+    this.inner = endpoint.forwarder.forward(request, this.body, this);
     return this;
   }
 

@@ -27,3 +27,18 @@ export function headerValue(headers: ProxiedRequest['headers'], name: string): s
   const value = (headers as OutgoingHttpHeaders)[name];
   return Array.isArray(value) ? value[0] : value === undefined ? undefined : String(value);
 }
+
+/** `request` with the headers in `set` replacing any of the same name; the request itself is left as it is. */
+export function withHeaders(request: ProxiedRequest, set: Readonly<Record<string, string>>): ProxiedRequest {
+  const source = request.headers;
+  let headers: ProxiedRequest['headers'];
+  if (Array.isArray(source)) {
+    const flat: string[] = [];
+    for (let i = 0; i < source.length; i += 2) if (!Object.hasOwn(set, source[i]!)) flat.push(source[i]!, source[i + 1]!);
+    for (const name in set) flat.push(name, set[name]!);
+    headers = flat;
+  } else {
+    headers = { ...(source as OutgoingHttpHeaders), ...set };
+  }
+  return { ...request, headers };
+}

@@ -11,7 +11,8 @@ import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, type AttemptReason, type Outcome } from './outcome.ts';
-import type { ProxiedRequest } from './proxied-request.ts';
+import { formatGrpcTimeout, parseGrpcTimeout } from './grpc-timeout.ts';
+import { headerValue, withHeaders, type ProxiedRequest } from './proxied-request.ts';
 import { NO_BODY, replayBody, type AttemptBody, type ReplayBody } from './replay-body.ts';
 import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
@@ -43,6 +44,10 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   /** The request body, held so that another attempt can send it again while it fits. */
   private readonly body: ReplayBody;
   private readonly startedAt: number;
+  /** The call's deadline: policy.timeout, capped by an incoming grpc-timeout; 0 for none. */
+  private readonly timeoutMs: number;
+  /** The client sent grpc-timeout: each attempt is sent what is left of the deadline. */
+  private readonly grpcDeadline: boolean;
   private timer: TimerHandle | undefined;
   private done = false;
   /** The response ended with its head: no body, no trailers to wait for. */
@@ -61,6 +66,10 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     private readonly env: CallEnvironment,
   ) {
     this.startedAt = env.clock.now();
+    const grpcTimeout = request.grpc ? parseGrpcTimeout(headerValue(request.headers, 'grpc-timeout')) : undefined;
+    const policyTimeout = upstream.timeoutMs;
+    this.grpcDeadline = grpcTimeout !== undefined;
+    this.timeoutMs = grpcTimeout === undefined ? policyTimeout : policyTimeout > 0 ? Math.min(policyTimeout, grpcTimeout) : grpcTimeout;
     const source = request.body;
     this.body = source === null ? NO_BODY : replayBody(source, { perCall: upstream.settings.replayBufferLimit, shared: env.replayBuffers });
   }
@@ -68,7 +77,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   run(): void {
     try {
       this.upstream.metrics.requestStarted();
-      if (this.upstream.timeoutMs > 0) this.timer = this.env.clock.setTimeout(this.onTimeout, this.upstream.timeoutMs);
+      if (this.timeoutMs > 0) this.timer = this.env.clock.setTimeout(this.onTimeout, this.timeoutMs);
       const attempt = this.env.dispatcher.dispatch(this, this);
       // An attempt that failed before dispatch returned has settled the call already.
       if (!this.done) this.attempt = attempt;
@@ -90,6 +99,25 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   /** Whether another attempt could send the whole request again: its body is still held whole. */
   get replayable(): boolean {
     return this.body.retryable;
+  }
+
+  /** Milliseconds left until the call's deadline; Infinity when it has none. */
+  get remainingMs(): number {
+    return this.timeoutMs > 0 ? this.startedAt + this.timeoutMs - this.env.clock.now() : Infinity;
+  }
+
+  /**
+   * The request as the next attempt sends it. A gRPC call's attempt after the first says how
+   * many went before (grpc-previous-rpc-attempts, gRFC A6), and one whose client set a
+   * deadline is sent what is left of it; anything else goes as it came.
+   */
+  attemptRequest(): ProxiedRequest {
+    const request = this.request;
+    if (!request.grpc || (this.attempts === 0 && !this.grpcDeadline)) return request;
+    const set: Record<string, string> = {};
+    if (this.attempts > 0) set['grpc-previous-rpc-attempts'] = String(this.attempts);
+    if (this.grpcDeadline) set['grpc-timeout'] = formatGrpcTimeout(this.remainingMs);
+    return withHeaders(request, set);
   }
 
   /** The endpoint step reports each attempt's start and end here, for the log and the error text. */
@@ -231,7 +259,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   private readonly onTimeout = (): void => {
     this.timer = undefined;
     try {
-      this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.upstream.timeoutMs}ms`, 'timeout');
+      this.fail('MESHLET_UPSTREAM_TIMEOUT', `no complete response within ${this.timeoutMs}ms`, 'timeout');
     } catch (err) {
       this.internalError('proxy_call', err);
     }

@@ -17,7 +17,9 @@ import type { ForwarderSettings } from '../forward/forwarder.ts';
 import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwarder-pool.ts';
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 import type { Outcome } from '../call/outcome.ts';
+import { ExtraAttempts } from '../../resilience/extra-attempts.ts';
 import { OutlierDetector, type OutlierHost } from '../../resilience/outlier-detector.ts';
+import { retryRules, type RetryRules } from '../../resilience/retry-rules.ts';
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
@@ -58,6 +60,8 @@ export interface UpstreamSettings {
    */
   readonly fallback: FallbackPlan | undefined;
   readonly rateLimit: UpstreamRateLimit | undefined;
+  /** policy.retry as the retry step reads it; undefined when the upstream has no retry section. */
+  readonly retry: RetryRules | undefined;
 }
 
 /** `previous`, the settings in force, lends the stateful parts whose config did not change. */
@@ -77,6 +81,7 @@ export function upstreamSettings(config: UpstreamConfig, clock: Clock, previous?
     panicThreshold: policy.panicThreshold,
     fallback: policy.fallback && (sameSection(policy.fallback, before?.fallback) ? previous!.fallback : new FallbackPlan(policy.fallback, clock)),
     rateLimit: policy.rateLimit && (sameSection(policy.rateLimit, before?.rateLimit) ? previous!.rateLimit : new UpstreamRateLimit(clock, policy.rateLimit)),
+    retry: policy.retry ? retryRules(policy.retry, policy) : undefined,
   };
 }
 
@@ -131,6 +136,8 @@ function buildChange(
 export class Upstream implements OutlierHost {
   readonly name: string;
   readonly metrics: UpstreamMetrics;
+  /** Retries and hedges beyond each call's first attempt: the shared budget and in-flight limit. */
+  readonly extraAttempts: ExtraAttempts;
   private current: UpstreamSettings;
   private snapshot: PickerSnapshot;
   private readonly states = new Map<string, EndpointState>();
@@ -158,6 +165,7 @@ export class Upstream implements OutlierHost {
     this.metrics = deps.metrics.bindUpstream(this.name);
     this.fallbackDecisions = deps.decisions.counter('fallback', this.name);
     this.rateLimitDecisions = deps.decisions.counter('rate_limited', this.name);
+    this.extraAttempts = new ExtraAttempts(deps.clock, this.metrics, deps.decisions.counter('budget_exhausted', this.name));
     this.current = change.settings;
     // Replaced by the commit below, once the endpoint states it names exist.
     this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };

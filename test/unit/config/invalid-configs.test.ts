@@ -68,6 +68,16 @@ describe('a config that is refused', () => {
     ['a replay buffer limit in words', upstream('    policy: { retry: { bufferLimit: lots } }\n'), ['upstreams[0].policy.retry.bufferLimit: expected a size such as 64KiB, 1MiB or 65536, got "lots"']],
     ['a replay buffer limit of 1GiB per call', upstream('    policy: { retry: { bufferLimit: 1GiB } }\n'), ['upstreams[0].policy.retry.bufferLimit: must be at most 16MiB, got "1GiB"']],
     ['a negative replay buffer limit', upstream('    policy: { retry: { bufferLimit: -1 } }\n'), ['upstreams[0].policy.retry.bufferLimit: must not be negative, got -1']],
+    ['a retried status that is an answer', upstream('    policy: { retry: { statuses: [503, 302] } }\n'), ['upstreams[0].policy.retry.statuses[1]: must be at least 400, got 302']],
+    ['a retried method in lower case', upstream('    policy: { retry: { methods: [get] } }\n'), ['upstreams[0].policy.retry.methods[0]: expected an HTTP method in capitals, such as GET or POST']],
+    ['a negative maxRetries', upstream('    policy: { limits: { maxRetries: -1 } }\n'), ['upstreams[0].policy.limits.maxRetries: must be at least 0, got -1']],
+    ['a hedge delay in words', upstream('    policy: { hedge: { delay: later } }\n'), ['upstreams[0].policy.hedge.delay: expected a duration such as 20ms, or p95, got "later"']],
+    ['a hedge of one attempt', upstream('    policy: { hedge: { maxAttempts: 1 } }\n'), ['upstreams[0].policy.hedge.maxAttempts: must be at least 2, got 1']],
+    [
+      'hedging with a non-idempotent method',
+      upstream('    policy: { retry: { methods: [GET, POST] }, hedge: { delay: 20ms } }\n'),
+      ['upstreams[0].policy.hedge: hedging sends a request more than once at a time, so it applies only to idempotent methods, but retry.methods lists POST'],
+    ],
     ['a retry budget ratio of 2', upstream('    policy: { retry: { budget: { ratio: 2 } } }\n'), ['upstreams[0].policy.retry.budget.ratio: must be at most 1, got 2']],
     ['a max ejection time below its base', upstream('    policy: { outlierDetection: { baseEjectionTime: 1m, maxEjectionTime: 30s } }\n'), ['upstreams[0].policy.outlierDetection.maxEjectionTime: must not be shorter than baseEjectionTime (1m)']],
     ['success rate judged over one host', upstream('    policy: { outlierDetection: { successRate: { minimumHosts: 1 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.minimumHosts: must be at least 2, got 1']],
@@ -334,6 +344,20 @@ upstreams:
     const policy = result.config.upstreams[0]?.policy;
     expect(policy?.retry).toEqual({ attempts: 2, backoff: { base: 100, max: 1000 }, on: ['connect-failure', 'refused-stream', 'unavailable'], bufferLimit: 65_536 });
     expect(policy?.fallback).toEqual({ grpcStatus: 'UNAVAILABLE' });
+    expect(parseConfig(upstream('    policy: { hedge: {}, limits: {}, retry: { statuses: [503, 429, 503], methods: [GET, PUT, GET] } }\n'), { env: {}, hostname: 'h' })).toMatchObject({
+      ok: true,
+      config: {
+        upstreams: [
+          {
+            policy: {
+              hedge: { delay: 'p95', maxAttempts: 2 },
+              limits: { maxConcurrent: 1024, maxPending: 256, maxRetries: 3 },
+              retry: { statuses: [503, 429], methods: ['GET', 'PUT'] },
+            },
+          },
+        ],
+      },
+    });
     expect(policy?.outlierDetection).toEqual({
       consecutiveFailures: 5,
       interval: 10_000,

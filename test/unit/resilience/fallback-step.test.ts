@@ -2,7 +2,7 @@
 // its HTTP and gRPC shapes, that it never replaces a committed response, and the stale-if-error
 // cache's bounds.
 import { describe, expect, it } from 'vitest';
-import { STALE_IF_ERROR_DEFAULTS } from '../../../src/config/defaults.ts';
+import { LIMITS_DEFAULTS, STALE_IF_ERROR_DEFAULTS } from '../../../src/config/defaults.ts';
 import type { FallbackConfig, StaleIfErrorConfig } from '../../../src/config/types.ts';
 import type { ProxiedRequest } from '../../../src/proxy/call/proxied-request.ts';
 import type { AttemptReason } from '../../../src/proxy/call/outcome.ts';
@@ -71,7 +71,7 @@ describe('the static fallback', () => {
   });
 
   it('answers a call with no endpoint yet and a full queue (overflow)', () => {
-    const r = callRig({ addresses: [], steps: [fallback], policy: { fallback: STATIC, limits: { maxConcurrent: 10, maxPending: 0 } } });
+    const r = callRig({ addresses: [], steps: [fallback], policy: { fallback: STATIC, limits: { ...LIMITS_DEFAULTS, maxConcurrent: 10, maxPending: 0 } } });
     const { sink } = r.call();
     expect(sink).toMatchObject({ status: 503, text: '{"degraded":true}', failures: [] });
   });

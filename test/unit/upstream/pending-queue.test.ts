@@ -2,11 +2,12 @@
 // bounded by policy.limits.maxPending and by each call's deadline, and run as soon as the next
 // snapshot is published, in the order they came.
 import { describe, expect, it } from 'vitest';
+import { LIMITS_DEFAULTS } from '../../../src/config/defaults.ts';
 import type { PendingPick } from '../../../src/proxy/upstream/pick-result.ts';
 import { callRig, catalogConfig, GET } from '../../helpers/in-memory-forwarder.ts';
 import { endpointOf, upstreamHarness } from './fixtures.ts';
 
-const limits = (maxPending: number) => ({ limits: { maxConcurrent: 1024, maxPending } });
+const limits = (maxPending: number) => ({ limits: { ...LIMITS_DEFAULTS, maxPending } });
 
 function waiter(name: string, log: string[], onRetry?: () => void): PendingPick {
   return {
