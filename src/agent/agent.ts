@@ -18,6 +18,7 @@ import { composeSteps } from '../proxy/call/attempt.ts';
 import { EndpointDispatcher } from '../proxy/call/endpoint-step.ts';
 import { ReplayBufferTracker } from '../proxy/call/replay-buffer-tracker.ts';
 import { fallback } from '../resilience/fallback-step.ts';
+import { hedgeStep } from '../resilience/hedge-step.ts';
 import { rateLimit } from '../resilience/rate-limit-step.ts';
 import { retryStep } from '../resilience/retry-step.ts';
 import { transparentRetry } from '../resilience/transparent-retry.ts';
@@ -127,7 +128,10 @@ export class Agent {
       inFlight: this.inFlight,
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
-      dispatcher: composeSteps([rateLimit, fallback, retryStep({ clock: this.clock, random: this.random, wallNow: Date.now }), transparentRetry], new EndpointDispatcher(this.clock)),
+      dispatcher: composeSteps(
+        [rateLimit, fallback, retryStep({ clock: this.clock, random: this.random, wallNow: Date.now }), hedgeStep(this.clock), transparentRetry],
+        new EndpointDispatcher(this.clock),
+      ),
       replayBuffers: new ReplayBufferTracker(config.listeners.maxReplayBuffered),
     };
     const descriptorBudget = clientConnectionBudget(deps.descriptorLimit ?? openFilesSoftLimit());

@@ -9,7 +9,6 @@ export const NOT_YET_ENFORCED: readonly string[] = [
   'gossip',
   'control',
   'services[].health',
-  'upstreams[].policy.hedge',
   'upstreams[].policy.circuitBreaker',
   'upstreams[].policy.limits.maxConcurrent',
 ];

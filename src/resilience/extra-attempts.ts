@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { DecisionCounter } from '../observability/decisions.ts';
 import type { UpstreamMetrics } from '../observability/metrics.ts';
 import { RetryBudget } from './retry-budget.ts';
-import type { RetryRules } from './retry-rules.ts';
+import type { BudgetRules } from './retry-rules.ts';
 
 export type ExtraAttemptKind = 'retry' | 'hedge';
 
@@ -15,8 +15,8 @@ export class ExtraAttempts {
   private readonly budget: RetryBudget;
   /** Retries scheduled or out now; each is released once its attempt ends. */
   private retriesInFlight = 0;
-  /** The rules of the latest refusal, for the decision's reason (read only when it is published). */
-  private refusedUnder: RetryRules | undefined;
+  /** The budget of the latest refusal, for the decision's reason (read only when it is published). */
+  private refusedUnder: BudgetRules | undefined;
 
   constructor(
     clock: Clock,
@@ -27,20 +27,22 @@ export class ExtraAttempts {
   }
 
   /** A call with a retry or hedge policy started: it adds its share to the budget. */
-  callStarted(rules: RetryRules): void {
-    if (rules.budget !== undefined) this.budget.deposit(rules.budget.ratio);
+  callStarted(budget: BudgetRules | undefined): void {
+    if (budget !== undefined) this.budget.deposit(budget.ratio);
   }
 
-  /** Whether one more attempt may go; a refusal is counted and, for the budget, recorded as a decision. */
-  admit(kind: ExtraAttemptKind, rules: RetryRules): boolean {
-    if (kind === 'retry' && this.retriesInFlight >= rules.maxRetries) {
+  /**
+   * Whether one more attempt may go: a retry within `maxRetries` in flight, either kind within
+   * the budget. A refusal is counted and, for the budget, recorded as a decision.
+   */
+  admit(kind: ExtraAttemptKind, budget: BudgetRules | undefined, maxRetries = Infinity): boolean {
+    if (kind === 'retry' && this.retriesInFlight >= maxRetries) {
       this.metrics.retryOverflow();
       return false;
     }
-    const budget = rules.budget;
     if (budget !== undefined && !this.budget.tryWithdraw(budget.minPerSecond)) {
       this.metrics.budgetExhausted(kind);
-      this.refusedUnder = rules;
+      this.refusedUnder = budget;
       this.exhausted.hit(this.describeExhaustion, { kind, ratio: budget.ratio, minPerSecond: budget.minPerSecond });
       return false;
     }
@@ -58,7 +60,7 @@ export class ExtraAttempts {
   }
 
   private readonly describeExhaustion = (): string => {
-    const budget = this.refusedUnder?.budget;
+    const budget = this.refusedUnder;
     return budget === undefined
       ? 'retry budget exhausted'
       : `retry budget exhausted: extra attempts already spent ${Math.round(budget.ratio * 100)} % of the calls of the last 10 s and the floor of ${budget.minPerSecond} per second`;

@@ -4,7 +4,7 @@
 
 import { IDEMPOTENT_METHODS, LIMITS_DEFAULTS } from '../config/defaults.ts';
 import { grpcStatusCode } from '../config/grpc-status.ts';
-import type { PolicyConfig, RetryConfig } from '../config/types.ts';
+import type { HedgeConfig, PolicyConfig, RetryConfig } from '../config/types.ts';
 import type { AttemptReason } from '../proxy/call/outcome.ts';
 
 export interface RetryRules {
@@ -22,7 +22,32 @@ export interface RetryRules {
   readonly methods: ReadonlySet<string>;
   /** Retries in flight to the upstream at once at most (policy.limits.maxRetries). */
   readonly maxRetries: number;
-  readonly budget: { readonly ratio: number; readonly minPerSecond: number } | undefined;
+  readonly budget: BudgetRules | undefined;
+}
+
+export interface BudgetRules {
+  readonly ratio: number;
+  readonly minPerSecond: number;
+}
+
+/** policy.hedge as the hedge step reads it. */
+export interface HedgeRules {
+  /** Undefined: the p95 of the upstream's recent attempt latencies. */
+  readonly delayMs: number | undefined;
+  readonly maxAttempts: number;
+  /** Hedges spend the retry budget (policy.retry.budget) when there is one. */
+  readonly budget: BudgetRules | undefined;
+  /** No retry step counts this upstream's calls into the budget, so the hedge step does. */
+  readonly countsCalls: boolean;
+}
+
+export function hedgeRules(hedge: HedgeConfig, policy: PolicyConfig): HedgeRules {
+  return {
+    delayMs: hedge.delay === 'p95' ? undefined : hedge.delay,
+    maxAttempts: hedge.maxAttempts,
+    budget: policy.retry?.budget,
+    countsCalls: policy.retry === undefined,
+  };
 }
 
 /** Every transport failure before a response head: what Envoy's 5xx and gateway-error retry besides statuses. */

@@ -38,7 +38,7 @@ class RetryDispatcher implements Dispatcher {
   dispatch(call: ProxyCall, handler: AttemptHandler): Attempt {
     const rules = call.upstream.settings.retry;
     if (rules === undefined) return this.next.dispatch(call, handler);
-    call.upstream.extraAttempts.callStarted(rules);
+    call.upstream.extraAttempts.callStarted(rules.budget);
     return new RetryAttempt(this, call, handler, rules).start();
   }
 }
@@ -162,7 +162,7 @@ class RetryAttempt extends PassThroughAttempt {
     if (told !== undefined && told > Math.min(remaining, SERVER_DELAY_CAP_MS)) return false;
     const delay = told ?? backoffMs(this.retries, rules, env.random);
     if (delay >= remaining) return false;
-    if (!call.upstream.extraAttempts.admit('retry', rules)) return false;
+    if (!call.upstream.extraAttempts.admit('retry', rules.budget, rules.maxRetries)) return false;
     this.holdsRetry = true;
     this.retries++;
     call.upstream.metrics.retried(trigger);

@@ -18,8 +18,9 @@ import type { ForwarderPool, ForwarderTarget, Transport } from '../forward/forwa
 import type { ProxiedRequest } from '../call/proxied-request.ts';
 import type { Outcome } from '../call/outcome.ts';
 import { ExtraAttempts } from '../../resilience/extra-attempts.ts';
+import { LatencyQuantile } from '../../resilience/latency-quantile.ts';
 import { OutlierDetector, type OutlierHost } from '../../resilience/outlier-detector.ts';
-import { retryRules, type RetryRules } from '../../resilience/retry-rules.ts';
+import { hedgeRules, retryRules, type HedgeRules, type RetryRules } from '../../resilience/retry-rules.ts';
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
@@ -62,6 +63,10 @@ export interface UpstreamSettings {
   readonly rateLimit: UpstreamRateLimit | undefined;
   /** policy.retry as the retry step reads it; undefined when the upstream has no retry section. */
   readonly retry: RetryRules | undefined;
+  /** policy.hedge as the hedge step reads it; undefined when the upstream does not hedge. */
+  readonly hedge: HedgeRules | undefined;
+  /** The hedge waits for the p95 of the upstream's latencies: every good attempt's latency is recorded. */
+  readonly tracksLatency: boolean;
 }
 
 /** `previous`, the settings in force, lends the stateful parts whose config did not change. */
@@ -82,6 +87,8 @@ export function upstreamSettings(config: UpstreamConfig, clock: Clock, previous?
     fallback: policy.fallback && (sameSection(policy.fallback, before?.fallback) ? previous!.fallback : new FallbackPlan(policy.fallback, clock)),
     rateLimit: policy.rateLimit && (sameSection(policy.rateLimit, before?.rateLimit) ? previous!.rateLimit : new UpstreamRateLimit(clock, policy.rateLimit)),
     retry: policy.retry ? retryRules(policy.retry, policy) : undefined,
+    hedge: policy.hedge ? hedgeRules(policy.hedge, policy) : undefined,
+    tracksLatency: policy.hedge?.delay === 'p95',
   };
 }
 
@@ -138,6 +145,8 @@ export class Upstream implements OutlierHost {
   readonly metrics: UpstreamMetrics;
   /** Retries and hedges beyond each call's first attempt: the shared budget and in-flight limit. */
   readonly extraAttempts: ExtraAttempts;
+  /** Recent attempt latencies over all endpoints, kept only while policy.hedge waits for their p95. */
+  readonly latency: LatencyQuantile;
   private current: UpstreamSettings;
   private snapshot: PickerSnapshot;
   private readonly states = new Map<string, EndpointState>();
@@ -165,6 +174,7 @@ export class Upstream implements OutlierHost {
     this.metrics = deps.metrics.bindUpstream(this.name);
     this.fallbackDecisions = deps.decisions.counter('fallback', this.name);
     this.rateLimitDecisions = deps.decisions.counter('rate_limited', this.name);
+    this.latency = new LatencyQuantile(deps.clock);
     this.extraAttempts = new ExtraAttempts(deps.clock, this.metrics, deps.decisions.counter('budget_exhausted', this.name));
     this.current = change.settings;
     // Replaced by the commit below, once the endpoint states it names exist.
@@ -245,6 +255,7 @@ export class Upstream implements OutlierHost {
     this.snapshot.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
     const outlierDetection = this.current.outlierDetection;
     if (outlierDetection !== undefined) this.outliers.observe(endpoint, outcome, outlierDetection);
+    if (this.current.tracksLatency && outcome.latencyMs !== undefined && !outcome.failed) this.latency.record(outcome.latencyMs);
   }
 
   /** Endpoints in the current snapshot, eligible or not. */
