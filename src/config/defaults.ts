@@ -11,7 +11,12 @@ export const LB_DEFAULTS = {
   tableSize: 65_537,
 } as const satisfies LbConfig;
 
-export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256, maxRetries: 3 } as const satisfies LimitsConfig;
+/**
+ * maxRetries: Envoy's max_retries is 3, which one instance dying with more than three calls in
+ * flight already exceeds (kill -9 under 200 req/s of 50 ms calls fails some with it); the
+ * retry budget is what bounds a storm, this only caps how many retries wait at once.
+ */
+export const LIMITS_DEFAULTS = { maxConcurrent: 1024, maxPending: 256, maxRetries: 32 } as const satisfies LimitsConfig;
 
 /** What an inbound service admits at once to its local application (Envoy's default circuit-breaker max_requests). */
 export const SERVICE_LIMITS_DEFAULTS = { maxConcurrent: 1024 } as const;

@@ -80,7 +80,7 @@ export interface CircuitBreakerConfig {
 export interface LimitsConfig {
   readonly maxConcurrent: number;
   readonly maxPending: number;
-  /** Retries in flight to the upstream at once (Envoy's max_retries, default 3); past it a call is not retried. */
+  /** Retries in flight to the upstream at once (as Envoy's max_retries, default 32); past it a call is not retried. */
   readonly maxRetries: number;
 }
 

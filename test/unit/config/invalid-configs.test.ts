@@ -351,7 +351,7 @@ upstreams:
           {
             policy: {
               hedge: { delay: 'p95', maxAttempts: 2 },
-              limits: { maxConcurrent: 1024, maxPending: 256, maxRetries: 3 },
+              limits: { maxConcurrent: 1024, maxPending: 256, maxRetries: 32 },
               retry: { statuses: [503, 429], methods: ['GET', 'PUT'] },
             },
           },

@@ -1,0 +1,120 @@
+// Retries, the retry budget and hedging through a real agent process, against real upstreams on
+// loopback, under a paced client: an instance killed with SIGKILL costs no idempotent request;
+// a storm of 503s is not multiplied by the attempts; a slow instance is hedged around.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
+import { metricsText, sampleValue } from './http-support.ts';
+import { countingHttp1Upstream, type CountingUpstream } from './limits-support.ts';
+import { pacedLoad, quantile } from './paced-load.ts';
+
+const RATE = 200;
+let agent: RunningAgent | undefined;
+let samples: SampleUpstream[] = [];
+let counting: CountingUpstream[] = [];
+
+afterEach(async () => {
+  await agent?.stop();
+  agent = undefined;
+  await Promise.all(samples.map((u) => u.stop()));
+  await Promise.all(counting.map((u) => u.close()));
+  samples = [];
+  counting = [];
+});
+
+function upstreamConfig(name: string, endpoints: readonly string[], policy: object): object {
+  return { name, protocol: 'http', listen: '127.0.0.1:0', endpoints, policy };
+}
+
+describe('retries through a real agent', () => {
+  it('kill -9 of one of three instances under 200 req/s: no idempotent request fails', async () => {
+    samples = await Promise.all(['kill-a', 'kill-b', 'kill-c'].map((id) => startUpstream({ kind: 'http1', id })));
+    agent = await startAgent({
+      node: 'retries-kill',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [
+        upstreamConfig('catalog', samples.map((u) => u.address), {
+          timeout: '5s',
+          retry: { attempts: 3, on: ['connect-failure', 'reset', '5xx'], backoff: { base: '5ms', max: '50ms' }, budget: { ratio: 0.2, minPerSecond: 10 } },
+        }),
+      ],
+    });
+    const victim = samples[0]!;
+    const killAt = 2 * RATE;
+    // Each answer takes 50 ms, so requests are in flight at the victim when it dies.
+    const result = await pacedLoad({
+      url: `http://${agent.listeners['upstream:catalog']}/items`,
+      rate: RATE,
+      seconds: 6,
+      headers: { 'x-delay-ms': '50' },
+      onTick: (sent) => {
+        if (sent === killAt) process.kill(victim.pid, 'SIGKILL');
+      },
+    });
+    const failed = result.statuses.filter((status) => status !== 200);
+    const text = await metricsText(agent);
+    expect(failed).toEqual([]);
+    expect(sampleValue(text, 'meshlet_retries_total', { upstream: 'catalog' })).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('a retry storm (every instance answers 503 at 200 req/s for 5 s) reaches the upstreams at most (1 + ratio) × the calls + the floor', async () => {
+    counting = await Promise.all([0, 1, 2].map(() => countingHttp1Upstream((_req, res) => {
+      res.statusCode = 503;
+      res.end('down');
+    })));
+    const ratio = 0.2;
+    const minPerSecond = 10;
+    agent = await startAgent({
+      node: 'retries-storm',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [
+        upstreamConfig('catalog', counting.map((u) => u.address), {
+          timeout: '5s',
+          retry: { attempts: 3, on: ['5xx'], backoff: { base: '1ms', max: '10ms' }, budget: { ratio, minPerSecond } },
+          limits: { maxRetries: 100 },
+        }),
+      ],
+    });
+    const result = await pacedLoad({ url: `http://${agent.listeners['upstream:catalog']}/items`, rate: RATE, seconds: 5 });
+    const received = counting.reduce((sum, u) => sum + u.requests, 0);
+    // The floor is per second of the budget's clock: the run touches at most ceil(elapsed) + 1 of them.
+    const seconds = Math.ceil(result.elapsedMs / 1000) + 1;
+    expect(result.statuses.every((status) => status === 503)).toBe(true);
+    expect(received).toBeGreaterThan(result.sent);
+    expect(received).toBeLessThanOrEqual((1 + ratio) * result.sent + minPerSecond * seconds);
+    const text = await metricsText(agent);
+    expect(sampleValue(text, 'meshlet_retry_budget_exhausted_total', { upstream: 'catalog', kind: 'retry' })).toBeGreaterThan(0);
+    console.log(`storm: ${result.sent} client requests, ${received} at the upstreams (bound ${(1 + ratio) * result.sent + minPerSecond * seconds})`);
+  }, 30_000);
+});
+
+describe('hedging through a real agent', () => {
+  it('one of three instances 100 ms slower: with peak_ewma and a p95 hedge, the client p99 stays within 2× the all-healthy p99', async () => {
+    const fast = await Promise.all([0, 1, 2, 3, 4].map(() => countingHttp1Upstream()));
+    const slow = await countingHttp1Upstream((_req, res) => void setTimeout(() => res.end('slow'), 100));
+    counting = [...fast, slow];
+    agent = await startAgent({
+      node: 'hedging',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [
+        upstreamConfig('healthy', fast.slice(0, 3).map((u) => u.address), { lb: { algorithm: 'peak_ewma' } }),
+        upstreamConfig('hedged', [fast[3]!.address, fast[4]!.address, slow.address], {
+          lb: { algorithm: 'peak_ewma' },
+          hedge: { delay: 'p95' },
+          retry: { budget: { ratio: 0.2, minPerSecond: 10 } },
+        }),
+      ],
+    });
+    const url = (name: string): string => `http://${agent!.listeners[`upstream:${name}`]}/items`;
+    // Warm both up (connections, and the latencies a p95 needs), then measure both at once so
+    // that a busy machine slows them alike.
+    await Promise.all([pacedLoad({ url: url('healthy'), rate: 100, seconds: 1 }), pacedLoad({ url: url('hedged'), rate: 100, seconds: 1 })]);
+    const [healthy, hedged] = await Promise.all([pacedLoad({ url: url('healthy'), rate: RATE / 2, seconds: 5 }), pacedLoad({ url: url('hedged'), rate: RATE / 2, seconds: 5 })]);
+    const healthyP99 = quantile(healthy.latenciesMs, 0.99);
+    const hedgedP99 = quantile(hedged.latenciesMs, 0.99);
+    console.log(`hedging: p99 ${hedgedP99.toFixed(1)} ms against ${healthyP99.toFixed(1)} ms all healthy; the slow instance got ${slow.requests} requests`);
+    expect(hedged.statuses.every((status) => status === 200)).toBe(true);
+    expect(hedgedP99).toBeLessThanOrEqual(2 * healthyP99);
+    const text = await metricsText(agent);
+    expect(sampleValue(text, 'meshlet_hedges_total', { upstream: 'hedged' })).toBeGreaterThan(0);
+  }, 30_000);
+});
