@@ -127,8 +127,6 @@ class RetryAttempt extends PassThroughAttempt {
       this.dispatcher.env.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.live = 0;
-    this.inner = NO_ATTEMPT;
     if (this.holdsRetry) {
       this.holdsRetry = false;
       this.call.upstream.extraAttempts.retryEnded();
@@ -165,6 +163,9 @@ class RetryAttempt extends PassThroughAttempt {
     if (!call.upstream.extraAttempts.admit('retry', rules.budget, rules.maxRetries)) return false;
     this.holdsRetry = true;
     this.retries++;
+    // Nothing is out until the backoff ends; an attempt that failed inside dispatch is not kept.
+    this.live = 0;
+    this.inner = NO_ATTEMPT;
     call.upstream.metrics.retried(trigger);
     this.timer = env.clock.setTimeout((this.sendNextBound ??= () => this.send()), delay);
     return true;

@@ -122,6 +122,22 @@ describe('what the retry step retries', () => {
     expect(r.attempts()).toHaveLength(retried ? 2 : 1);
   });
 
+  it('passes back-pressure on to the attempt it committed, after a retry', async () => {
+    const r = retryRig();
+    const { sink } = r.call();
+    answer(r.attempts()[0]!, 503);
+    r.clock.advance(0);
+    const second = r.attempts()[1]!;
+    second.head(200);
+    sink.full = true;
+    second.data('a');
+    expect(second.data('b')).toBe(false);
+    sink.full = false;
+    sink.release?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(second.resumes).toBeGreaterThan(0);
+  });
+
   it('gives the client the last failure once the attempts are spent', () => {
     const r = retryRig({ retry: retry({ attempts: 3 }) });
     const { sink } = r.call();
