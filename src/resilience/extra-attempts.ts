@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.ts';
 import type { DecisionCounter } from '../observability/decisions.ts';
 import type { UpstreamMetrics } from '../observability/metrics.ts';
-import { RetryBudget } from './retry-budget.ts';
+import { RetryBudget, TOKEN_LIFE_MS } from './retry-budget.ts';
 import type { BudgetRules } from './retry-rules.ts';
 
 export type ExtraAttemptKind = 'retry' | 'hedge';
@@ -63,6 +63,6 @@ export class ExtraAttempts {
     const budget = this.refusedUnder;
     return budget === undefined
       ? 'retry budget exhausted'
-      : `retry budget exhausted: extra attempts already spent ${Math.round(budget.ratio * 100)} % of the calls of the last 10 s and the floor of ${budget.minPerSecond} per second`;
+      : `retry budget exhausted: extra attempts already spent ${Math.round(budget.ratio * 100)} % of the calls of the last ${TOKEN_LIFE_MS / 1000} s and the floor of ${budget.minPerSecond} per second`;
   };
 }

@@ -1,25 +1,32 @@
 // One budget per upstream for every extra attempt, retries and hedges alike (Finagle's and
 // Linkerd's RetryBudget): each call deposits `ratio` of a token, and an extra attempt spends a
-// whole one; tokens expire after the window, so only recent calls pay for retries. On top, a
-// floor of `minPerSecond` extra attempts each second lets a quiet upstream still retry. A token
-// is spent once, so however long an upstream fails it sees at most
-// (1 + ratio) × the calls sent to it + minPerSecond per second, never attempts × the calls.
+// whole one; tokens expire, so only recent calls pay for retries. On top, a floor of
+// `minPerSecond` extra attempts each second lets a quiet upstream still retry. A token is spent
+// once, so however long an upstream fails it sees at most (1 + ratio) × the calls sent to it
+// + minPerSecond per second, never attempts × the calls.
+//
+// Tokens live 2 s, not Finagle's 10 s: what healthy calls deposited before a failure began can
+// be spent on top of the failing calls' own share for as long as the tokens live, and 10 s of
+// that let a storm's first ten seconds reach (1 + 2 × ratio) × the calls. 2 s is past the
+// backoff and per-try timeouts a retry waits for, so a failing call still finds its own share.
 // Driven by the injected Clock; tokens are counted in millionths so that sums are exact.
 
 import type { Clock } from '../clock.ts';
 
-const BUCKET_MS = 1000;
-/** Tokens live for BUCKETS × BUCKET_MS: 10 s, Finagle's default TTL. */
+const BUCKET_MS = 200;
 const BUCKETS = 10;
+/** How long a deposited token can be spent: BUCKETS × BUCKET_MS. */
+export const TOKEN_LIFE_MS = BUCKET_MS * BUCKETS;
 const WHOLE = 1_000_000;
 
 export class RetryBudget {
-  /** Unspent tokens (millionths) deposited in each of the last BUCKETS seconds; a ring indexed by second. */
+  /** Unspent tokens (millionths) deposited in each of the last BUCKETS buckets; a ring indexed by bucket number. */
   private readonly tokens = new Float64Array(BUCKETS);
   private balance = 0;
-  /** The second (clock time / BUCKET_MS, floored) the newest bucket stands for. */
-  private second = Number.NEGATIVE_INFINITY;
-  /** Extra attempts the floor allowed in the current second. */
+  /** The bucket (clock time / BUCKET_MS, floored) the newest slot stands for. */
+  private bucket = Number.NEGATIVE_INFINITY;
+  /** The second the floor is counted for, and the extra attempts it allowed in it. */
+  private floorSecond = Number.NEGATIVE_INFINITY;
   private floorSpent = 0;
 
   constructor(private readonly clock: Clock) {}
@@ -28,7 +35,8 @@ export class RetryBudget {
   deposit(ratio: number): void {
     this.rotate();
     const amount = Math.round(ratio * WHOLE);
-    this.tokens[this.second % BUCKETS] = this.tokens[this.second % BUCKETS]! + amount;
+    const index = this.bucket % BUCKETS;
+    this.tokens[index] = this.tokens[index]! + amount;
     this.balance += amount;
   }
 
@@ -39,6 +47,11 @@ export class RetryBudget {
       this.spendOldestFirst(WHOLE);
       return true;
     }
+    const second = Math.floor(this.clock.now() / 1000);
+    if (second !== this.floorSecond) {
+      this.floorSecond = second;
+      this.floorSpent = 0;
+    }
     if (this.floorSpent < minPerSecond) {
       this.floorSpent++;
       return true;
@@ -46,17 +59,11 @@ export class RetryBudget {
     return false;
   }
 
-  /** Whole extra attempts the tokens allow now, the floor left out; for the decision's reason. */
-  get available(): number {
-    this.rotate();
-    return Math.floor(this.balance / WHOLE);
-  }
-
   /** Tokens that expire soonest go first, so the newest calls' share lasts longest. */
   private spendOldestFirst(amount: number): void {
     this.balance -= amount;
     for (let age = BUCKETS - 1; age >= 0 && amount > 0; age--) {
-      const index = (this.second - age) % BUCKETS;
+      const index = (this.bucket - age) % BUCKETS;
       const take = Math.min(amount, this.tokens[index]!);
       this.tokens[index] = this.tokens[index]! - take;
       amount -= take;
@@ -64,19 +71,18 @@ export class RetryBudget {
   }
 
   private rotate(): void {
-    const second = Math.floor(this.clock.now() / BUCKET_MS);
-    if (second === this.second) return;
-    if (second - this.second >= BUCKETS) {
+    const bucket = Math.floor(this.clock.now() / BUCKET_MS);
+    if (bucket === this.bucket) return;
+    if (bucket - this.bucket >= BUCKETS) {
       this.tokens.fill(0);
       this.balance = 0;
     } else {
-      for (let s = this.second + 1; s <= second; s++) {
-        const index = s % BUCKETS;
+      for (let b = this.bucket + 1; b <= bucket; b++) {
+        const index = b % BUCKETS;
         this.balance -= this.tokens[index]!;
         this.tokens[index] = 0;
       }
     }
-    this.second = second;
-    this.floorSpent = 0;
+    this.bucket = bucket;
   }
 }

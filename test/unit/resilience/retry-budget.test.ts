@@ -1,16 +1,15 @@
 // The retry budget shared by retries and hedges: on a fake clock, extra attempts stay within
-// ratio × the calls of the last 10 s plus minPerSecond each second, however calls and failures
+// ratio × the calls of the last 2 s plus minPerSecond each second, however calls and failures
 // interleave; and through the retry step, a failing upstream is not sent attempts × its calls.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.ts';
 import { REPLAY_BUFFER_LIMIT } from '../../../src/config/defaults.ts';
-import { RetryBudget } from '../../../src/resilience/retry-budget.ts';
+import { RetryBudget, TOKEN_LIFE_MS } from '../../../src/resilience/retry-budget.ts';
 import { retryStep } from '../../../src/resilience/retry-step.ts';
 import { callRig } from '../../helpers/in-memory-forwarder.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
-const TTL_MS = 10_000;
 
 describe('the retry budget', () => {
   it('lets ratio of the recent calls go again, and no more', () => {
@@ -20,11 +19,11 @@ describe('the retry budget', () => {
     expect([budget.tryWithdraw(0), budget.tryWithdraw(0), budget.tryWithdraw(0)]).toEqual([true, true, false]);
   });
 
-  it('forgets calls older than 10 s', () => {
+  it('forgets calls older than the tokens live (2 s)', () => {
     const clock = new FakeClock();
     const budget = new RetryBudget(clock);
     for (let i = 0; i < 10; i++) budget.deposit(0.5);
-    clock.advance(TTL_MS);
+    clock.advance(TOKEN_LIFE_MS);
     expect(budget.tryWithdraw(0)).toBe(false);
   });
 
@@ -41,7 +40,7 @@ describe('the retry budget', () => {
   const events = fc.array(fc.record({ pauseMs: fc.integer({ min: 0, max: 1500 }), extra: fc.boolean() }), { maxLength: 400 });
   const params = fc.record({ ratio: fc.double({ min: 0.01, max: 1, noNaN: true }), minPerSecond: fc.integer({ min: 0, max: 5 }) });
 
-  it('property: extra attempts never exceed ratio × calls + minPerSecond × seconds, from the start or over any 10 s window', () => {
+  it('property: extra attempts never exceed ratio × calls + minPerSecond × seconds, from the start or over any window', () => {
     fc.assert(
       fc.property(params, events, ({ ratio, minPerSecond }, list) => {
         const clock = new FakeClock();
@@ -61,10 +60,10 @@ describe('the retry budget', () => {
         const within = (times: number[], from: number, to: number): number => times.filter((t) => t >= from && t < to).length;
         // From the start: every token spent was deposited by a call, once.
         expect(extras.length).toBeLessThanOrEqual(ratio * calls.length + minPerSecond * seconds(0, clock.now()) + 1e-9);
-        // Over any window: what was spent in it came from calls at most 10 s before it.
+        // Over any window: what was spent in it came from calls at most a token's life before it.
         for (const start of extras) {
-          const end = start + TTL_MS;
-          expect(within(extras, start, end)).toBeLessThanOrEqual(ratio * within(calls, start - TTL_MS, end) + minPerSecond * seconds(start, end) + 1e-9);
+          const end = start + TOKEN_LIFE_MS;
+          expect(within(extras, start, end)).toBeLessThanOrEqual(ratio * within(calls, start - TOKEN_LIFE_MS, end) + minPerSecond * seconds(start, end) + 1e-9);
         }
       }),
     );
