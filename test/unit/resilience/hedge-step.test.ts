@@ -49,6 +49,22 @@ describe('the hedge step', () => {
     expect(sink.status).toBe(200);
   });
 
+  it('passes back-pressure on to the attempt that won', async () => {
+    const rig = hedgeRig();
+    const { sink } = rig.call();
+    rig.clock.advance(20);
+    const [first, hedge] = rig.attempts();
+    hedge!.head(200);
+    sink.full = true;
+    hedge!.data('a');
+    expect(hedge!.data('b')).toBe(false);
+    sink.full = false;
+    sink.release?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(hedge!.resumes).toBeGreaterThan(0);
+    expect(first!.resumes).toBe(0);
+  });
+
   it('sends nothing more when the answer comes within the delay', () => {
     const rig = hedgeRig();
     rig.call();
