@@ -3,9 +3,8 @@
 
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.ts';
-import type { AgentConfig, ServiceConfig, ServiceLimitsConfig, UpstreamConfig } from '../config/types.ts';
+import type { AgentConfig, ServiceConfig, UpstreamConfig } from '../config/types.ts';
 import { formatHostPort } from '../config/address.ts';
-import { DEFAULT_POLICY } from '../config/defaults.ts';
 import { redactConfig } from '../config/redact.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
 import { DecisionLog } from '../observability/decisions.ts';
@@ -28,33 +27,43 @@ import { routingName } from '../proxy/route/authority.ts';
 import { connectHandler } from '../proxy/listen/tunnel.ts';
 import { prepareUpstream, Upstream, type UpstreamChange } from '../proxy/upstream/upstream.ts';
 import { InFlightCounter } from '../proxy/listen/in-flight.ts';
-import { InboundAdmission } from '../proxy/inbound/inbound-admission.ts';
+import type { CallTarget } from '../proxy/call/call-target.ts';
+import { InboundService, prepareInbound, type InboundChange } from '../proxy/inbound/inbound-service.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {
-  /** For an inbound service: the step in front of its local application. */
-  readonly admission?: InboundAdmission;
   readonly upstream: Upstream;
   readonly frontend: HttpFrontend;
 }
 
-/** One upstream (or inbound service) of a prepared config. */
+/** An inbound service plus the frontend of its listener; both live as long as its name is in the config. */
+interface ServiceSlot {
+  readonly service: InboundService;
+  readonly frontend: HttpFrontend<InboundService>;
+}
+
+/** One upstream of a prepared config. */
 interface PlannedUpstream {
   readonly config: UpstreamConfig;
-  /** The listener name its own port has, which its frontend's metrics carry. */
-  readonly listener: string;
   /** Undefined when its config is unchanged: the running upstream stays as it is. */
   readonly change: UpstreamChange | undefined;
-  /** Set for an inbound service: what it admits at once to its local application. */
-  readonly serviceLimits?: ServiceLimitsConfig;
+}
+
+/** One inbound service of a prepared config. */
+interface PlannedService {
+  readonly config: ServiceConfig;
+  /** Undefined when its config is unchanged: the running service stays as it is. */
+  readonly change: InboundChange | undefined;
 }
 
 /** A config prepared by Agent.prepare: everything built, nothing in force until commit. */
 export interface AgentPlan {
   readonly config: AgentConfig;
-  /** Outbound upstreams by name, inbound services by "inbound:<name>", in config order. */
+  /** Outbound upstreams by name, in config order. */
   readonly upstreams: ReadonlyMap<string, PlannedUpstream>;
+  /** Inbound services by name, in config order. */
+  readonly services: ReadonlyMap<string, PlannedService>;
 }
 
 /** A listener a reload could not open (its address in use, say); the rest of the config applies. */
@@ -72,18 +81,7 @@ export interface AgentDependencies {
   readonly descriptorLimit?: number;
 }
 
-/** Local services are fronted like upstreams with one endpoint: the local application. */
-function inboundUpstream(service: ServiceConfig): UpstreamConfig {
-  return {
-    name: `inbound:${service.name}`,
-    protocol: service.protocol,
-    listen: service.listen,
-    endpoints: [{ address: service.target.text, host: service.target.host, port: service.target.port, weight: 1, backup: false, metadata: {} }],
-    policy: DEFAULT_POLICY,
-  };
-}
-
-function sameConfig(a: UpstreamConfig, b: UpstreamConfig): boolean {
+function sameConfig<T extends UpstreamConfig | ServiceConfig>(a: T, b: T): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -100,8 +98,10 @@ export class Agent {
   private readonly connectionBudget: ConnectionBudget;
   private readonly listenerLimits: ListenerLimits;
   private config: AgentConfig;
-  /** Outbound upstreams by name; inbound services by "inbound:<name>". */
+  /** Outbound upstreams by name. */
   private slots = new Map<string, UpstreamSlot>();
+  /** Inbound services by name. */
+  private services = new Map<string, ServiceSlot>();
   /** Outbound upstreams by routingName(name): what Host, :authority and CONNECT targets are matched against. */
   private routes = new Map<string, UpstreamSlot>();
   private readonly listeners = new Map<string, Listener>();
@@ -154,7 +154,7 @@ export class Agent {
       source: {
         isLive: () => true,
         isReady: () => this.ready && !this.draining,
-        upstreams: () => [...this.slots.values()].map((slot) => slot.upstream.describe()),
+        upstreams: () => [...[...this.slots.values()].map((slot) => slot.upstream.describe()), ...[...this.services.values()].map((slot) => slot.service.describe())],
         effectiveConfig: () => redactConfig(this.config),
       },
     });
@@ -192,25 +192,25 @@ export class Agent {
    */
   prepare(config: AgentConfig): AgentPlan {
     const deps = { clock: this.clock, random: this.random };
-    const wanted: [UpstreamConfig, string, ServiceLimitsConfig | undefined][] = [
-      ...config.upstreams.map((upstream): [UpstreamConfig, string, undefined] => [upstream, `upstream:${upstream.name}`, undefined]),
-      ...config.services.map((service): [UpstreamConfig, string, ServiceLimitsConfig] => [inboundUpstream(service), `service:${service.name}`, service.limits]),
-    ];
     const upstreams = new Map<string, PlannedUpstream>();
-    for (const [upstream, listener, serviceLimits] of wanted) {
+    for (const upstream of config.upstreams) {
       const running = this.slots.get(upstream.name)?.upstream;
-      const planned = serviceLimits ? { config: upstream, listener, serviceLimits } : { config: upstream, listener };
       if (running && sameConfig(running.config, upstream)) {
-        upstreams.set(upstream.name, { ...planned, change: undefined });
+        upstreams.set(upstream.name, { config: upstream, change: undefined });
         continue;
       }
       try {
-        upstreams.set(upstream.name, { ...planned, change: prepareUpstream(upstream, deps, running) });
+        upstreams.set(upstream.name, { config: upstream, change: prepareUpstream(upstream, deps, running) });
       } catch (err) {
         throw new Error(`upstream "${upstream.name}": ${(err as Error).message}`, { cause: err });
       }
     }
-    return { config, upstreams };
+    const services = new Map<string, PlannedService>();
+    for (const service of config.services) {
+      const running = this.services.get(service.name)?.service;
+      services.set(service.name, { config: service, change: running && sameConfig(running.config, service) ? undefined : prepareInbound(service, this.clock, running) });
+    }
+    return { config, upstreams, services };
   }
 
   /**
@@ -230,6 +230,7 @@ export class Agent {
     }
     this.config = config;
     this.commitUpstreams(plan);
+    this.commitServices(plan);
     return this.syncListeners(config);
   }
 
@@ -259,8 +260,9 @@ export class Agent {
     this.logger.error({ listener, err: err.message }, 'listener failed to accept a connection');
   };
 
-  private frontends(): HttpFrontend[] {
-    const all = [...this.slots.values()].map((slot) => slot.frontend);
+  private frontends(): HttpFrontend<CallTarget>[] {
+    const all: HttpFrontend<CallTarget>[] = [...this.slots.values()].map((slot) => slot.frontend);
+    for (const slot of this.services.values()) all.push(slot.frontend);
     if (this.proxyFrontend) all.push(this.proxyFrontend);
     return all;
   }
@@ -272,13 +274,12 @@ export class Agent {
       const slot = this.slots.get(name);
       if (slot) {
         if (planned.change) slot.upstream.commit(planned.change);
-        if (planned.serviceLimits) slot.admission?.setLimit(planned.serviceLimits.maxConcurrent);
         next.set(name, slot);
         continue;
       }
       // A new name always has a change: nothing ran under it to be unchanged from.
       const upstream = new Upstream(planned.change!, deps);
-      next.set(name, planned.serviceLimits ? this.inboundSlot(upstream, planned.listener, planned.serviceLimits) : { upstream, frontend: new HttpFrontend(planned.listener, () => upstream, this.env) });
+      next.set(name, { upstream, frontend: new HttpFrontend(`upstream:${name}`, () => upstream, this.env) });
     }
     for (const [name, slot] of this.slots) {
       if (next.has(name)) continue;
@@ -300,23 +301,41 @@ export class Agent {
   }
 
   /**
-   * An inbound service has a path of its own: its calls pass its admission step, which sheds
-   * what its local application cannot take, before the steps every call runs through.
+   * An inbound service has a path of its own: its listener's calls pass its admission (rate
+   * limit, concurrency limit) to its one local application, not the outbound steps.
    */
-  private inboundSlot(upstream: Upstream, listener: string, limits: ServiceLimitsConfig): UpstreamSlot {
-    const admission = new InboundAdmission(this.env.dispatcher, limits.maxConcurrent, () => this.metrics.requestRefused(listener, 'concurrency_limit'));
-    return { upstream, admission, frontend: new HttpFrontend(listener, () => upstream, { ...this.env, dispatcher: admission }) };
+  private commitServices(plan: AgentPlan): void {
+    const deps = { clock: this.clock, metrics: this.metrics, forwarders: this.forwarders, decisions: this.decisions };
+    const next = new Map<string, ServiceSlot>();
+    for (const [name, planned] of plan.services) {
+      const slot = this.services.get(name);
+      if (slot) {
+        if (planned.change) slot.service.commit(planned.change);
+        next.set(name, slot);
+        continue;
+      }
+      const listener = `service:${name}`;
+      const service = new InboundService(planned.change!, listener, deps);
+      next.set(name, { service, frontend: new HttpFrontend<InboundService>(listener, () => service, { ...this.env, dispatcher: service.dispatcher }) });
+    }
+    for (const [name, slot] of this.services) {
+      if (next.has(name)) continue;
+      this.metrics.removeUpstream(slot.service.name);
+      slot.frontend.drain();
+      slot.service.close();
+    }
+    this.services = next;
   }
 
   /** Opens and closes listeners to match `config`; returns those that could not be opened. */
   private async syncListeners(config: AgentConfig): Promise<ListenerFailure[]> {
-    const wanted = new Map<string, { listen: NonNullable<UpstreamConfig['listen']>; frontend: HttpFrontend }>();
+    const wanted = new Map<string, { listen: NonNullable<UpstreamConfig['listen']>; frontend: HttpFrontend<CallTarget> }>();
     if (config.proxy && this.proxyFrontend) wanted.set('proxy', { listen: config.proxy.listen, frontend: this.proxyFrontend });
     for (const upstream of config.upstreams) {
       if (upstream.listen) wanted.set(`upstream:${upstream.name}`, { listen: upstream.listen, frontend: this.slots.get(upstream.name)!.frontend });
     }
     for (const service of config.services) {
-      wanted.set(`service:${service.name}`, { listen: service.listen, frontend: this.slots.get(`inbound:${service.name}`)!.frontend });
+      wanted.set(`service:${service.name}`, { listen: service.listen, frontend: this.services.get(service.name)!.frontend });
     }
     for (const [name, listener] of this.listeners) {
       const want = wanted.get(name);

@@ -1,7 +1,7 @@
 // Defaults the schemas fill in, kept free of zod so the running agent can use them without
 // loading the schema library (config is parsed in a worker; see src/cli/config-source.ts).
 
-import type { ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig, SuccessRateConfig } from './types.ts';
+import type { AdaptiveConcurrencyConfig, ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig, SuccessRateConfig } from './types.ts';
 
 export const LB_DEFAULTS = {
   algorithm: 'round_robin',
@@ -32,6 +32,22 @@ export const POLICY_DEFAULTS = { timeout: 15_000, connectTimeout: 1000, panicThr
  * answer 100 % from being ejected for a stray error.
  */
 export const SUCCESS_RATE_DEFAULTS = { minimumHosts: 3, requestVolume: 100, stdevFactor: 1.9, minimumGap: 10 } as const satisfies SuccessRateConfig;
+
+/**
+ * Envoy's adaptive_concurrency defaults where it has them (a 100 ms sample window, a 25 %
+ * buffer over the minimum RTT, measured again every minute at a concurrency of 3), and
+ * Gradient2's initial limit of 20; smoothing halves each window's move, so one noisy window
+ * cannot halve the limit on its own.
+ */
+export const ADAPTIVE_CONCURRENCY_DEFAULTS = {
+  minLimit: 3,
+  maxLimit: 1024,
+  initialLimit: 20,
+  tolerance: 1.25,
+  smoothing: 0.5,
+  sampleWindow: 100,
+  minRttInterval: 60_000,
+} as const satisfies AdaptiveConcurrencyConfig;
 
 /**
  * What one call can make the agent hold is its two stream windows (client side and upstream

@@ -183,7 +183,8 @@ const connectionsSchema = z
 /** A million calls a second is past what one agent forwards; a larger number is a typo. */
 const MAX_RATE = 1_000_000;
 
-const rateLimitSchema = z
+/** A token bucket (policy.rateLimit, and an inbound service's services[].limits.rateLimit). */
+export const rateLimitSchema = z
   .strictObject({
     requestsPerSecond: z.number().gt(0).max(MAX_RATE),
     burst: positiveInt.max(MAX_RATE).optional(),

@@ -1,11 +1,12 @@
 // services[]: the local applications this agent fronts (inbound), with their health checks.
 
 import { z } from 'zod';
-import { SERVICE_LIMITS_DEFAULTS } from './defaults.ts';
+import { ADAPTIVE_CONCURRENCY_DEFAULTS, POLICY_DEFAULTS, SERVICE_LIMITS_DEFAULTS } from './defaults.ts';
 import { formatDuration } from './duration.ts';
 import { address, duration, listenAddress, name, positiveInt, protocol } from './fields.ts';
 import { describeValue } from './messages.ts';
-import type { HealthCheckConfig, ServiceConfig } from './types.ts';
+import { rateLimitSchema } from './policy-schema.ts';
+import type { AdaptiveConcurrencyConfig, HealthCheckConfig, ServiceConfig } from './types.ts';
 
 /**
  * HAProxy's `check inter 3s fall 2 rise 5`, as DESIGN.md puts it: two failures mark a
@@ -56,7 +57,34 @@ const healthSchema = z
     };
   });
 
-const limitsSchema = z.strictObject({ maxConcurrent: positiveInt.optional() });
+const adaptiveSchema = z
+  .strictObject({
+    minLimit: positiveInt.optional(),
+    maxLimit: positiveInt.optional(),
+    initialLimit: positiveInt.optional(),
+    tolerance: z.number().min(1).max(10).optional(),
+    smoothing: z.number().gt(0).max(1).optional(),
+    sampleWindow: duration.optional(),
+    minRttInterval: duration.optional(),
+  })
+  .transform((raw, ctx): AdaptiveConcurrencyConfig => {
+    const d = ADAPTIVE_CONCURRENCY_DEFAULTS;
+    const minLimit = raw.minLimit ?? d.minLimit;
+    const maxLimit = raw.maxLimit ?? Math.max(d.maxLimit, minLimit);
+    const initialLimit = raw.initialLimit ?? Math.min(Math.max(d.initialLimit, minLimit), maxLimit);
+    const sampleWindow = raw.sampleWindow ?? d.sampleWindow;
+    const minRttInterval = raw.minRttInterval ?? d.minRttInterval;
+    if (maxLimit < minLimit) ctx.addIssue({ code: 'custom', path: ['maxLimit'], message: `must not be below minLimit (${minLimit})`, input: maxLimit });
+    else if (initialLimit < minLimit || initialLimit > maxLimit) {
+      ctx.addIssue({ code: 'custom', path: ['initialLimit'], message: `must be from minLimit (${minLimit}) to maxLimit (${maxLimit})`, input: initialLimit });
+    }
+    if (minRttInterval <= sampleWindow) {
+      ctx.addIssue({ code: 'custom', path: ['minRttInterval'], message: `must be longer than sampleWindow (${formatDuration(sampleWindow)})`, input: minRttInterval });
+    }
+    return { minLimit, maxLimit, initialLimit, tolerance: raw.tolerance ?? d.tolerance, smoothing: raw.smoothing ?? d.smoothing, sampleWindow, minRttInterval };
+  });
+
+const limitsSchema = z.strictObject({ maxConcurrent: positiveInt.optional(), adaptive: adaptiveSchema.optional(), rateLimit: rateLimitSchema.optional() });
 
 export const serviceSchema = z
   .strictObject({
@@ -64,6 +92,7 @@ export const serviceSchema = z
     protocol: protocol.optional(),
     target: address,
     listen: listenAddress,
+    timeout: duration.optional(),
     health: healthSchema.optional(),
     limits: limitsSchema.optional(),
   })
@@ -73,7 +102,12 @@ export const serviceSchema = z
       protocol: raw.protocol ?? 'http',
       target: raw.target,
       listen: raw.listen,
+      timeout: raw.timeout ?? POLICY_DEFAULTS.timeout,
       ...(raw.health ? { health: raw.health } : {}),
-      limits: { maxConcurrent: raw.limits?.maxConcurrent ?? SERVICE_LIMITS_DEFAULTS.maxConcurrent },
+      limits: {
+        maxConcurrent: raw.limits?.maxConcurrent ?? SERVICE_LIMITS_DEFAULTS.maxConcurrent,
+        ...(raw.limits?.adaptive ? { adaptive: raw.limits.adaptive } : {}),
+        ...(raw.limits?.rateLimit ? { rateLimit: raw.limits.rateLimit } : {}),
+      },
     }),
   );

@@ -192,9 +192,27 @@ export interface HealthCheckConfig {
   readonly rise: number;
 }
 
+/** services[].limits.adaptive: a concurrency limit that follows the local application's latency (gradient-limit.ts). */
+export interface AdaptiveConcurrencyConfig {
+  readonly minLimit: number;
+  readonly maxLimit: number;
+  readonly initialLimit: number;
+  /** Latency up to tolerance × the minimum RTT counts as no queueing. */
+  readonly tolerance: number;
+  /** Weight of each window's computed limit, (0, 1]. */
+  readonly smoothing: number;
+  /** ms */
+  readonly sampleWindow: number;
+  /** ms */
+  readonly minRttInterval: number;
+}
+
 export interface ServiceLimitsConfig {
-  /** Calls at once to the local application; beyond, the inbound listener sheds with 503 / RESOURCE_EXHAUSTED. */
+  /** Calls at once to the local application; beyond, the inbound listener sheds with 503 / RESOURCE_EXHAUSTED. The cap also with adaptive on. */
   readonly maxConcurrent: number;
+  readonly adaptive?: AdaptiveConcurrencyConfig;
+  /** Beyond it the inbound listener answers 429 (gRPC RESOURCE_EXHAUSTED) with retry-after. */
+  readonly rateLimit?: RateLimitConfig;
 }
 
 export interface ServiceConfig {
@@ -202,6 +220,8 @@ export interface ServiceConfig {
   readonly protocol: Protocol;
   readonly target: HostPort;
   readonly listen: HostPort;
+  /** ms: the whole call to the local application, as an upstream's policy.timeout. */
+  readonly timeout: number;
   readonly health?: HealthCheckConfig;
   readonly limits: ServiceLimitsConfig;
 }

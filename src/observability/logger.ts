@@ -24,6 +24,8 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
 
 export interface AccessLogEntry {
   readonly upstream: string;
+  /** inbound: a call to a local service (services[]); outbound: to an upstream. */
+  readonly direction: 'inbound' | 'outbound';
   /** The endpoint of the last attempt; null when none was picked (fallback, shed, no endpoint). */
   readonly endpoint: string | null;
   readonly method: string;

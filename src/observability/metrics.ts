@@ -57,6 +57,8 @@ export class MeshletMetrics {
   private readonly closeReasons = new Map<string, Set<string>>();
   /** Listener → how many client connections it holds, read at scrape time. */
   private readonly openConnectionSources = new Map<string, () => number>();
+  /** Inbound service → its concurrency limit now (fixed, or as the adaptive limit has it), read at scrape time. */
+  private readonly concurrencyLimitSources = new Map<string, () => number>();
   /** Bound per site at construction: every site shows 0 before anything fails there. */
   readonly internalErrors: Readonly<Record<InternalErrorSite, BoundCounter>>;
 
@@ -249,6 +251,16 @@ export class MeshletMetrics {
         for (const [listener, read] of this.openConnectionSources) openConnections.set({ listener }, read());
       },
     });
+    const concurrencyLimits: Gauge<'service'> = new Gauge({
+      name: 'meshlet_concurrency_limit',
+      help: 'Calls an inbound service admits at once to its local application: services[].limits.maxConcurrent, or the adaptive limit as it is now.',
+      labelNames: ['service'],
+      registers: [register],
+      collect: () => {
+        concurrencyLimits.reset();
+        for (const [service, read] of this.concurrencyLimitSources) concurrencyLimits.set({ service }, read());
+      },
+    });
     const internalErrors = new Counter({
       name: 'meshlet_internal_errors_total',
       help: 'Exceptions that escaped the agent while handling a connection or request, by site; each failed that request alone.',
@@ -336,6 +348,14 @@ export class MeshletMetrics {
   watchOpenConnections(listener: string, read: () => number): void {
     this.openConnectionSources.set(listener, read);
     this.connectionsRejected.inc({ listener }, 0);
+  }
+
+  watchConcurrencyLimit(service: string, read: () => number): void {
+    this.concurrencyLimitSources.set(service, read);
+  }
+
+  removeConcurrencyLimit(service: string): void {
+    this.concurrencyLimitSources.delete(service);
   }
 
   /** Drops the series of a listener that config removed. */

@@ -59,11 +59,12 @@ export class GradientLimit {
   /** The most calls in flight during the window: a limit the window never reached is not raised. */
   private peakInFlight = 0;
   private reported: number;
+  /** Hears the moves of 25 % or more (set by the limit's owner once it is in force). */
+  onChange: LimitChangeListener | undefined = undefined;
 
   constructor(
     private readonly clock: Clock,
     private readonly settings: GradientLimitSettings,
-    private readonly onChange: LimitChangeListener | undefined = undefined,
   ) {
     this.estimate = settings.initialLimit;
     this.resumeAt = settings.initialLimit;

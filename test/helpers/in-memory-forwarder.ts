@@ -6,7 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Writable, type Readable } from 'node:stream';
 import { FakeClock } from '../../src/clock.ts';
 import { DEFAULT_POLICY, LISTENERS_DEFAULTS } from '../../src/config/defaults.ts';
-import type { UpstreamConfig } from '../../src/config/types.ts';
+import type { ServiceConfig, UpstreamConfig } from '../../src/config/types.ts';
 import { InternalErrors } from '../../src/observability/internal-errors.ts';
 import { AccessLog, createLogger } from '../../src/observability/logger.ts';
 import { MeshletMetrics } from '../../src/observability/metrics.ts';
@@ -23,6 +23,7 @@ import type { Forwarder, ForwarderSettings } from '../../src/proxy/forward/forwa
 import { SharedForwarder, type ForwarderLease } from '../../src/proxy/forward/forwarder-lease.ts';
 import type { ForwarderPool, ForwarderTarget } from '../../src/proxy/forward/forwarder-pool.ts';
 import { prepareUpstream, Upstream } from '../../src/proxy/upstream/upstream.ts';
+import { InboundService, prepareInbound } from '../../src/proxy/inbound/inbound-service.ts';
 
 /** One attempt as the endpoint side of the test sees it: drive the response, read what the call did. */
 export class DrivenAttempt implements Attempt {
@@ -248,5 +249,69 @@ export function callRig(
       return { call, sink };
     },
     attempts: () => order,
+  };
+}
+
+/** An inbound service "orders" in front of one local application, 127.0.0.1:8080 unless `target` says. */
+export function ordersService(limits: Partial<ServiceConfig['limits']> = {}, options: { target?: string; timeoutMs?: number } = {}): ServiceConfig {
+  const [host = '', port = '0'] = (options.target ?? '127.0.0.1:8080').split(':');
+  return {
+    name: 'orders',
+    protocol: 'http',
+    target: { host, port: Number(port), text: `${host}:${port}` },
+    listen: { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' },
+    timeout: options.timeoutMs ?? 0,
+    limits: { maxConcurrent: 1024, ...limits },
+  };
+}
+
+export interface InboundRig {
+  readonly clock: FakeClock;
+  readonly metrics: MeshletMetrics;
+  readonly decisions: DecisionLog;
+  readonly pool: DrivenForwarderPool;
+  readonly service: InboundService;
+  readonly lines: Record<string, unknown>[];
+  call(request?: ProxiedRequest): { call: ProxyCall<InboundService>; sink: RecordingSink };
+  /** Every attempt the local application was sent, over every forwarder leased, in order. */
+  attempts(): DrivenAttempt[];
+  /** Prepares and commits `config`, as a reload does. */
+  reload(config: ServiceConfig): void;
+}
+
+/** A real InboundService over a DrivenForwarder, on a fake clock. */
+export function inboundRig(config: ServiceConfig = ordersService()): InboundRig {
+  const clock = new FakeClock();
+  const metrics = new MeshletMetrics();
+  const decisions = new DecisionLog(clock, () => 0);
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info', name: 'inbound-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
+  const pool = new DrivenForwarderPool();
+  const service = new InboundService(prepareInbound(config, clock), 'service:orders', { clock, metrics, forwarders: pool.asPool(), decisions });
+  const order: DrivenAttempt[] = [];
+  const env: CallEnvironment<InboundService> = {
+    clock,
+    accessLog: new AccessLog(logger),
+    internalErrors: new InternalErrors(metrics, logger),
+    dispatcher: service.dispatcher,
+    replayBuffers: new ReplayBufferTracker(LISTENERS_DEFAULTS.maxReplayBuffered),
+  };
+  const watch = (): void => {
+    for (const forwarder of pool.made) forwarder.onForward = (attempt) => void order.push(attempt);
+  };
+  watch();
+  return {
+    clock, metrics, decisions, pool, service, lines,
+    call(request = GET) {
+      const sink = new RecordingSink();
+      const call = new ProxyCall(service, request, sink, env);
+      call.run();
+      return { call, sink };
+    },
+    attempts: () => order,
+    reload(next) {
+      service.commit(prepareInbound(next, clock, service));
+      watch();
+    },
   };
 }

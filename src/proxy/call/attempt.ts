@@ -7,6 +7,8 @@
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { CallTarget } from './call-target.ts';
 import type { AttemptReason } from './outcome.ts';
 import type { ProxyCall } from './proxy-call.ts';
 
@@ -40,9 +42,10 @@ export interface Attempt {
   resume(): void;
 }
 
-export interface Dispatcher {
+/** Outbound steps dispatch calls to an Upstream; an inbound service's admission to its local application. */
+export interface Dispatcher<T extends CallTarget = Upstream> {
   /** Starts an attempt (or several, one after the other) for `call`. May call `handler` before it returns. */
-  dispatch(call: ProxyCall, handler: AttemptHandler): Attempt;
+  dispatch(call: ProxyCall<T>, handler: AttemptHandler): Attempt;
 }
 
 /** One cross-cutting step around the dispatcher after it. */

@@ -8,6 +8,8 @@ import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { errorShape } from '../errors.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
 import type { PendingPick, PickResult } from '../upstream/pick-result.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { EndpointTarget } from './call-target.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
 import { errorCodeFor, outcomeOf, type AttemptReason } from './outcome.ts';
 import { CLIENT_CLOSED, type ProxyCall } from './proxy-call.ts';
@@ -16,24 +18,25 @@ import type { AttemptBody } from './replay-body.ts';
 /** Picks tried to find an endpoint other than the one a call's previous attempt used. */
 const REPICKS = 3;
 
-export class EndpointDispatcher implements Dispatcher {
+/** Outbound, over an Upstream's picker; inbound, to a service's one local application. */
+export class EndpointDispatcher<T extends EndpointTarget = Upstream> implements Dispatcher<T> {
   constructor(private readonly clock: Clock) {}
 
-  dispatch(call: ProxyCall, handler: AttemptHandler): Attempt {
+  dispatch(call: ProxyCall<T>, handler: AttemptHandler): Attempt {
     const result = this.pick(call);
     if (result.kind === 'picked') return new EndpointAttempt(call, result.endpoint, handler, this.clock).start();
     if (result.kind === 'fail') {
       handler.onError('no_endpoint', result.detail);
       return NO_ATTEMPT;
     }
-    const queued = new QueuedAttempt(this, call, handler);
+    const queued = new QueuedAttempt<T>(this, call, handler);
     if (call.upstream.wait(queued)) return queued;
     handler.onError('overflow', `the upstream has no endpoint yet and ${call.upstream.settings.maxPending} calls wait for one already`);
     return NO_ATTEMPT;
   }
 
   /** A call's second attempt goes elsewhere where the picker offers another endpoint (HAProxy's redispatch). */
-  private pick(call: ProxyCall): PickResult {
+  private pick(call: ProxyCall<T>): PickResult {
     const upstream = call.upstream;
     const previous = call.endpoint;
     let result = upstream.pick(call.request);
@@ -46,13 +49,13 @@ export class EndpointDispatcher implements Dispatcher {
  * A call waiting in its upstream's queue for a first endpoint; dispatched again when the next
  * snapshot is out. The call's deadline or its client's close cancels it, leaving the queue.
  */
-class QueuedAttempt implements Attempt, PendingPick {
+class QueuedAttempt<T extends EndpointTarget> implements Attempt, PendingPick {
   private inner: Attempt = NO_ATTEMPT;
   private cancelled = false;
 
   constructor(
-    private readonly dispatcher: EndpointDispatcher,
-    private readonly call: ProxyCall,
+    private readonly dispatcher: EndpointDispatcher<T>,
+    private readonly call: ProxyCall<T>,
     private readonly handler: AttemptHandler,
   ) {}
 
@@ -76,7 +79,7 @@ function grpcStatusOf(headers: OutgoingHttpHeaders | undefined): number | undefi
   return value === undefined ? undefined : Number(value);
 }
 
-class EndpointAttempt implements Attempt, AttemptHandler {
+class EndpointAttempt<T extends EndpointTarget> implements Attempt, AttemptHandler {
   private inner: Attempt = NO_ATTEMPT;
   /** This attempt's reader of the call's body; a reader left alive would hold the body up for the others. */
   private body: AttemptBody | null = null;
@@ -86,7 +89,7 @@ class EndpointAttempt implements Attempt, AttemptHandler {
   private done = false;
 
   constructor(
-    private readonly call: ProxyCall,
+    private readonly call: ProxyCall<T>,
     private readonly endpoint: EndpointState,
     private readonly handler: AttemptHandler,
     private readonly clock: Clock,

@@ -18,6 +18,7 @@ import type { ReplayBufferTracker } from './replay-buffer-tracker.ts';
 import type { ResponseEnding, ResponseSink } from './response-sink.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import type { CallTarget } from './call-target.ts';
 
 /** What a fallback answered with: the configured response, or a kept one (stale-if-error). */
 export type FallbackKind = 'static' | 'stale';
@@ -25,17 +26,18 @@ export type FallbackKind = 'static' | 'stale';
 /** Status recorded when the client went away before the response ended (as nginx logs it). */
 export const CLIENT_CLOSED = 499;
 
-export interface CallEnvironment {
+export interface CallEnvironment<T extends CallTarget = Upstream> {
   readonly clock: Clock;
   readonly accessLog: AccessLog | undefined;
   readonly internalErrors: InternalErrors;
   /** The steps every call runs through, built once (attempt.ts composeSteps). */
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: Dispatcher<T>;
   /** What all calls' replay buffers hold together (listeners.maxReplayBuffered). */
   readonly replayBuffers: ReplayBufferTracker;
 }
 
-export class ProxyCall implements AttemptHandler, ResponseEnding {
+/** A call to `upstream`: an outbound Upstream, or an inbound service (call-target.ts). */
+export class ProxyCall<T extends CallTarget = Upstream> implements AttemptHandler, ResponseEnding {
   private attempt: Attempt = NO_ATTEMPT;
   /** The endpoint of the latest attempt and how that attempt ended; attempts made so far. */
   endpoint: EndpointState | undefined;
@@ -60,10 +62,10 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
   private fallbackGrpcStatus: number | undefined;
 
   constructor(
-    readonly upstream: Upstream,
+    readonly upstream: T,
     readonly request: ProxiedRequest,
     readonly sink: ResponseSink,
-    private readonly env: CallEnvironment,
+    private readonly env: CallEnvironment<T>,
   ) {
     this.startedAt = env.clock.now();
     const grpcTimeout = request.grpc ? parseGrpcTimeout(headerValue(request.headers, 'grpc-timeout')) : undefined;
@@ -284,6 +286,7 @@ export class ProxyCall implements AttemptHandler, ResponseEnding {
     const elapsedMs = this.env.clock.now() - this.startedAt;
     accessLog.record({
       upstream: upstream.name,
+      direction: upstream.direction,
       endpoint: this.endpoint ? this.endpoint.address : null,
       method: this.request.method,
       path: this.request.path,

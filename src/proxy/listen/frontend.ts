@@ -21,16 +21,17 @@ import type { ResponseSink } from '../call/response-sink.ts';
 import { endWithRawResponse } from './raw-response.ts';
 import { HTTP1_PARSED_HEADERS, HTTP2_PARSED_HEADER_PAIRS, MAX_REQUEST_HEADERS, http1HasTooManyHeaders, http2HasTooManyHeaders } from './request-limits.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import type { CallTarget } from '../call/call-target.ts';
 
 const HTTP2_FLAG_END_STREAM = 0x1;
 
-/** Finds the upstream for a request's authority; a fixed-upstream listener ignores it. */
-export type UpstreamResolver = (authority: string) => Upstream | undefined;
+/** Finds the upstream (or the inbound service) for a request's authority; a fixed-upstream listener ignores it. */
+export type UpstreamResolver<T extends CallTarget = Upstream> = (authority: string) => T | undefined;
 
 /** Takes over an HTTP/1.1 CONNECT request's socket (the proxy listener's tunnels). */
 export type ConnectHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-export interface FrontendEnvironment extends CallEnvironment {
+export interface FrontendEnvironment<T extends CallTarget = Upstream> extends CallEnvironment<T> {
   readonly metrics: MeshletMetrics;
   readonly logger: Logger;
   /** Shared by every frontend: the process-wide cap on requests in flight. */
@@ -68,7 +69,7 @@ function clientErrorShape(err: Error & { code?: string; reason?: string }): { st
   }
 }
 
-export class HttpFrontend {
+export class HttpFrontend<T extends CallTarget = Upstream> {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
@@ -91,8 +92,8 @@ export class HttpFrontend {
 
   constructor(
     private readonly listenerName: string,
-    private readonly resolve: UpstreamResolver,
-    private readonly env: FrontendEnvironment,
+    private readonly resolve: UpstreamResolver<T>,
+    private readonly env: FrontendEnvironment<T>,
     onConnect?: ConnectHandler,
   ) {
     const limits = env.listeners;

@@ -84,7 +84,8 @@ export class Http2Sink implements ResponseSink {
         'grpc-status': String(error.grpcStatus),
         'grpc-message': encodeGrpcMessage(message),
         'x-meshlet-error': error.code,
-        ...(error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
+        // A gRPC client's retry policy waits this long before its next attempt (gRFC A6).
+        ...(error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds), 'grpc-retry-pushback-ms': String(error.retryAfterSeconds * 1000) } : {}),
       }, { endStream: true });
       return;
     }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { formatHostPort } from '../../config/address.ts';
 import type { HostPort } from '../../config/types.ts';
 import type { ConnectionBudget } from './connection-budget.ts';
+import type { CallTarget } from '../call/call-target.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { sniffAndServe } from './sniff.ts';
 
@@ -25,7 +26,7 @@ export class Listener {
   constructor(
     readonly name: string,
     readonly listen: HostPort,
-    private readonly frontend: HttpFrontend,
+    private readonly frontend: HttpFrontend<CallTarget>,
     private readonly limits: ListenerLimits,
     onAcceptError: (listener: string, err: Error) => void,
   ) {

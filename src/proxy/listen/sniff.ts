@@ -5,11 +5,12 @@
 // stops is closed like one that stops in the middle of a request head.
 
 import type { Duplex } from 'node:stream';
+import type { CallTarget } from '../call/call-target.ts';
 import type { HttpFrontend } from './frontend.ts';
 
 const PREFACE_START = Buffer.from('PRI ');
 
-export function sniffAndServe(socket: Duplex, frontend: HttpFrontend): void {
+export function sniffAndServe(socket: Duplex, frontend: HttpFrontend<CallTarget>): void {
   socket.on('error', destroyQuietly);
   frontend.adopt(socket);
   let seen: Buffer = Buffer.alloc(0);

@@ -37,7 +37,8 @@ export interface UpstreamDependencies {
   readonly decisions: DecisionLog;
 }
 
-const WIRE: Readonly<Record<Protocol, WireProtocol>> = { http: 'http1', http2: 'http2', grpc: 'grpc' };
+/** How each configured protocol is spoken to its endpoints (also an inbound service's). */
+export const WIRE: Readonly<Record<Protocol, WireProtocol>> = { http: 'http1', http2: 'http2', grpc: 'grpc' };
 
 /** What the upstream's config says about calling it, derived once per config. */
 export interface UpstreamSettings {
@@ -142,6 +143,7 @@ function buildChange(
 
 export class Upstream implements OutlierHost {
   readonly name: string;
+  readonly direction = 'outbound';
   readonly metrics: UpstreamMetrics;
   /** Retries and hedges beyond each call's first attempt: the shared budget and in-flight limit. */
   readonly extraAttempts: ExtraAttempts;

@@ -36,21 +36,21 @@ describe('AccessLog', () => {
     const access = new AccessLog(createLogger({ level: 'info', name: 'orders-1' }, out));
 
     access.record({
-      upstream: 'payments', endpoint: '127.0.0.1:50051', method: 'POST', path: '/pay.v1.Pay/Charge',
+      upstream: 'payments', direction: 'outbound', endpoint: '127.0.0.1:50051', method: 'POST', path: '/pay.v1.Pay/Charge',
       status: 200, grpc_status: 14, attempts: 2, durationMs: 3.2, bytes: 120, protocol: 'grpc', error: 'MESHLET_RETRIED',
     });
     access.record({
-      upstream: 'catalog', endpoint: null, method: 'GET', path: '/items',
+      upstream: 'inbound:catalog', direction: 'inbound', endpoint: null, method: 'GET', path: '/items',
       status: 503, attempts: 0, durationMs: 0.4, bytes: 17, protocol: 'http1', error: 'MESHLET_NO_ENDPOINT',
     });
 
     expect(out.lines).toHaveLength(2);
     expect(out.lines[0]).toMatchObject({
-      log: 'access', level: 'info', name: 'orders-1', upstream: 'payments', endpoint: '127.0.0.1:50051',
+      log: 'access', level: 'info', name: 'orders-1', upstream: 'payments', direction: 'outbound', endpoint: '127.0.0.1:50051',
       method: 'POST', path: '/pay.v1.Pay/Charge', status: 200, grpc_status: 14, attempts: 2, durationMs: 3.2, bytes: 120, protocol: 'grpc',
       error: 'MESHLET_RETRIED',
     });
-    expect(out.lines[1]).toMatchObject({ endpoint: null, status: 503, error: 'MESHLET_NO_ENDPOINT' });
+    expect(out.lines[1]).toMatchObject({ direction: 'inbound', endpoint: null, status: 503, error: 'MESHLET_NO_ENDPOINT' });
   });
 
   it('writes access lines even when the main log level is above info', () => {
@@ -60,7 +60,7 @@ describe('AccessLog', () => {
 
     logger.info('hidden');
     access.record({
-      upstream: 'catalog', endpoint: '127.0.0.1:8081', method: 'GET', path: '/', status: 200, attempts: 1,
+      upstream: 'catalog', direction: 'outbound', endpoint: '127.0.0.1:8081', method: 'GET', path: '/', status: 200, attempts: 1,
       durationMs: 1, bytes: 2, protocol: 'http1',
     });
 

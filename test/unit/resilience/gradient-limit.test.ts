@@ -38,7 +38,8 @@ function window(clock: FakeClock, limit: GradientLimit, offered: number, latency
 
 function measured(changes: LimitChange[] = []): { clock: FakeClock; limit: GradientLimit } {
   const clock = new FakeClock();
-  const limit = new GradientLimit(clock, SETTINGS, (change) => changes.push(change));
+  const limit = new GradientLimit(clock, SETTINGS);
+  limit.onChange = (change) => changes.push(change);
   // Measuring: held at minLimit until the first window closes.
   expect(limit.limit).toBe(SETTINGS.minLimit);
   window(clock, limit, 20, 20);
