@@ -123,6 +123,8 @@ export class GradientLimit {
       this.tell(`minimum RTT measured at ${s.minLimit} in flight: ${ms(rtt)}; limit back to ${this.current}`);
       return;
     }
+    // A window faster than the minimum shows the minimum was taken with calls queued.
+    if (rtt < this.minRtt) this.minRtt = rtt;
     const gradient = clamp((s.tolerance * this.minRtt) / rtt, MIN_GRADIENT, MAX_GRADIENT);
     // An application that never had `limit / 2` calls at once shows nothing about a higher limit.
     const appLimited = gradient >= 1 && peak < this.estimate / 2;

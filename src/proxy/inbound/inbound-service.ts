@@ -47,6 +47,7 @@ export interface InboundSettings {
 /** A change prepared for a service; `limits` undefined: services[].limits unchanged, the running ones stay. */
 export interface InboundChange {
   readonly settings: InboundSettings;
+  /** A part whose config is unchanged is the running one: the adaptive limit keeps what it learnt, the bucket its tokens. */
   readonly limits: AdmissionLimits | undefined;
 }
 
@@ -69,8 +70,25 @@ export function prepareInbound(config: ServiceConfig, clock: Clock, current?: In
     target: { transport: config.protocol === 'http' ? 'h1' : 'h2', host: config.target.host, port: config.target.port, connections: CONNECTIONS_DEFAULTS },
     forwarder: { connectTimeoutMs: POLICY_DEFAULTS.connectTimeout },
   };
-  const unchanged = current !== undefined && JSON.stringify(current.config.limits) === JSON.stringify(config.limits);
-  return { settings, limits: unchanged ? undefined : admissionLimits(config.limits, clock) };
+  if (current === undefined) return { settings, limits: admissionLimits(config.limits, clock) };
+  const was = current.config.limits;
+  const now = config.limits;
+  const sameRate = same(was.rateLimit, now.rateLimit);
+  const sameConcurrency = was.maxConcurrent === now.maxConcurrent && same(was.adaptive, now.adaptive);
+  if (sameRate && sameConcurrency) return { settings, limits: undefined };
+  const built = admissionLimits(now, clock);
+  const running = current.admissionLimits;
+  return {
+    settings,
+    limits: {
+      ...(sameConcurrency ? { concurrency: running.concurrency, concurrencyText: running.concurrencyText } : { concurrency: built.concurrency, concurrencyText: built.concurrencyText }),
+      ...(sameRate ? { rate: running.rate, rateText: running.rateText } : { rate: built.rate, rateText: built.rateText }),
+    },
+  };
+}
+
+function same(a: object | undefined, b: object | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function admissionLimits(limits: ServiceLimitsConfig, clock: Clock): AdmissionLimits {
@@ -162,6 +180,11 @@ export class InboundService implements EndpointTarget {
 
   get settings(): InboundSettings {
     return this.current;
+  }
+
+  /** @internal for prepareInbound: the limits in force. */
+  get admissionLimits(): AdmissionLimits {
+    return this.admission.limits;
   }
 
   get timeoutMs(): number {

@@ -101,6 +101,9 @@ describe('InboundService', () => {
     expect(rig.pool.made[0]!.closed).toBe(false);
     expect(rig.service.timeoutMs).toBe(2000);
     expect(rig.service.describe()).toMatchObject({ admission: { concurrencyLimit: learnt } });
+    // A rate limit added beside it leaves the adaptive limit as it is.
+    rig.reload(ordersService({ adaptive: ADAPTIVE, rateLimit: { requestsPerSecond: 100, burst: 100 } }, { timeoutMs: 2000 }));
+    expect(rig.service.describe()).toMatchObject({ admission: { concurrencyLimit: learnt, rateLimit: { requestsPerSecond: 100 } } });
 
     rig.reload(ordersService({ maxConcurrent: 1 }, { timeoutMs: 2000 }));
     expect(rig.service.describe()).toMatchObject({ admission: { concurrencyLimit: 1, adaptive: null } });
