@@ -40,6 +40,8 @@ const MAX_SAMPLES = 1024;
 /** The gradient's bounds: one window at most halves the limit or doubles it (Gradient2, Envoy). */
 const MIN_GRADIENT = 0.5;
 const MAX_GRADIENT = 2;
+/** Latencies are read at this floor, so a window of 0 ms answers (a fake clock, a cache) divides nothing by zero. */
+const RTT_FLOOR_MS = 0.001;
 /** A move of this fraction of the limit last reported is a decision worth telling (not every window). */
 const NOTABLE_CHANGE = 0.25;
 
@@ -108,7 +110,7 @@ export class GradientLimit {
   }
 
   private closeWindow(now: number): void {
-    const rtt = median(this.samples, Math.min(this.count, MAX_SAMPLES));
+    const rtt = Math.max(RTT_FLOOR_MS, median(this.samples, Math.min(this.count, MAX_SAMPLES)));
     const peak = this.peakInFlight;
     this.count = 0;
     this.windowStart = now;
