@@ -129,8 +129,8 @@ function config(limits: object, timeout?: string): object {
   };
 }
 
-// minLimit, where the minimum RTT is measured, is within what the application serves at once.
-const ADAPTIVE = { adaptive: { minLimit: 4, maxLimit: 64, initialLimit: 8, sampleWindow: '100ms' } };
+// minLimit, where the minimum RTT is measured, is what the application serves at once.
+const ADAPTIVE = { adaptive: { minLimit: CAPACITY, maxLimit: 64, initialLimit: CAPACITY, sampleWindow: '100ms' } };
 
 beforeAll(async () => {
   app = await startApplication();
@@ -180,7 +180,7 @@ describe('an inbound service with an adaptive concurrency limit, offered twice w
     const metrics = await metricsText(agent);
     expect(sampleValue(metrics, 'meshlet_requests_refused_total', { listener: 'service:orders', reason: 'concurrency_limit' })).toBe(counts['503 MESHLET_OVERLOADED']);
     const limit = sampleValue(metrics, 'meshlet_concurrency_limit', { service: 'orders' });
-    expect(limit).toBeGreaterThanOrEqual(4);
+    expect(limit).toBeGreaterThanOrEqual(CAPACITY);
     expect(limit).toBeLessThan(3 * CAPACITY);
     const listed = await adminJson<{ name: string }[]>(agent, '/api/v1/upstreams');
     expect(listed.find((u) => u.name === 'inbound:orders')).toMatchObject({
@@ -189,8 +189,9 @@ describe('an inbound service with an adaptive concurrency limit, offered twice w
   });
 
   it('keeps the application connections across a reload that keeps its target, and applies the new rate limit with 429 and retry-after', async () => {
-    const warm = await offer(address, 1, 25, 300);
-    expect(tally(warm.map((a) => a.status))).toEqual({ 200: warm.length });
+    // As many at once as the rate limit will admit below, so the agent holds that many connections.
+    const warm = await Promise.all(Array.from({ length: 5 }, () => call(address, performance.now())));
+    expect(tally(warm.map((a) => a.status))).toEqual({ 200: 5 });
     const connections = await connectionsOf(app.address);
 
     const outcome = await agent.reload(config({ ...ADAPTIVE, rateLimit: { requestsPerSecond: 5, burst: 5 } }, '5s'));
@@ -199,5 +200,6 @@ describe('an inbound service with an adaptive concurrency limit, offered twice w
     expect(tally(burst.map((a) => a.status))).toEqual({ 200: 5, '429 MESHLET_RATE_LIMITED': 15 });
     for (const a of burst.filter((a) => a.status !== '200')) expect(a.retryAfter).toBe('1');
     expect(await connectionsOf(app.address)).toBe(connections);
+    expect(sampleValue(await metricsText(agent), 'meshlet_rate_limited_total', { upstream: 'inbound:orders' })).toBe(15);
   });
 });
