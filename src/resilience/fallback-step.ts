@@ -29,7 +29,7 @@ import { ageOf, keepable, keptHeaders, staleKeyOf } from './stale-capture.ts';
 export const fallback: Step = (next) => new FallbackDispatcher(next);
 
 /** Reasons a fallback does not answer for; every other one (circuit_open included) it does. */
-const NO_FALLBACK = new Set<AttemptReason>(['cancelled', 'bad_request', 'shed']);
+const NO_FALLBACK = new Set<AttemptReason>(['cancelled', 'bad_request']);
 
 class FallbackDispatcher implements Dispatcher {
   constructor(private readonly next: Dispatcher) {}

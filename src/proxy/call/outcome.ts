@@ -30,9 +30,7 @@ export type AttemptReason =
   /** The endpoint's connections and queue are full. Nothing was sent. */
   | 'overflow'
   /** No endpoint could take the attempt: none was tried. */
-  | 'no_endpoint'
-  /** The call was shed before any attempt: an inbound service's concurrency limit. */
-  | 'shed';
+  | 'no_endpoint';
 
 export interface Outcome {
   /** The endpoint's final HTTP status, 0 when none arrived. */
@@ -58,7 +56,7 @@ const FAILED_GRPC = new Set((['UNKNOWN', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNAVA
  * could take, and an overflow of the agent's own queue for it (as Envoy's overflows, which
  * no outlier detector counts).
  */
-const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow', 'no_endpoint', 'shed']);
+const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow', 'no_endpoint']);
 
 /** Reasons after which the request is known not to have been processed: always safe to send again. */
 const NEVER_PROCESSED = new Set<AttemptReason>(['connect_failed', 'connect_timeout', 'refused_stream', 'goaway', 'overflow']);
@@ -96,7 +94,6 @@ const ERROR_CODES: Readonly<Record<AttemptReason, ProxyErrorCode | undefined>> =
   bad_request: 'MESHLET_BAD_REQUEST',
   overflow: 'MESHLET_UPSTREAM_OVERFLOW',
   no_endpoint: 'MESHLET_NO_HEALTHY_ENDPOINT',
-  shed: 'MESHLET_OVERLOADED',
 };
 
 /** The typed error a client is answered with when its call ends for `reason` (none for a cancel). */
