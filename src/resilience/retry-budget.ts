@@ -1,9 +1,12 @@
 // One budget per upstream for every extra attempt, retries and hedges alike (Finagle's and
 // Linkerd's RetryBudget): each call deposits `ratio` of a token, and an extra attempt spends a
-// whole one; tokens expire, so only recent calls pay for retries. On top, a floor of
-// `minPerSecond` extra attempts each second lets a quiet upstream still retry. A token is spent
-// once, so however long an upstream fails it sees at most (1 + ratio) × the calls sent to it
-// + minPerSecond per second, never attempts × the calls.
+// whole one; tokens expire, so only recent calls pay for retries. The floor is a floor, not a
+// reserve on top (as Linkerd's minRetriesPerSecond is): a second may always have up to
+// `minPerSecond` extra attempts, counting those the tokens paid for (what the floor grants before
+// the tokens are there is lent, and the second's deposits repay it first), so a quiet upstream
+// still retries while a busy one's storm gets its ratio alone. A token is spent once, so however long
+// an upstream fails it sees at most (1 + ratio) × the calls sent to it, or the calls +
+// minPerSecond per second where that is more, never attempts × the calls.
 //
 // Tokens live 2 s, not Finagle's 10 s: what healthy calls deposited before a failure began can
 // be spent on top of the failing calls' own share for as long as the tokens live, and 10 s of
@@ -25,16 +28,24 @@ export class RetryBudget {
   private balance = 0;
   /** The bucket (clock time / BUCKET_MS, floored) the newest slot stands for. */
   private bucket = Number.NEGATIVE_INFINITY;
-  /** The second the floor is counted for, and the extra attempts it allowed in it. */
+  /** The second the floor is counted for, and the extra attempts made in it, however paid for. */
   private floorSecond = Number.NEGATIVE_INFINITY;
   private floorSpent = 0;
+  /** What the floor lent this second, repaid by this second's deposits before they become tokens. */
+  private debt = 0;
 
   constructor(private readonly clock: Clock) {}
 
   /** A call was sent to the upstream: `ratio` of a retry more may go. */
   deposit(ratio: number): void {
     this.rotate();
-    const amount = Math.round(ratio * WHOLE);
+    this.enterSecond();
+    let amount = Math.round(ratio * WHOLE);
+    if (this.debt > 0) {
+      const repaid = Math.min(this.debt, amount);
+      this.debt -= repaid;
+      amount -= repaid;
+    }
     const index = this.bucket % BUCKETS;
     this.tokens[index] = this.tokens[index]! + amount;
     this.balance += amount;
@@ -43,20 +54,27 @@ export class RetryBudget {
   /** Spends one extra attempt; false, spending nothing, when neither the tokens nor this second's floor allow it. */
   tryWithdraw(minPerSecond: number): boolean {
     this.rotate();
+    this.enterSecond();
     if (this.balance >= WHOLE) {
       this.spendOldestFirst(WHOLE);
-      return true;
-    }
-    const second = Math.floor(this.clock.now() / 1000);
-    if (second !== this.floorSecond) {
-      this.floorSecond = second;
-      this.floorSpent = 0;
-    }
-    if (this.floorSpent < minPerSecond) {
       this.floorSpent++;
       return true;
     }
+    if (this.floorSpent < minPerSecond) {
+      this.floorSpent++;
+      this.debt += WHOLE;
+      return true;
+    }
     return false;
+  }
+
+  /** A new second starts its floor afresh, and forgets what the last one's floor lent. */
+  private enterSecond(): void {
+    const second = Math.floor(this.clock.now() / 1000);
+    if (second === this.floorSecond) return;
+    this.floorSecond = second;
+    this.floorSpent = 0;
+    this.debt = 0;
   }
 
   /** Tokens that expire soonest go first, so the newest calls' share lasts longest. */

@@ -36,6 +36,22 @@ describe('the retry budget', () => {
     expect(grants()).toBe(3);
   });
 
+  it('counts the floor among the extra attempts of a second, not on top of what the calls paid for', () => {
+    const clock = new FakeClock();
+    const budget = new RetryBudget(clock);
+    // A storm at 200 calls/s, each wanting a retry: ratio 0.2 pays for 40 a second; a floor of 10 adds none.
+    let granted = 0;
+    for (let ms = 0; ms < 10_000; ms += 5) {
+      clock.advance(5);
+      budget.deposit(0.2);
+      if (budget.tryWithdraw(10)) granted++;
+    }
+    expect(granted).toBeLessThanOrEqual(0.2 * 2000 + 1);
+    // A quiet upstream still gets its floor.
+    clock.advance(5000);
+    expect([0, 1, 2, 3].filter(() => budget.tryWithdraw(3)).length).toBe(3);
+  });
+
   // Each event: a call (deposit) or a wanted extra attempt, after a pause.
   const events = fc.array(fc.record({ pauseMs: fc.integer({ min: 0, max: 1500 }), extra: fc.boolean() }), { maxLength: 400 });
   const params = fc.record({ ratio: fc.double({ min: 0.01, max: 1, noNaN: true }), minPerSecond: fc.integer({ min: 0, max: 5 }) });
