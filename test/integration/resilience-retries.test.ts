@@ -26,7 +26,7 @@ function upstreamConfig(name: string, endpoints: readonly string[], policy: obje
 }
 
 describe('retries through a real agent', () => {
-  it('kill -9 of one of three instances under 200 req/s: no idempotent request fails', async () => {
+  it('kill -9 of one of three instances under 200 req/s: no idempotent request fails, and the dead one gets no attempt after 2 s', async () => {
     samples = await Promise.all(['kill-a', 'kill-b', 'kill-c'].map((id) => startUpstream({ kind: 'http1', id })));
     agent = await startAgent({
       node: 'retries-kill',
@@ -35,11 +35,14 @@ describe('retries through a real agent', () => {
         upstreamConfig('catalog', samples.map((u) => u.address), {
           timeout: '5s',
           retry: { attempts: 3, on: ['connect-failure', 'reset', '5xx'], backoff: { base: '5ms', max: '50ms' }, budget: { ratio: 0.2, minPerSecond: 10 } },
+          outlierDetection: { consecutiveFailures: 5, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         }),
       ],
     });
     const victim = samples[0]!;
     const killAt = 2 * RATE;
+    const attemptsToVictim = (text: string): number => sampleValue(text, 'meshlet_requests_total', { upstream: 'catalog', endpoint: victim.address });
+    let twoSecondsAfter: Promise<string> | undefined;
     // Each answer takes 50 ms, so requests are in flight at the victim when it dies.
     const result = await pacedLoad({
       url: `http://${agent.listeners['upstream:catalog']}/items`,
@@ -48,11 +51,14 @@ describe('retries through a real agent', () => {
       headers: { 'x-delay-ms': '50' },
       onTick: (sent) => {
         if (sent === killAt) process.kill(victim.pid, 'SIGKILL');
+        if (sent === killAt + 2 * RATE) twoSecondsAfter = metricsText(agent!);
       },
     });
     const failed = result.statuses.filter((status) => status !== 200);
     const text = await metricsText(agent);
     expect(failed).toEqual([]);
+    // Connect failures are attempts too: after the ejection there are none.
+    expect(attemptsToVictim(text)).toBe(attemptsToVictim(await twoSecondsAfter!));
     expect(sampleValue(text, 'meshlet_retries_total', { upstream: 'catalog' })).toBeGreaterThan(0);
   }, 30_000);
 
