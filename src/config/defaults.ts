@@ -11,6 +11,9 @@ export const LB_DEFAULTS = {
   tableSize: 65_537,
 } as const satisfies LbConfig;
 
+/** Every circuit breaker's rolling window moves on in buckets this long (one shared rotation); a window is a whole number of them. */
+export const BREAKER_BUCKET_MS = 1000;
+
 /**
  * maxRetries: Envoy's max_retries is 3, which one instance dying with more than three calls in
  * flight already exceeds (kill -9 under 200 req/s of 50 ms calls fails some with it); the

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { fallbackSchema } from './fallback-schema.ts';
 import { byteSize, duration, positiveInt } from './fields.ts';
-import { CONNECTIONS_DEFAULTS, IDEMPOTENT_METHODS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
+import { BREAKER_BUCKET_MS, CONNECTIONS_DEFAULTS, IDEMPOTENT_METHODS, LB_DEFAULTS, LIMITS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT, SUCCESS_RATE_DEFAULTS } from './defaults.ts';
 import { lbSchema } from './lb-schema.ts';
 import { describeValue } from './messages.ts';
 import type { CircuitBreakerConfig, ConnectionsConfig, HedgeConfig, LimitsConfig, OutlierDetectionConfig, PolicyConfig, RateLimitConfig, RetryConfig, SuccessRateConfig } from './types.ts';
@@ -92,22 +92,35 @@ const hedgeSchema = z
   })
   .transform((raw): HedgeConfig => ({ delay: raw.delay ?? 'p95', maxAttempts: raw.maxAttempts ?? 2 }));
 
-// Hystrix's defaults: 50% errors over 10s with at least 20 calls opens it for 5s.
+// Hystrix's defaults: 50% errors over 10s with at least 20 calls opens it for 5s; then one
+// probe at a time (opossum's and Hystrix's half-open admit one).
 const circuitBreakerSchema = z
   .strictObject({
     errorThresholdPercentage: z.number().gt(0).max(100).optional(),
     volumeThreshold: z.int().min(0).optional(),
     window: duration.optional(),
     resetTimeout: duration.optional(),
+    halfOpenRequests: positiveInt.max(1000).optional(),
   })
-  .transform(
-    (raw): CircuitBreakerConfig => ({
+  .transform((raw, ctx): CircuitBreakerConfig => {
+    const window = raw.window ?? 10_000;
+    // Every breaker's window moves on in buckets of one shared rotation (src/resilience/breaker-rotation.ts).
+    if (window < BREAKER_BUCKET_MS || window % BREAKER_BUCKET_MS !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['window'],
+        message: `must be a whole number of the breakers' ${formatDuration(BREAKER_BUCKET_MS)} buckets (at least one), got ${formatDuration(window)}`,
+        input: window,
+      });
+    }
+    return {
       errorThresholdPercentage: raw.errorThresholdPercentage ?? 50,
       volumeThreshold: raw.volumeThreshold ?? 20,
-      window: raw.window ?? 10_000,
+      window,
       resetTimeout: raw.resetTimeout ?? 5000,
-    }),
-  );
+      halfOpenRequests: raw.halfOpenRequests ?? 1,
+    };
+  });
 
 const limitsSchema = z
   .strictObject({ maxConcurrent: positiveInt.optional(), maxPending: z.int().min(0).optional(), maxRetries: z.int().min(0).optional() })

@@ -75,6 +75,8 @@ export interface CircuitBreakerConfig {
   readonly volumeThreshold: number;
   readonly window: number;
   readonly resetTimeout: number;
+  /** Probes a half-open breaker lets through at once; that many successes close it (default 1). */
+  readonly halfOpenRequests: number;
 }
 
 export interface LimitsConfig {

@@ -37,7 +37,7 @@ describe('the full example, examples/agent.yaml', () => {
       budget: { ratio: 0.2, minPerSecond: 10 },
       bufferLimit: 65_536,
     });
-    expect(payments?.policy.circuitBreaker).toEqual({ errorThresholdPercentage: 50, volumeThreshold: 20, window: 10_000, resetTimeout: 5000 });
+    expect(payments?.policy.circuitBreaker).toEqual({ errorThresholdPercentage: 50, volumeThreshold: 20, window: 10_000, resetTimeout: 5000, halfOpenRequests: 1 });
     expect(payments?.policy.outlierDetection?.baseEjectionTime).toBe(30_000);
     expect(payments?.policy.fallback).toEqual({ grpcStatus: 'UNAVAILABLE', message: 'payments is degraded' });
 

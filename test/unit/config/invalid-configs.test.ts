@@ -87,6 +87,9 @@ describe('a config that is refused', () => {
     ['an unknown success-rate field', upstream('    policy: { outlierDetection: { successRate: { factor: 2 } } }\n'), ['upstreams[0].policy.outlierDetection.successRate.factor: unknown field']],
     ['a panic threshold above 100', upstream('    policy: { panicThreshold: 120 }\n'), ['upstreams[0].policy.panicThreshold: must be at most 100, got 120']],
     ['a negative panic threshold', upstream('    policy: { panicThreshold: -5 }\n'), ['upstreams[0].policy.panicThreshold: must be at least 0, got -5']],
+    ['a breaker window shorter than its bucket', upstream('    policy: { circuitBreaker: { window: 500ms } }\n'), ["upstreams[0].policy.circuitBreaker.window: must be a whole number of the breakers' 1s buckets (at least one), got 500ms"]],
+    ['a breaker window of 2.5 buckets', upstream('    policy: { circuitBreaker: { window: 2500ms } }\n'), ["upstreams[0].policy.circuitBreaker.window: must be a whole number of the breakers' 1s buckets (at least one), got 2s500ms"]],
+    ['no half-open probe at all', upstream('    policy: { circuitBreaker: { halfOpenRequests: 0 } }\n'), [expect.stringMatching(/^upstreams\[0\]\.policy\.circuitBreaker\.halfOpenRequests: /)]],
     ['an error threshold of 0%', upstream('    policy: { circuitBreaker: { errorThresholdPercentage: 0 } }\n'), ['upstreams[0].policy.circuitBreaker.errorThresholdPercentage: must be greater than 0, got 0']],
     [
       'a misspelt gRPC status',
