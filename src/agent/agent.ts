@@ -20,6 +20,8 @@ import { fallback } from '../resilience/fallback-step.ts';
 import { hedgeStep } from '../resilience/hedge-step.ts';
 import { rateLimit } from '../resilience/rate-limit-step.ts';
 import { retryStep } from '../resilience/retry-step.ts';
+import { upstreamBreaker } from '../resilience/upstream-breaker-step.ts';
+import { upstreamLimit } from '../resilience/upstream-limit-step.ts';
 import { transparentRetry } from '../resilience/transparent-retry.ts';
 import { HttpFrontend, type FrontendEnvironment } from '../proxy/listen/frontend.ts';
 import { Listener, type ListenerLimits } from '../proxy/listen/listener.ts';
@@ -129,7 +131,7 @@ export class Agent {
       listeners: config.listeners,
       internalErrors: new InternalErrors(this.metrics, this.logger),
       dispatcher: composeSteps(
-        [rateLimit, fallback, retryStep({ clock: this.clock, random: this.random, wallNow: Date.now }), hedgeStep(this.clock), transparentRetry],
+        [rateLimit, fallback, retryStep({ clock: this.clock, random: this.random, wallNow: Date.now }), hedgeStep(this.clock), transparentRetry, upstreamLimit, upstreamBreaker],
         new EndpointDispatcher(this.clock),
       ),
       replayBuffers: new ReplayBufferTracker(config.listeners.maxReplayBuffered),
@@ -156,6 +158,8 @@ export class Agent {
         isReady: () => this.ready && !this.draining,
         upstreams: () => [...[...this.slots.values()].map((slot) => slot.upstream.describe()), ...[...this.services.values()].map((slot) => slot.service.describe())],
         effectiveConfig: () => redactConfig(this.config),
+        breakers: () => [...this.slots.values()].flatMap((slot) => slot.upstream.describeBreakers() ?? []),
+        forceBreaker: (name, endpoint, state) => this.slots.get(name)?.upstream.forceBreaker(endpoint, state) ?? 'no_upstream',
       },
     });
     const failures = await this.commit(this.prepare(this.config));

@@ -9,8 +9,6 @@ export const NOT_YET_ENFORCED: readonly string[] = [
   'gossip',
   'control',
   'services[].health',
-  'upstreams[].policy.circuitBreaker',
-  'upstreams[].policy.limits.maxConcurrent',
 ];
 
 export const NOT_YET_ENFORCED_MESSAGE = 'accepted but not yet enforced';

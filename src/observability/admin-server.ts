@@ -1,6 +1,7 @@
-// The admin HTTP API: liveness and readiness probes, Prometheus metrics and read-only JSON
-// views of the agent. It listens on its own address so probes and scrapes never compete
-// with proxied traffic.
+// The admin HTTP API: liveness and readiness probes, Prometheus metrics, JSON views of the
+// agent, and one operator action (forcing a circuit breaker), taken only on a listener bound to
+// loopback until the control plane brings tokens. It listens on its own address so probes and
+// scrapes never compete with proxied traffic.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.ts';
@@ -18,7 +19,18 @@ export interface AdminSource {
   upstreams(): unknown[];
   /** GET /api/v1/config body, already redacted by the caller. */
   effectiveConfig(): unknown;
+  /** GET /api/v1/breakers body: every upstream that has breakers. */
+  breakers(): unknown[];
+  /** POST /api/v1/breakers/<upstream>/<endpoint>: forces one endpoint's breaker, or gives it back to itself. */
+  forceBreaker(upstream: string, endpoint: string, state: BreakerOverrideRequest): 'forced' | 'no_upstream' | 'no_endpoint' | 'no_breaker';
 }
+
+/** What POST /api/v1/breakers/... takes as {"state": ...}. */
+export type BreakerOverrideRequest = 'open' | 'closed' | 'auto';
+const OVERRIDES: readonly string[] = ['open', 'closed', 'auto'] satisfies BreakerOverrideRequest[];
+const BREAKERS_PREFIX = '/api/v1/breakers/';
+/** An override body is a few bytes; anything longer is not one. */
+const MAX_ACTION_BODY = 1024;
 
 export interface AdminServer {
   /** The bound address; port 0 in the options becomes the port the OS chose. */
@@ -46,6 +58,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     ['/metrics', async (res) => send(res, 200, metrics.contentType, await metrics.metricsText())],
     ['/api/v1/upstreams', (res) => sendJson(res, 200, source.upstreams())],
     ['/api/v1/config', (res) => sendJson(res, 200, source.effectiveConfig())],
+    ['/api/v1/breakers', (res) => sendJson(res, 200, source.breakers())],
     ['/api/v1/events', (res, req) => serveDecisionStream(req, res, opts.decisions, opts.clock, streams)],
   ]);
 
@@ -59,6 +72,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url ?? '/');
+    if (path.startsWith(BREAKERS_PREFIX)) return forceBreaker(req, res, path.slice(BREAKERS_PREFIX.length));
     const route = routes.get(path);
     if (route === undefined) return sendJson(res, 404, { error: 'not found', path });
     // HEAD is answered like GET (node:http drops the body), as HTTP requires of any GET resource.
@@ -69,6 +83,32 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     await route(res, req);
   }
 
+  async function forceBreaker(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, { error: 'method not allowed', method: req.method });
+    }
+    if (!isLoopback(bound.address)) {
+      return sendJson(res, 403, { error: `breakers are forced only through an admin listener bound to loopback; this one is bound to ${bound.address}` });
+    }
+    const parts = rest.split('/');
+    const [upstream, endpoint] = parts.map((p) => safeDecode(p));
+    if (parts.length !== 2 || !upstream || !endpoint) return sendJson(res, 404, { error: 'expected /api/v1/breakers/<upstream>/<endpoint address>' });
+    const body = await readBody(req);
+    let state: unknown;
+    try {
+      state = body === undefined ? undefined : (JSON.parse(body) as { state?: unknown }).state;
+    } catch {
+      state = undefined;
+    }
+    if (typeof state !== 'string' || !OVERRIDES.includes(state)) return sendJson(res, 400, { error: 'expected a JSON body {"state": "open" | "closed" | "auto"}' });
+    const result = source.forceBreaker(upstream, endpoint, state as BreakerOverrideRequest);
+    if (result === 'forced') return sendJson(res, 200, { upstream, endpoint, state });
+    const why = { no_upstream: `no upstream ${upstream}`, no_endpoint: `upstream ${upstream} has no endpoint ${endpoint}`, no_breaker: `upstream ${upstream} has no circuitBreaker policy` }[result];
+    return sendJson(res, 404, { error: why });
+  }
+
+  let bound: AddressInfo = { address: opts.listen.host, family: '', port: opts.listen.port };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.listen.port, opts.listen.host, () => {
@@ -78,7 +118,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   server.on('error', (err) => logger.error({ err }, 'admin server error'));
 
-  const bound = server.address() as AddressInfo;
+  bound = server.address() as AddressInfo;
   logger.info({ host: bound.address, port: bound.port }, 'admin server listening');
 
   return {
@@ -92,6 +132,31 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         server.closeIdleConnections();
       }),
   };
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback: only processes on this host reach such a listener. */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+function safeDecode(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request body as text; undefined past MAX_ACTION_BODY. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ACTION_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function pathOf(url: string): string {

@@ -110,6 +110,9 @@ export const OVERFLOW_ERROR_CODE = 'MESHLET_OTHER';
 export const EJECTION_REASONS = ['consecutive', 'success_rate'] as const;
 export type EjectionReason = (typeof EJECTION_REASONS)[number];
 
+/** meshlet_breaker_state's values. */
+export const BREAKER_STATE_VALUES: Readonly<Record<string, number>> = { closed: 0, half_open: 1, open: 2 };
+
 /** Requests the agent holds for one upstream, and the errors it met on their way. */
 export class UpstreamMetrics {
   private inFlight = 0;
@@ -122,6 +125,10 @@ export class UpstreamMetrics {
   /** Fallbacks served, by kind and by the error code they stood in for (a closed set). */
   private readonly fallbacks = { static: new Map<string, number>(), stale: new Map<string, number>() };
   private rateLimitedCalls = 0;
+  private readonly overflows = new Map<string, number>();
+  /** Breaker → 0 closed, 1 half-open, 2 open; "" is the upstream's own breaker. */
+  private readonly breakerStates = new Map<string, number>();
+  private readonly breakerTransitions = new Map<string, number>();
 
   constructor(readonly upstream: string) {}
 
@@ -225,6 +232,39 @@ export class UpstreamMetrics {
     if (this.hedges > 0) hedges.inc({ upstream }, this.hedges);
     for (const [kind, n] of this.budgetRefusals) budget.inc({ upstream, kind }, n);
     if (this.retryOverflows > 0) overflows.inc({ upstream }, this.retryOverflows);
+  }
+
+  /** A call refused at once because an upstream-wide limit (`limit`: maxConcurrent, maxPending) was reached. */
+  overflow(limit: string): void {
+    this.overflows.set(limit, (this.overflows.get(limit) ?? 0) + 1);
+  }
+
+  exportOverflows(counter: Counter<'upstream' | 'limit'>): void {
+    for (const [limit, n] of this.overflows) counter.inc({ upstream: this.upstream, limit }, n);
+  }
+
+  /** A circuit breaker (an endpoint's, or the upstream's for endpoint "") changed state. */
+  breakerTransition(endpoint: string, from: string, to: string): void {
+    const key = `${endpoint}\n${from}\n${to}`;
+    this.breakerTransitions.set(key, (this.breakerTransitions.get(key) ?? 0) + 1);
+    this.breakerStates.set(endpoint, BREAKER_STATE_VALUES[to] ?? 0);
+  }
+
+  /** The breaker exists and is closed (a new endpoint), or is gone (undefined). */
+  breakerPresent(endpoint: string, present: boolean): void {
+    if (present) this.breakerStates.set(endpoint, this.breakerStates.get(endpoint) ?? 0);
+    else this.breakerStates.delete(endpoint);
+  }
+
+  exportBreakerStates(gauge: Gauge<'upstream' | 'endpoint'>): void {
+    for (const [endpoint, value] of this.breakerStates) gauge.set({ upstream: this.upstream, endpoint }, value);
+  }
+
+  exportBreakerTransitions(counter: Counter<'upstream' | 'endpoint' | 'from' | 'to'>): void {
+    for (const [key, n] of this.breakerTransitions) {
+      const [endpoint = '', from = '', to = ''] = key.split('\n');
+      counter.inc({ upstream: this.upstream, endpoint, from, to }, n);
+    }
   }
 
   exportErrors(counter: Counter<'upstream' | 'code'>): void {

@@ -208,6 +208,36 @@ export class MeshletMetrics {
       retryOverflows.reset();
       for (const { metrics } of this.upstreams.values()) metrics.exportRetries(retries, hedges, budgetExhausted, retryOverflows);
     };
+    const overflows: Counter<'upstream' | 'limit'> = new Counter({
+      name: 'meshlet_upstream_overflows_total',
+      help: 'Calls refused at once with 503 MESHLET_UPSTREAM_OVERFLOW because an upstream-wide limit was reached, by limit (maxConcurrent, maxPending).',
+      labelNames: ['upstream', 'limit'],
+      registers: [register],
+      collect: () => {
+        overflows.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportOverflows(overflows);
+      },
+    });
+    const breakerTransitions: Counter<'upstream' | 'endpoint' | 'from' | 'to'> = new Counter({
+      name: 'meshlet_breaker_transitions_total',
+      help: 'Circuit breaker state changes, by breaker (endpoint; "" for the upstream\'s own) and from / to state.',
+      labelNames: ['upstream', 'endpoint', 'from', 'to'],
+      registers: [register],
+      collect: () => {
+        breakerTransitions.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportBreakerTransitions(breakerTransitions);
+      },
+    });
+    const breakerStates: Gauge<'upstream' | 'endpoint'> = new Gauge({
+      name: 'meshlet_breaker_state',
+      help: 'Circuit breaker state per breaker (endpoint; "" for the upstream\'s own): 0 closed, 1 half-open, 2 open.',
+      labelNames: ['upstream', 'endpoint'],
+      registers: [register],
+      collect: () => {
+        breakerStates.reset();
+        for (const { metrics } of this.upstreams.values()) metrics.exportBreakerStates(breakerStates);
+      },
+    });
 
     this.endpointCounts = new Gauge({
       name: 'meshlet_endpoints',

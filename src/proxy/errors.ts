@@ -13,7 +13,8 @@ export type ProxyErrorCode =
   | 'MESHLET_UNKNOWN_HOST'
   | 'MESHLET_BAD_REQUEST'
   | 'MESHLET_OVERLOADED'
-  | 'MESHLET_RATE_LIMITED';
+  | 'MESHLET_RATE_LIMITED'
+  | 'MESHLET_CIRCUIT_OPEN';
 
 export interface ErrorShape {
   readonly httpStatus: number;
@@ -25,12 +26,14 @@ const SHAPES: Readonly<Record<ProxyErrorCode, ErrorShape>> = {
   MESHLET_UPSTREAM_RESET: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_UPSTREAM_TIMEOUT: { httpStatus: 504, grpcStatus: grpcStatusCode('DEADLINE_EXCEEDED') },
   MESHLET_NO_HEALTHY_ENDPOINT: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
-  MESHLET_UPSTREAM_OVERFLOW: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
+  // Envoy's overflows: a limit of the agent's own, which a gRPC client should not retry at once.
+  MESHLET_UPSTREAM_OVERFLOW: { httpStatus: 503, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
   MESHLET_BAD_UPSTREAM_RESPONSE: { httpStatus: 502, grpcStatus: grpcStatusCode('UNAVAILABLE') },
   MESHLET_UNKNOWN_HOST: { httpStatus: 404, grpcStatus: grpcStatusCode('UNIMPLEMENTED') },
   MESHLET_BAD_REQUEST: { httpStatus: 400, grpcStatus: grpcStatusCode('INTERNAL') },
   MESHLET_OVERLOADED: { httpStatus: 503, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
   MESHLET_RATE_LIMITED: { httpStatus: 429, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') },
+  MESHLET_CIRCUIT_OPEN: { httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') },
 };
 
 /** The HTTP and gRPC status a client is answered with for `code`. */

@@ -7,7 +7,7 @@ import type { Clock } from '../../clock.ts';
 import type { InternalErrorSite } from '../../observability/metrics.ts';
 import { errorShape } from '../errors.ts';
 import type { EndpointState } from '../upstream/endpoint-state.ts';
-import type { PendingPick, PickResult } from '../upstream/pick-result.ts';
+import { PROBES_TAKEN, type PendingPick, type PickResult } from '../upstream/pick-result.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { EndpointTarget } from './call-target.ts';
 import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher } from './attempt.ts';
@@ -26,22 +26,32 @@ export class EndpointDispatcher<T extends EndpointTarget = Upstream> implements 
     const result = this.pick(call);
     if (result.kind === 'picked') return new EndpointAttempt(call, result.endpoint, handler, this.clock).start();
     if (result.kind === 'fail') {
-      handler.onError('no_endpoint', result.detail);
+      handler.onError(result.reason, result.detail);
       return NO_ATTEMPT;
     }
     const queued = new QueuedAttempt<T>(this, call, handler);
     if (call.upstream.wait(queued)) return queued;
-    handler.onError('overflow', `the upstream has no endpoint yet and ${call.upstream.settings.maxPending} calls wait for one already`);
+    handler.onError('upstream_overflow', `policy.limits.maxPending: the upstream has no endpoint yet and ${call.upstream.settings.maxPending} calls wait for one already`);
     return NO_ATTEMPT;
   }
 
-  /** A call's second attempt goes elsewhere where the picker offers another endpoint (HAProxy's redispatch). */
+  /**
+   * A call's second attempt goes elsewhere where the picker offers another endpoint (HAProxy's
+   * redispatch), and an endpoint whose breaker is half-open takes only its probes: past them
+   * another endpoint is picked, or the call fails fast.
+   */
   private pick(call: ProxyCall<T>): PickResult {
     const upstream = call.upstream;
     const previous = call.endpoint;
-    let result = upstream.pick(call.request);
-    for (let i = 0; previous !== undefined && result.kind === 'picked' && result.endpoint === previous && i < REPICKS; i++) result = upstream.pick(call.request);
-    return result;
+    for (let i = 0; ; i++) {
+      const result = upstream.pick(call.request);
+      if (result.kind !== 'picked') return result;
+      const last = i >= REPICKS;
+      if (result.endpoint === previous && !last) continue;
+      const breaker = result.endpoint.breaker;
+      if (breaker === undefined || breaker.admit()) return result;
+      if (last) return PROBES_TAKEN;
+    }
   }
 }
 

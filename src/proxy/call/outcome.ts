@@ -29,8 +29,12 @@ export type AttemptReason =
   | 'bad_request'
   /** The endpoint's connections and queue are full. Nothing was sent. */
   | 'overflow'
+  /** An upstream-wide limit of the agent's (policy.limits) refused the call. Nothing was sent, and nothing would be sent elsewhere. */
+  | 'upstream_overflow'
   /** No endpoint could take the attempt: none was tried. */
-  | 'no_endpoint';
+  | 'no_endpoint'
+  /** A circuit breaker kept the call off the network: the upstream's is open, or every endpoint's. */
+  | 'circuit_open';
 
 export interface Outcome {
   /** The endpoint's final HTTP status, 0 when none arrived. */
@@ -56,7 +60,7 @@ const FAILED_GRPC = new Set((['UNKNOWN', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNAVA
  * could take, and an overflow of the agent's own queue for it (as Envoy's overflows, which
  * no outlier detector counts).
  */
-const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow', 'no_endpoint']);
+const NOT_THE_ENDPOINTS = new Set<AttemptReason>(['cancelled', 'bad_request', 'overflow', 'upstream_overflow', 'no_endpoint', 'circuit_open']);
 
 /** Reasons after which the request is known not to have been processed: always safe to send again. */
 const NEVER_PROCESSED = new Set<AttemptReason>(['connect_failed', 'connect_timeout', 'refused_stream', 'goaway', 'overflow']);
@@ -76,6 +80,11 @@ export function outcomeOf(status: number, grpcStatus: number | undefined, reason
   };
 }
 
+/** Whether the outcome says anything of the endpoint (a breaker counts it); a cancel or an overflow says nothing. */
+export function judgesEndpoint(outcome: Outcome): boolean {
+  return outcome.reason === undefined || !NOT_THE_ENDPOINTS.has(outcome.reason);
+}
+
 /** The request never reached the endpoint's application, so sending it elsewhere is always safe. */
 export function neverProcessed(reason: AttemptReason | undefined): boolean {
   return reason !== undefined && NEVER_PROCESSED.has(reason);
@@ -93,7 +102,9 @@ const ERROR_CODES: Readonly<Record<AttemptReason, ProxyErrorCode | undefined>> =
   bad_response: 'MESHLET_BAD_UPSTREAM_RESPONSE',
   bad_request: 'MESHLET_BAD_REQUEST',
   overflow: 'MESHLET_UPSTREAM_OVERFLOW',
+  upstream_overflow: 'MESHLET_UPSTREAM_OVERFLOW',
   no_endpoint: 'MESHLET_NO_HEALTHY_ENDPOINT',
+  circuit_open: 'MESHLET_CIRCUIT_OPEN',
 };
 
 /** The typed error a client is answered with when its call ends for `reason` (none for a cancel). */

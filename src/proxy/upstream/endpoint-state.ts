@@ -5,6 +5,7 @@
 
 import type { Endpoint } from '../../balancer/endpoint-set.ts';
 import type { EndpointMetrics } from '../../observability/metrics.ts';
+import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { ForwarderLease } from '../forward/forwarder-lease.ts';
 import { OutlierRecord } from '../../resilience/outlier-record.ts';
@@ -18,6 +19,8 @@ export class EndpointState {
   readonly exclusions = new Exclusions();
   /** What outlier detection counts and decided for it (resilience/outlier-detector.ts). */
   readonly outlier = new OutlierRecord();
+  /** Its circuit breaker while policy.circuitBreaker is set; kept across reloads, shut down when the address leaves. */
+  breaker: CircuitBreaker | undefined = undefined;
 
   constructor(
     /** The current value: health, weight, zone as last published. */

@@ -21,10 +21,12 @@ import { ExtraAttempts } from '../../resilience/extra-attempts.ts';
 import { LatencyQuantile } from '../../resilience/latency-quantile.ts';
 import { OutlierDetector, type OutlierHost } from '../../resilience/outlier-detector.ts';
 import { hedgeRules, retryRules, type HedgeRules, type RetryRules } from '../../resilience/retry-rules.ts';
+import { breakerSettings, type BreakerOverride, type BreakerSettings } from '../../resilience/circuit-breaker.ts';
+import { UpstreamBreakers, type UpstreamBreakersView } from '../../resilience/upstream-breakers.ts';
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
-import { NO_ELIGIBLE_ENDPOINT, QUEUE, UPSTREAM_REMOVED, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
+import { ENDPOINT_BREAKERS_OPEN, NO_ELIGIBLE_ENDPOINT, QUEUE, UPSTREAM_REMOVED, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
 import { FallbackPlan } from '../../resilience/fallback-plan.ts';
 import { UpstreamRateLimit } from '../../resilience/rate-limit-step.ts';
 
@@ -49,6 +51,12 @@ export interface UpstreamSettings {
   readonly hashKeyOf: HashKeyExtractor;
   /** Calls that may wait for a first endpoint (policy.limits.maxPending). */
   readonly maxPending: number;
+  /** Attempts in flight to the upstream at once (policy.limits.maxConcurrent); Infinity without a limits section. */
+  readonly maxConcurrent: number;
+  /** What a call refused for each limit is told, written once per config. */
+  readonly overflowDetail: { readonly maxConcurrent: string; readonly maxPending: string };
+  /** policy.circuitBreaker, undefined without one. */
+  readonly breaker: BreakerSettings | undefined;
   /** Request body bytes one call holds for another attempt (policy.retry.bufferLimit, also without a retry section). */
   readonly replayBufferLimit: number;
   readonly forwarder: ForwarderSettings;
@@ -74,13 +82,22 @@ export interface UpstreamSettings {
 export function upstreamSettings(config: UpstreamConfig, clock: Clock, previous?: UpstreamSettings): UpstreamSettings {
   const { policy } = config;
   const before = previous?.config.policy;
+  const limits = policy.limits ?? LIMITS_DEFAULTS;
+  // Without a limits section only maxPending applies (it has always bounded the first-endpoint queue).
+  const maxConcurrent = policy.limits?.maxConcurrent ?? Infinity;
   return {
     config,
     wireProtocol: WIRE[config.protocol],
     transport: config.protocol === 'http' ? 'h1' : 'h2',
     timeoutMs: policy.timeout,
     hashKeyOf: hashKeyExtractor(policy.lb.hashOn),
-    maxPending: (policy.limits ?? LIMITS_DEFAULTS).maxPending,
+    maxPending: limits.maxPending,
+    maxConcurrent,
+    overflowDetail: {
+      maxConcurrent: `policy.limits.maxConcurrent: ${maxConcurrent} requests are in flight to upstream ${config.name} already`,
+      maxPending: `policy.limits.maxPending: upstream ${config.name} has no endpoint yet and ${limits.maxPending} calls wait for one already`,
+    },
+    breaker: policy.circuitBreaker === undefined ? undefined : breakerSettings(policy.circuitBreaker),
     replayBufferLimit: policy.retry?.bufferLimit ?? REPLAY_BUFFER_LIMIT,
     forwarder: { connectTimeoutMs: policy.connectTimeout },
     outlierDetection: policy.outlierDetection,
@@ -156,6 +173,11 @@ export class Upstream implements OutlierHost {
   private waiting = new Set<PendingPick>();
   /** The batch being retried right now, so a stopWaiting during the retries still counts. */
   private retrying: Set<PendingPick> | undefined;
+  /** Its circuit breakers: the upstream's own and, on each EndpointState, the endpoints'. */
+  readonly breakers: UpstreamBreakers;
+  private readonly overflows: DecisionCounter;
+  /** Attempts started and not yet observed, for policy.limits.maxConcurrent. */
+  inFlight = 0;
   /** Reused by every pick: pickers read it and keep nothing of it. */
   private readonly pickRequest: { hashKey: string | undefined } = { hashKey: undefined };
   private readonly outliers: OutlierDetector;
@@ -178,6 +200,14 @@ export class Upstream implements OutlierHost {
     this.rateLimitDecisions = deps.decisions.counter('rate_limited', this.name);
     this.latency = new LatencyQuantile(deps.clock);
     this.extraAttempts = new ExtraAttempts(deps.clock, this.metrics, deps.decisions.counter('budget_exhausted', this.name));
+    this.breakers = new UpstreamBreakers({
+      name: this.name,
+      metrics: this.metrics,
+      decisions: deps.decisions,
+      clock: deps.clock,
+      setBreakerOpen: (endpoint, open) => this.setExcluded(endpoint, 'breaker_open', open),
+    });
+    this.overflows = deps.decisions.counter('overflow', this.name);
     this.current = change.settings;
     // Replaced by the commit below, once the endpoint states it names exist.
     this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };
@@ -227,12 +257,21 @@ export class Upstream implements OutlierHost {
     if (snapshot.set.endpoints.length === 0) return this.closed ? UPSTREAM_REMOVED : QUEUE;
     this.pickRequest.hashKey = this.current.hashKeyOf(request);
     const endpoint = snapshot.picker.pick(this.pickRequest);
-    return (endpoint && snapshot.picks.get(endpoint)) ?? NO_ELIGIBLE_ENDPOINT;
+    return (endpoint && snapshot.picks.get(endpoint)) ?? this.noEligibleEndpoint();
+  }
+
+  /** Breakers keep calls off the network with an answer of their own (a fallback answers it). */
+  private noEligibleEndpoint(): PickResult {
+    for (const state of this.states.values()) if (state.exclusions.has('breaker_open') && state.endpoint.health !== 'unhealthy') return ENDPOINT_BREAKERS_OPEN;
+    return NO_ELIGIBLE_ENDPOINT;
   }
 
   /** Queues a call until the next snapshot; false when policy.limits.maxPending calls wait already. */
   wait(waiter: PendingPick): boolean {
-    if (this.waiting.size >= this.current.maxPending) return false;
+    if (this.waiting.size >= this.current.maxPending) {
+      this.overflowed('maxPending');
+      return false;
+    }
     this.waiting.add(waiter);
     return true;
   }
@@ -249,15 +288,28 @@ export class Upstream implements OutlierHost {
    * the endpoint step's to record, since it knows what an attempt without an answer stands for.
    */
   attemptStarted(endpoint: EndpointState): void {
+    this.inFlight++;
     this.snapshot.picker.onStart(endpoint.endpoint);
   }
 
   /** How an attempt to `endpoint` ended: releases its load, and feeds latency unless the outcome has none. */
   observe(endpoint: EndpointState, outcome: Outcome): void {
+    this.inFlight--;
     this.snapshot.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
     const outlierDetection = this.current.outlierDetection;
     if (outlierDetection !== undefined) this.outliers.observe(endpoint, outcome, outlierDetection);
     if (this.current.tracksLatency && outcome.latencyMs !== undefined && !outcome.failed) this.latency.record(outcome.latencyMs);
+    const upstreamBreaker = this.breakers.upstream;
+    if (upstreamBreaker !== undefined) {
+      endpoint.breaker?.record(outcome, endpoint.address);
+      upstreamBreaker.record(outcome, endpoint.address);
+    }
+  }
+
+  /** A call was refused at once for an upstream-wide limit: counted, and published as a decision at most once a second. */
+  overflowed(limit: 'maxConcurrent' | 'maxPending'): void {
+    this.metrics.overflow(limit);
+    this.overflows.hit(this.current.overflowDetail[limit], { limit });
   }
 
   /** Endpoints in the current snapshot, eligible or not. */
@@ -301,6 +353,7 @@ export class Upstream implements OutlierHost {
     for (const [address, state] of this.states) {
       if (addresses.has(address)) continue;
       this.states.delete(address);
+      this.breakers.remove(state);
       state.lease.release();
       this.deps.metrics.removeEndpoint(this.name, address);
     }
@@ -319,20 +372,36 @@ export class Upstream implements OutlierHost {
         previous.release();
       }
     }
+    const lifted = this.breakers.configure(change.settings.breaker, this.states.values());
     this.publish(change);
     // After the publish: turning detection off ends ejections, which publishes again.
     if (settingsChanged) this.outliers.configure(change.settings.outlierDetection);
+    // The picker was prepared while a breaker now gone still excluded its endpoint.
+    if (lifted) this.setEndpoints(this.snapshot.set.endpoints);
   }
 
-  /** The upstream left the config: its forwarders close once their requests are done. */
+  /** The upstream left the config: its forwarders close once their requests are done, its breakers at once. */
   close(): void {
     this.closed = true;
     this.outliers.close();
+    this.breakers.close(this.states.values());
     for (const state of this.states.values()) state.lease.release();
     this.states.clear();
     // Calls still waiting for a first endpoint are answered now, not at their deadlines.
     this.snapshot = { ...this.snapshot, set: endpointSet([], this.snapshot.set.version + 1) };
     this.retryWaiting();
+  }
+
+  /** The view /api/v1/breakers shows; undefined without policy.circuitBreaker. */
+  describeBreakers(): UpstreamBreakersView | undefined {
+    return this.breakers.describe(this.states.values());
+  }
+
+  /** An operator's override of the breaker of the endpoint at `address`. */
+  forceBreaker(address: string, override: BreakerOverride): 'forced' | 'no_endpoint' | 'no_breaker' {
+    const state = this.states.get(address);
+    if (state === undefined) return 'no_endpoint';
+    return this.breakers.force(state, override) ? 'forced' : 'no_breaker';
   }
 
   /** The view /api/v1/upstreams shows. */

@@ -61,8 +61,6 @@ describe('the full example, examples/agent.yaml', () => {
       'gossip: accepted but not yet enforced',
       'control: accepted but not yet enforced',
       'services[0].health: accepted but not yet enforced',
-      'upstreams[0].policy.circuitBreaker: accepted but not yet enforced',
-      'upstreams[0].policy.limits.maxConcurrent: accepted but not yet enforced',
     ]);
   });
 

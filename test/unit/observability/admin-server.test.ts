@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAdminServer, type AdminServer, type AdminSource } from '../../../src/observability/admin-server.ts';
+import { isLoopback, startAdminServer, type AdminServer, type AdminSource, type BreakerOverrideRequest } from '../../../src/observability/admin-server.ts';
 import { systemClock } from '../../../src/clock.ts';
 import { DecisionLog } from '../../../src/observability/decisions.ts';
 import { MAX_EVENT_READERS } from '../../../src/observability/decision-stream.ts';
@@ -25,6 +25,17 @@ class FakeSource implements AdminSource {
   }
   effectiveConfig(): unknown {
     return this.config;
+  }
+  breakerList: unknown[] = [{ upstream: 'payments', breaker: { state: 'closed' }, endpoints: [] }];
+  forced: [string, string, BreakerOverrideRequest][] = [];
+  breakers(): unknown[] {
+    return this.breakerList;
+  }
+  forceBreaker(upstream: string, endpoint: string, state: BreakerOverrideRequest): 'forced' | 'no_upstream' | 'no_endpoint' | 'no_breaker' {
+    if (upstream !== 'payments') return 'no_upstream';
+    if (endpoint !== '10.0.0.7:8080') return 'no_endpoint';
+    this.forced.push([upstream, endpoint, state]);
+    return 'forced';
   }
 }
 
@@ -214,5 +225,38 @@ describe('GET /api/v1/events', () => {
     open[0]!.close();
     await expect.poll(async () => (await request(`http://127.0.0.1:${server.address.port}/api/v1/events`, { method: 'HEAD', dispatcher: client })).statusCode).toBe(200);
     for (const stream of open) stream.close();
+  });
+});
+
+describe('admin server breakers', () => {
+  async function post(path: string, body: string) {
+    const res = await request(`http://127.0.0.1:${server.address.port}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: client });
+    return { status: res.statusCode, body: JSON.parse(await res.body.text()) as Record<string, unknown> };
+  }
+
+  it('lists the breakers at GET /api/v1/breakers', async () => {
+    const res = await get('/api/v1/breakers');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual(source.breakerList);
+  });
+
+  it('forces an endpoint breaker with POST /api/v1/breakers/<upstream>/<endpoint>, the address percent-encoded or not', async () => {
+    expect(await post('/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"open"}')).toEqual({ status: 200, body: { upstream: 'payments', endpoint: '10.0.0.7:8080', state: 'open' } });
+    expect((await post('/api/v1/breakers/payments/10.0.0.7%3A8080', '{"state":"auto"}')).status).toBe(200);
+    expect(source.forced).toEqual([['payments', '10.0.0.7:8080', 'open'], ['payments', '10.0.0.7:8080', 'auto']]);
+  });
+
+  it('refuses a body without a known state, an unknown upstream or endpoint, and GET on an endpoint path', async () => {
+    expect((await post('/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"half_open"}')).status).toBe(400);
+    expect((await post('/api/v1/breakers/payments/10.0.0.7:8080', 'open')).status).toBe(400);
+    expect((await post('/api/v1/breakers/orders/10.0.0.7:8080', '{"state":"open"}')).body.error).toBe('no upstream orders');
+    expect((await post('/api/v1/breakers/payments/10.0.0.9:8080', '{"state":"open"}')).status).toBe(404);
+    expect((await get('/api/v1/breakers/payments/10.0.0.7:8080')).status).toBe(405);
+    expect(source.forced).toEqual([]);
+  });
+
+  it('takes overrides only on a loopback listener', () => {
+    expect(['127.0.0.1', '127.3.0.1', '::1', '::ffff:127.0.0.1'].map(isLoopback)).toEqual([true, true, true, true]);
+    expect(['0.0.0.0', '::', '10.0.0.7', '::ffff:10.0.0.7', '128.0.0.1'].map(isLoopback)).toEqual([false, false, false, false, false]);
   });
 });
