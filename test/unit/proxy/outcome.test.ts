@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { grpcStatusCode } from '../../../src/config/grpc-status.ts';
-import { errorCodeFor, neverProcessed, outcomeOf } from '../../../src/proxy/call/outcome.ts';
+import { errorCodeFor, judgesEndpoint, neverProcessed, outcomeOf } from '../../../src/proxy/call/outcome.ts';
+import { errorShape } from '../../../src/proxy/errors.ts';
 
 describe('outcomeOf', () => {
   it('counts a gRPC UNAVAILABLE in a 200 response as a failure, and NOT_FOUND as an answer', () => {
@@ -38,5 +39,19 @@ describe('errorCodeFor', () => {
     expect(errorCodeFor('connect_timeout')).toBe('MESHLET_CONNECT_FAILED');
     expect(errorCodeFor('timeout')).toBe('MESHLET_UPSTREAM_TIMEOUT');
     expect(errorCodeFor('cancelled')).toBeUndefined();
+  });
+});
+
+describe('breakers and limits', () => {
+  it('answer an open circuit with 503 / UNAVAILABLE and an upstream limit with 503 / RESOURCE_EXHAUSTED, neither counted against an endpoint nor sent again', () => {
+    expect(errorShape(errorCodeFor('circuit_open')!)).toEqual({ httpStatus: 503, grpcStatus: grpcStatusCode('UNAVAILABLE') });
+    expect(errorCodeFor('circuit_open')).toBe('MESHLET_CIRCUIT_OPEN');
+    expect(errorShape(errorCodeFor('upstream_overflow')!)).toEqual({ httpStatus: 503, grpcStatus: grpcStatusCode('RESOURCE_EXHAUSTED') });
+    for (const reason of ['circuit_open', 'upstream_overflow'] as const) {
+      const outcome = outcomeOf(0, undefined, reason, 1);
+      expect([outcome.failed, judgesEndpoint(outcome), neverProcessed(reason)]).toEqual([false, false, false]);
+    }
+    expect(judgesEndpoint(outcomeOf(200, undefined, undefined, 1))).toBe(true);
+    expect(judgesEndpoint(outcomeOf(0, undefined, 'connect_failed', 1))).toBe(true);
   });
 });
