@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
-import { adminJson, metricsText, sampleValue, tally } from './http-support.ts';
+import { adminJson, h2Request, h2Session, metricsText, sampleValue, tally } from './http-support.ts';
 
 /** An instance that takes every connection and closes it at once: a failure the agent sees as a reset. */
 function startSlammingServer(): Promise<{ server: Server; address: string; accepts: () => number }> {
@@ -103,6 +103,16 @@ describe('circuit breakers', () => {
     console.log(`all down, breaker open: p50 ${latencies[150]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms over 300 sequential calls`);
     // The issue's figure is 5 ms; the bound is generous for a loaded 2-core machine.
     expect(p99).toBeLessThan(25);
+
+    // A gRPC client is told UNAVAILABLE, as trailers-only, with the same code.
+    const session = h2Session(agent.listeners['upstream:down']!);
+    try {
+      const grpc = await h2Request(session, { ':method': 'POST', ':path': '/demo.v1.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' }, '');
+      expect([grpc.status, grpc.headers['grpc-status'], grpc.headers['x-meshlet-error']]).toEqual([200, '14', 'MESHLET_CIRCUIT_OPEN']);
+    } finally {
+      session.close();
+    }
+    expect(down.map((d) => d.accepts())).toEqual(acceptsAtOpen);
 
     const view = await breakersOf('down');
     expect(view.breaker.state).toBe('open');
