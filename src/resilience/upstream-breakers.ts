@@ -24,8 +24,10 @@ export interface BreakerOwner {
 
 export interface UpstreamBreakersView {
   readonly upstream: string;
-  readonly breaker: BreakerView;
-  readonly endpoints: readonly (BreakerView & { readonly address: string; readonly exclusions: readonly string[] })[];
+  /** The upstream's own breaker; null without policy.circuitBreaker. */
+  readonly breaker: BreakerView | null;
+  /** An endpoint's breaker, or only its exclusions when it has no breaker. */
+  readonly endpoints: readonly ((BreakerView | Record<never, never>) & { readonly address: string; readonly exclusions: readonly string[] })[];
 }
 
 export class UpstreamBreakers {
@@ -72,13 +74,18 @@ export class UpstreamBreakers {
     this.configure(undefined, endpoints);
   }
 
+  /**
+   * Every breaker with its window and last transition, and every endpoint kept off for another
+   * reason (an ejection) even without breakers; undefined when there is neither.
+   */
   describe(endpoints: Iterable<EndpointState>): UpstreamBreakersView | undefined {
-    if (this.upstream === undefined) return undefined;
     const views = [];
     for (const state of endpoints) {
       if (state.breaker !== undefined) views.push({ address: state.address, exclusions: state.exclusions.list(), ...state.breaker.describe() });
+      else if (state.exclusions.any) views.push({ address: state.address, exclusions: state.exclusions.list() });
     }
-    return { upstream: this.owner.name, breaker: this.upstream.describe(), endpoints: views };
+    if (this.upstream === undefined && views.length === 0) return undefined;
+    return { upstream: this.owner.name, breaker: this.upstream?.describe() ?? null, endpoints: views };
   }
 
   /** An operator's override of one endpoint's breaker; false when the endpoint has none. */

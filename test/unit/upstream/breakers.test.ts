@@ -100,6 +100,29 @@ describe("an upstream's circuit breakers", () => {
     expect(h.clock.pendingTimers()).toBe(0);
   });
 
+  it('show in /api/v1/breakers with their window and last transition, and an ejected endpoint shows there without breakers', () => {
+    const h = upstreamHarness();
+    const upstream = h.build(config());
+    attempt(upstream, ADDRESSES[0]!, REFUSED);
+    attempt(upstream, ADDRESSES[0]!, REFUSED);
+    attempt(upstream, ADDRESSES[1]!, OK);
+    expect(upstream.describeBreakers()).toMatchObject({
+      upstream: 'catalog',
+      // The upstream's own breaker saw the same 2 failures in 2 calls first.
+      breaker: { state: 'open', calls: 3, failures: 2, errorPercentage: 66.7 },
+      endpoints: [
+        { address: ADDRESSES[0], state: 'open', calls: 2, failures: 2, errorPercentage: 100, exclusions: ['breaker_open'], lastFailure: 'MESHLET_CONNECT_FAILED from 10.0.0.1:80', lastTransition: { from: 'closed', to: 'open', reason: expect.stringMatching(/^opened: 2 of 2 calls failed/) } },
+        { address: ADDRESSES[1], state: 'closed', calls: 1, failures: 0, lastTransition: null },
+        { address: ADDRESSES[2], state: 'closed', calls: 0 },
+      ],
+    });
+    upstream.close();
+    const plain = h.build(catalogConfig(ADDRESSES));
+    expect(plain.describeBreakers()).toBeUndefined();
+    plain.setExcluded(plain.endpointState(ADDRESSES[2]!)!, 'ejected', true);
+    expect(plain.describeBreakers()).toEqual({ upstream: 'catalog', breaker: null, endpoints: [{ address: ADDRESSES[2], exclusions: ['ejected'] }] });
+  });
+
   it('lift their exclusions when the policy drops circuitBreaker', () => {
     const h = upstreamHarness();
     const upstream = h.build(config());
