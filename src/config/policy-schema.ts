@@ -92,6 +92,8 @@ const hedgeSchema = z
   })
   .transform((raw): HedgeConfig => ({ delay: raw.delay ?? 'p95', maxAttempts: raw.maxAttempts ?? 2 }));
 
+const MAX_BREAKER_WINDOW_MS = 10 * 60_000;
+
 // Hystrix's defaults: 50% errors over 10s with at least 20 calls opens it for 5s; then one
 // probe at a time (opossum's and Hystrix's half-open admit one).
 const circuitBreakerSchema = z
@@ -104,12 +106,20 @@ const circuitBreakerSchema = z
   })
   .transform((raw, ctx): CircuitBreakerConfig => {
     const window = raw.window ?? 10_000;
-    // Every breaker's window moves on in buckets of one shared rotation (src/resilience/breaker-rotation.ts).
+    // Every breaker's window moves on in buckets of one shared rotation (src/resilience/breaker-rotation.ts);
+    // each bucket is an object per breaker, so the window is bounded too.
     if (window < BREAKER_BUCKET_MS || window % BREAKER_BUCKET_MS !== 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['window'],
         message: `must be a whole number of the breakers' ${formatDuration(BREAKER_BUCKET_MS)} buckets (at least one), got ${formatDuration(window)}`,
+        input: window,
+      });
+    } else if (window > MAX_BREAKER_WINDOW_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['window'],
+        message: `must be at most ${formatDuration(MAX_BREAKER_WINDOW_MS)} (${MAX_BREAKER_WINDOW_MS / BREAKER_BUCKET_MS} buckets), got ${formatDuration(window)}`,
         input: window,
       });
     }

@@ -89,6 +89,7 @@ describe('a config that is refused', () => {
     ['a negative panic threshold', upstream('    policy: { panicThreshold: -5 }\n'), ['upstreams[0].policy.panicThreshold: must be at least 0, got -5']],
     ['a breaker window shorter than its bucket', upstream('    policy: { circuitBreaker: { window: 500ms } }\n'), ["upstreams[0].policy.circuitBreaker.window: must be a whole number of the breakers' 1s buckets (at least one), got 500ms"]],
     ['a breaker window of 2.5 buckets', upstream('    policy: { circuitBreaker: { window: 2500ms } }\n'), ["upstreams[0].policy.circuitBreaker.window: must be a whole number of the breakers' 1s buckets (at least one), got 2s500ms"]],
+    ['a breaker window of an hour', upstream('    policy: { circuitBreaker: { window: 1h } }\n'), ['upstreams[0].policy.circuitBreaker.window: must be at most 10m (600 buckets), got 1h']],
     ['no half-open probe at all', upstream('    policy: { circuitBreaker: { halfOpenRequests: 0 } }\n'), [expect.stringMatching(/^upstreams\[0\]\.policy\.circuitBreaker\.halfOpenRequests: /)]],
     ['an error threshold of 0%', upstream('    policy: { circuitBreaker: { errorThresholdPercentage: 0 } }\n'), ['upstreams[0].policy.circuitBreaker.errorThresholdPercentage: must be greater than 0, got 0']],
     [
