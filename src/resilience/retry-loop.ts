@@ -78,11 +78,11 @@ export class RetryLoop {
 
   private readonly attempt = (attemptNumber: number): Promise<void> => {
     if (attemptNumber === 1) return Promise.reject(RETRY_DECIDED);
-    const outcome = new Promise<void>((resolve, reject) => {
+    // Sent from inside the executor: a throw rejects the promise p-retry awaits, so none is left unawaited.
+    return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
+      this.host.send();
     });
-    this.host.send();
-    return outcome;
   };
 
   private readonly wait = (context: RetryContext): Promise<void> | undefined => {

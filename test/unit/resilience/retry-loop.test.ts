@@ -3,8 +3,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { REPLAY_BUFFER_LIMIT } from '../../../src/config/defaults.ts';
 import { retryStep } from '../../../src/resilience/retry-step.ts';
+import type { Step } from '../../../src/proxy/call/attempt.ts';
 import { elapse } from '../../helpers/fake-time.ts';
 import { callRig } from '../../helpers/in-memory-forwarder.ts';
+import { sampleValue } from '../observability/prometheus-text.ts';
 
 const loops = vi.hoisted(() => ({ started: 0 }));
 vi.mock('p-retry', async (importOriginal) => {
@@ -18,12 +20,23 @@ vi.mock('p-retry', async (importOriginal) => {
   };
 });
 
-function retryRig(timeoutMs = 10_000, random = 0.5) {
+function retryRig(timeoutMs = 10_000, after: readonly Step[] = []) {
   return callRig({
     addresses: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'],
     timeoutMs,
     policy: { retry: { attempts: 3, backoff: { base: 100, max: 1000 }, on: ['5xx'], bufferLimit: REPLAY_BUFFER_LIMIT } },
-    steps: (clock) => [retryStep({ clock, random: () => random, wallNow: () => 0 })],
+    steps: (clock) => [retryStep({ clock, random: () => 0.5, wallNow: () => 0 }), ...after],
+  });
+}
+
+/** A step whose second dispatch throws: a bug below the retry step, met inside the loop. */
+function throwingOnRetry(): Step {
+  let dispatches = 0;
+  return (next) => ({
+    dispatch(call, handler) {
+      if (++dispatches === 2) throw new Error('a bug below the retry step');
+      return next.dispatch(call, handler);
+    },
   });
 }
 
@@ -90,5 +103,16 @@ describe('the retry loop on p-retry', () => {
     await elapse(r.clock, 1000);
     expect(r.attempts()).toHaveLength(2);
     expect(r.clock.pendingTimers()).toBe(0);
+  });
+
+  it('fails the call as an internal error, rather than leave it hanging, when sending a retry throws', async () => {
+    const r = retryRig(10_000, [throwingOnRetry()]);
+    const { sink } = r.call();
+    r.attempts()[0]!.head(503, {}, true);
+    await elapse(r.clock, 50);
+    expect(sink.failures).toEqual(['502 MESHLET_BAD_UPSTREAM_RESPONSE']);
+    expect(r.clock.pendingTimers()).toBe(0);
+    const metrics = await r.metrics.metricsText();
+    expect(sampleValue(metrics, 'meshlet_internal_errors_total', { site: 'proxy_call' })).toBe(1);
   });
 });
