@@ -8,8 +8,7 @@ import pRetry, { AbortError, type RetryContext } from 'p-retry';
 import type { Clock, TimerHandle } from '../clock.ts';
 
 /** How an attempt's promise rejects when the step retries it: not a TypeError, which p-retry never retries. */
-class RetryDecided extends Error {}
-const RETRY_DECIDED = new RetryDecided('the retry step sends this call again');
+const RETRY_DECIDED = new Error('the retry step sends this call again');
 /** How the loop ends when the step has passed the failure up, or the call was cancelled. */
 const LOOP_ENDED = new Error('the retry step has given the call its outcome');
 const END = new AbortError(LOOP_ENDED);
