@@ -5,9 +5,10 @@
 // head is committed the call never retries. The first attempt goes out as it would without a
 // policy: no timer (unless a per-try timeout is set), no promise, one object per call.
 //
-// p-retry would run this loop on promises and global timers; the loop here is the same
-// decision (attempts, backoff, a predicate on the failure) on the injected Clock, so it costs
-// nothing until an attempt fails and a fake clock drives it in tests.
+// Only the first retryable failure starts p-retry (retry-loop.ts) for the attempts after it.
+// Each decision is still taken here, synchronously, when the failure is seen, so a head is
+// withheld only when it really is retried; the loop carries the decision out and waits the
+// delay taken here on the injected Clock, so a fake clock drives it in tests.
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Clock, Random, TimerHandle } from '../clock.ts';
@@ -15,6 +16,7 @@ import { GRPC_STATUS_NAMES } from '../config/grpc-status.ts';
 import { NO_ATTEMPT, PassThroughAttempt, type Attempt, type AttemptHandler, type CancelReason, type Dispatcher, type Step } from '../proxy/call/attempt.ts';
 import { neverProcessed, type AttemptReason } from '../proxy/call/outcome.ts';
 import type { ProxyCall } from '../proxy/call/proxy-call.ts';
+import { RetryLoop, type RetryLoopHost } from './retry-loop.ts';
 import { backoffMs, SERVER_DELAY_CAP_MS, serverDelay } from './retry-delay.ts';
 import type { RetryRules } from './retry-rules.ts';
 
@@ -45,19 +47,19 @@ class RetryDispatcher implements Dispatcher {
 
 type RetryState = 'trying' | 'committed' | 'done';
 
-class RetryAttempt extends PassThroughAttempt {
+class RetryAttempt extends PassThroughAttempt implements RetryLoopHost {
   private state: RetryState = 'trying';
   /** Retries sent or scheduled so far. */
   private retries = 0;
-  /** The per-try timeout of the attempt out now, or the backoff before the next one. */
+  /** The per-try timeout of the attempt out now. */
   private timer: TimerHandle | undefined;
   /** Numbers the attempts sent; `live` is the one out now (0 for none), so an attempt that ended inside dispatch is not kept. */
   private sent = 0;
   private live = 0;
   /** This call holds one of the upstream's in-flight retries (policy.limits.maxRetries). */
   private holdsRetry = false;
-  /** Made on the first retry or per-try timeout only: the success path builds no closure. */
-  private sendNextBound: (() => void) | undefined;
+  /** Made on the first retry or per-try timeout only: the success path builds neither. */
+  private loop: RetryLoop | undefined;
   private perTryExpiredBound: (() => void) | undefined;
 
   constructor(
@@ -78,6 +80,7 @@ class RetryAttempt extends PassThroughAttempt {
     this.state = 'done';
     const attempt = this.inner;
     this.attemptOver();
+    this.loop?.cancel();
     attempt.cancel(reason);
   }
 
@@ -87,6 +90,7 @@ class RetryAttempt extends PassThroughAttempt {
     const trigger = this.retriedResponse(status, headers, endStream);
     if (trigger !== undefined && this.retry(trigger, undefined, headers)) return false;
     this.state = 'committed';
+    this.loop?.answered();
     return this.handler.onResponseStart(status, headers, endStream, expectTrailers);
   }
 
@@ -96,12 +100,20 @@ class RetryAttempt extends PassThroughAttempt {
       this.attemptOver();
       if (this.retry(reason, reason, undefined)) return;
     }
+    this.fail(reason, message);
+  }
+
+  loopBroke(err: unknown): void {
+    if (this.state === 'trying') this.handler.onInternalError('proxy_call', err);
+  }
+
+  private fail(reason: AttemptReason, message: string): void {
     this.state = 'done';
+    this.loop?.ended();
     this.handler.onError(reason, message);
   }
 
-  private send(): void {
-    this.timer = undefined;
+  send(): void {
     const clock = this.dispatcher.env.clock;
     if (this.rules.perTryTimeoutMs > 0) this.timer = clock.setTimeout((this.perTryExpiredBound ??= () => this.perTryExpired()), this.rules.perTryTimeoutMs);
     const attempt = ++this.sent;
@@ -117,8 +129,7 @@ class RetryAttempt extends PassThroughAttempt {
     attempt.cancel('timeout');
     if (this.state !== 'trying') return;
     if (this.retry('per_try_timeout', 'timeout', undefined)) return;
-    this.state = 'done';
-    this.handler.onError('timeout', `no response within the per-try timeout of ${this.rules.perTryTimeoutMs}ms`);
+    this.fail('timeout', `no response within the per-try timeout of ${this.rules.perTryTimeoutMs}ms`);
   }
 
   /** The attempt out now has ended (or is being ended): its timer and its retry slot go. */
@@ -145,7 +156,7 @@ class RetryAttempt extends PassThroughAttempt {
     return rules.grpcCodes[code] === 1 ? `grpc_${GRPC_STATUS_NAMES[code]!.toLowerCase()}` : undefined;
   }
 
-  /** Schedules the next attempt when everything allows one; false leaves the failure to be passed up. */
+  /** Has the loop send the next attempt when everything allows one; false leaves the failure to be passed up. */
   private retry(trigger: string, reason: AttemptReason | undefined, headers: OutgoingHttpHeaders | undefined): boolean {
     const { call, rules } = this;
     if (reason !== undefined && !rules.reasons.has(reason)) return false;
@@ -167,7 +178,8 @@ class RetryAttempt extends PassThroughAttempt {
     this.live = 0;
     this.inner = NO_ATTEMPT;
     call.upstream.metrics.retried(trigger);
-    this.timer = env.clock.setTimeout((this.sendNextBound ??= () => this.send()), delay);
+    if (this.loop === undefined) this.loop = new RetryLoop(env.clock, this, rules.attempts, delay);
+    else this.loop.retried(delay);
     return true;
   }
 }

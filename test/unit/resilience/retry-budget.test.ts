@@ -7,6 +7,7 @@ import { FakeClock } from '../../../src/clock.ts';
 import { REPLAY_BUFFER_LIMIT } from '../../../src/config/defaults.ts';
 import { RetryBudget, TOKEN_LIFE_MS } from '../../../src/resilience/retry-budget.ts';
 import { retryStep } from '../../../src/resilience/retry-step.ts';
+import { elapse } from '../../helpers/fake-time.ts';
 import { callRig } from '../../helpers/in-memory-forwarder.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
@@ -100,9 +101,9 @@ describe('the retry budget under the retry step', () => {
       for (let answered = 0; sink.status === 0; ) {
         const attempts = rig.attempts();
         for (; answered < attempts.length; answered++) attempts[answered]!.head(503, {}, true);
-        rig.clock.advance(1);
+        await elapse(rig.clock, 1);
       }
-      rig.clock.advance(10);
+      await elapse(rig.clock, 10);
     }
     expect(rig.attempts().length).toBeLessThanOrEqual(calls * 1.2);
     expect(rig.attempts().length).toBeGreaterThan(calls);

@@ -8,6 +8,7 @@ import { LIMITS_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../../src/config/defaul
 import type { RetryConfig } from '../../../src/config/types.ts';
 import { headerValue, type ProxiedRequest } from '../../../src/proxy/call/proxied-request.ts';
 import { retryStep } from '../../../src/resilience/retry-step.ts';
+import { elapse } from '../../helpers/fake-time.ts';
 import { callRig, GET, type DrivenAttempt } from '../../helpers/in-memory-forwarder.ts';
 import { sampleValue } from '../observability/prometheus-text.ts';
 
@@ -53,7 +54,7 @@ describe('what the retry step retries', () => {
     const { sink } = r.call();
     const [first] = r.attempts();
     expect(answer(first!, 503)).toBe(false);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     const second = r.attempts()[1]!;
     expect(second.endpoint).not.toBe(first!.endpoint);
     second.head(200);
@@ -82,27 +83,27 @@ describe('what the retry step retries', () => {
     ['a 503 under connect-failure only', ['connect-failure'], status(503), false],
     ['a reset before the head under connect-failure only', ['connect-failure'], reason('reset_before_headers'), false],
     ['a bad response under 5xx', ['5xx'], reason('bad_response'), false],
-  ])('%s: retried %s', (_name, on, failure, retried) => {
+  ])('%s: retried %s', async (_name, on, failure, retried) => {
     const r = retryRig({ retry: retry({ on }) });
     const { sink } = r.call();
     failure(r.attempts()[0]!);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(r.attempts()).toHaveLength(retried ? 2 : 1);
     if (!retried) expect(sink.status !== 0 || sink.failures.length === 1).toBe(true);
   });
 
-  it('a listed status: 429 and 503 under statuses, not a 500 outside 5xx', () => {
+  it('a listed status: 429 and 503 under statuses, not a 500 outside 5xx', async () => {
     const r = retryRig({ retry: retry({ on: ['connect-failure'], statuses: [429, 503] }) });
     r.call();
     answer(r.attempts()[0]!, 429);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     answer(r.attempts()[1]!, 503);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(r.attempts()).toHaveLength(3);
     const other = retryRig({ retry: retry({ on: ['connect-failure'], statuses: [429] }) });
     const { sink } = other.call();
     answer(other.attempts()[0]!, 500);
-    other.clock.advance(0);
+    await elapse(other.clock, 0);
     expect(other.attempts()).toHaveLength(1);
     expect(sink.status).toBe(500);
   });
@@ -114,11 +115,11 @@ describe('what the retry step retries', () => {
     ['DEADLINE_EXCEEDED under deadline-exceeded', ['deadline-exceeded'], 4, true],
     ['NOT_FOUND under every gRPC trigger', ['unavailable', 'resource-exhausted', 'cancelled', 'deadline-exceeded'], 5, false],
     ['UNAVAILABLE under 5xx (an HTTP trigger)', ['5xx'], 14, false],
-  ])('a trailers-only gRPC %s: retried %s', (_name, on, code, retried) => {
+  ])('a trailers-only gRPC %s: retried %s', async (_name, on, code, retried) => {
     const r = retryRig({ retry: retry({ on }) });
     r.call(GRPC);
     expect(trailersOnly(r.attempts()[0]!, code)).toBe(!retried);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(r.attempts()).toHaveLength(retried ? 2 : 1);
   });
 
@@ -126,7 +127,7 @@ describe('what the retry step retries', () => {
     const r = retryRig();
     const { sink } = r.call();
     answer(r.attempts()[0]!, 503);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     const second = r.attempts()[1]!;
     second.head(200);
     sink.full = true;
@@ -138,13 +139,13 @@ describe('what the retry step retries', () => {
     expect(second.resumes).toBeGreaterThan(0);
   });
 
-  it('gives the client the last failure once the attempts are spent', () => {
+  it('gives the client the last failure once the attempts are spent', async () => {
     const r = retryRig({ retry: retry({ attempts: 3 }) });
     const { sink } = r.call();
     answer(r.attempts()[0]!, 503);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     r.attempts()[1]!.fail('reset_before_headers');
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(answer(r.attempts()[2]!, 502)).toBe(true);
     expect(r.attempts()).toHaveLength(3);
     expect(sink.status).toBe(502);
@@ -152,14 +153,14 @@ describe('what the retry step retries', () => {
 });
 
 describe('what the retry step never retries', () => {
-  it('a failure after the response head was committed: the client is reset, nothing is sent again', () => {
+  it('a failure after the response head was committed: the client is reset, nothing is sent again', async () => {
     const r = retryRig({ retry: retry({ on: ['5xx', 'reset'] }) });
     const { sink } = r.call();
     const [first] = r.attempts();
     first!.head(200);
     first!.data('half');
     first!.fail('reset_after_headers');
-    r.clock.advance(1000);
+    await elapse(r.clock, 1000);
     expect(r.attempts()).toHaveLength(1);
     expect(sink).toMatchObject({ status: 200, text: 'half', resets: 1 });
   });
@@ -174,29 +175,29 @@ describe('what the retry step never retries', () => {
     expect(await text(first.body!)).toBe(whole);
     expect(call.replayable).toBe(false);
     answer(first, 503);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(r.attempts()).toHaveLength(1);
     expect(sink.status).toBe(503);
   });
 
-  it('a non-idempotent method after the endpoint had it, unless retry.methods names it; a connect failure goes again whatever the method', () => {
+  it('a non-idempotent method after the endpoint had it, unless retry.methods names it; a connect failure goes again whatever the method', async () => {
     const r = retryRig();
     const post = r.call({ ...GET, method: 'POST' });
     answer(r.attempts()[0]!, 503);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(r.attempts()).toHaveLength(1);
     expect(post.sink.status).toBe(503);
 
     const connect = retryRig({ retry: retry({ on: ['connect-failure'] }) });
     connect.call({ ...GET, method: 'POST' });
     connect.attempts()[0]!.fail('connect_failed');
-    connect.clock.advance(0);
+    await elapse(connect.clock, 0);
     expect(connect.attempts()).toHaveLength(2);
 
     const allowed = retryRig({ retry: retry({ methods: ['GET', 'POST'] }) });
     allowed.call({ ...GET, method: 'POST' });
     answer(allowed.attempts()[0]!, 503);
-    allowed.clock.advance(0);
+    await elapse(allowed.clock, 0);
     expect(allowed.attempts()).toHaveLength(2);
   });
 
@@ -208,7 +209,7 @@ describe('what the retry step never retries', () => {
     answer(r.attempts()[1]!, 503);
     expect(one.sink.status).toBe(0);
     expect(two.sink.status).toBe(503);
-    r.clock.advance(10);
+    await elapse(r.clock, 10);
     expect(r.attempts()).toHaveLength(3);
     const metrics = await r.metrics.metricsText();
     expect(sampleValue(metrics, 'meshlet_retry_overflows_total', { upstream: 'catalog' })).toBe(1);
@@ -221,7 +222,7 @@ describe('what the retry step never retries', () => {
 });
 
 describe('when the next attempt goes', () => {
-  it('after an exponential backoff with full jitter: random × min(max, base × 2^n)', () => {
+  it('after an exponential backoff with full jitter: random × min(max, base × 2^n)', async () => {
     const r = retryRig({ retry: retry({ attempts: 5, backoff: { base: 10, max: 50 } }), random: 0.5 });
     r.call();
     const waits: number[] = [];
@@ -229,7 +230,7 @@ describe('when the next attempt goes', () => {
       answer(r.attempts()[n]!, 503);
       let waited = 0;
       while (r.attempts().length === n + 1) {
-        r.clock.advance(1);
+        await elapse(r.clock, 1);
         waited++;
       }
       waits.push(waited);
@@ -238,74 +239,74 @@ describe('when the next attempt goes', () => {
     expect(waits).toEqual([5, 10, 20, 25]);
   });
 
-  it('never longer than the cap, whatever the draw', () => {
+  it('never longer than the cap, whatever the draw', async () => {
     for (const draw of [0, 0.25, 0.999]) {
       const r = retryRig({ retry: retry({ attempts: 2, backoff: { base: 40, max: 60 } }), random: draw });
       r.call();
       answer(r.attempts()[0]!, 503);
-      r.clock.advance(Math.max(0, Math.ceil(draw * 40) - 1));
+      await elapse(r.clock, Math.max(0, Math.ceil(draw * 40) - 1));
       expect(r.attempts()).toHaveLength(draw === 0 ? 2 : 1);
       // The first retry's cap is base × 2^0 = 40 ms.
-      r.clock.advance(40);
+      await elapse(r.clock, 40);
       expect(r.attempts()).toHaveLength(2);
     }
   });
 
-  it('after retry-after when the server gives one, in seconds or as a date', () => {
+  it('after retry-after when the server gives one, in seconds or as a date', async () => {
     const r = retryRig({ random: 0 });
     r.call();
     answer(r.attempts()[0]!, 503, { 'retry-after': '2' });
-    r.clock.advance(1999);
+    await elapse(r.clock, 1999);
     expect(r.attempts()).toHaveLength(1);
-    r.clock.advance(1);
+    await elapse(r.clock, 1);
     expect(r.attempts()).toHaveLength(2);
 
     const wall = Date.parse('Tue, 01 Dec 2026 12:00:00 GMT');
     const dated = retryRig({ wallNow: wall });
     dated.call();
     answer(dated.attempts()[0]!, 503, { 'retry-after': 'Tue, 01 Dec 2026 12:00:03 GMT' });
-    dated.clock.advance(2999);
+    await elapse(dated.clock, 2999);
     expect(dated.attempts()).toHaveLength(1);
-    dated.clock.advance(1);
+    await elapse(dated.clock, 1);
     expect(dated.attempts()).toHaveLength(2);
   });
 
-  it('not at all when retry-after is longer than the call has left: the client gets the 503 and its retry-after', () => {
+  it('not at all when retry-after is longer than the call has left: the client gets the 503 and its retry-after', async () => {
     const r = retryRig({ timeoutMs: 1000 });
     const { sink } = r.call();
     expect(answer(r.attempts()[0]!, 503, { 'retry-after': '5' })).toBe(true);
     expect(sink.status).toBe(503);
-    r.clock.advance(1000);
+    await elapse(r.clock, 1000);
     expect(r.attempts()).toHaveLength(1);
   });
 
-  it('after grpc-retry-pushback-ms, and never when the pushback is negative or malformed (gRFC A6)', () => {
+  it('after grpc-retry-pushback-ms, and never when the pushback is negative or malformed (gRFC A6)', async () => {
     const r = retryRig({ retry: retry({ on: ['unavailable'] }), random: 0.9 });
     r.call(GRPC);
     trailersOnly(r.attempts()[0]!, 14, { 'grpc-retry-pushback-ms': '300' });
-    r.clock.advance(299);
+    await elapse(r.clock, 299);
     expect(r.attempts()).toHaveLength(1);
-    r.clock.advance(1);
+    await elapse(r.clock, 1);
     expect(r.attempts()).toHaveLength(2);
 
     for (const pushback of ['-1', 'soon']) {
       const refused = retryRig({ retry: retry({ on: ['unavailable'] }) });
       refused.call(GRPC);
       expect(trailersOnly(refused.attempts()[0]!, 14, { 'grpc-retry-pushback-ms': pushback })).toBe(true);
-      refused.clock.advance(1000);
+      await elapse(refused.clock, 1000);
       expect(refused.attempts()).toHaveLength(1);
     }
   });
 
-  it('after a per-try timeout, which cancels the slow attempt as timed out and tries another endpoint', () => {
+  it('after a per-try timeout, which cancels the slow attempt as timed out and tries another endpoint', async () => {
     const r = retryRig({ retry: retry({ perTryTimeout: 100, on: ['connect-failure'] }) });
     const { sink } = r.call();
     const [first] = r.attempts();
-    r.clock.advance(99);
+    await elapse(r.clock, 99);
     expect(first!.cancelledAs).toBeUndefined();
-    r.clock.advance(1);
+    await elapse(r.clock, 1);
     expect(first!.cancelledAs).toBe('timeout');
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     const second = r.attempts()[1]!;
     expect(second.endpoint).not.toBe(first!.endpoint);
     // The answer to a cancelled attempt reaches nobody.
@@ -314,52 +315,52 @@ describe('when the next attempt goes', () => {
     expect(sink.status).toBe(200);
   });
 
-  it('a per-try timeout on the last attempt fails the call with 504', () => {
+  it('a per-try timeout on the last attempt fails the call with 504', async () => {
     const r = retryRig({ retry: retry({ attempts: 2, perTryTimeout: 100 }) });
     const { sink } = r.call();
-    r.clock.advance(100);
-    r.clock.advance(100);
+    await elapse(r.clock, 100);
+    await elapse(r.clock, 100);
     expect(r.attempts()).toHaveLength(2);
     expect(sink.failures).toEqual(['504 MESHLET_UPSTREAM_TIMEOUT']);
   });
 });
 
 describe('what each attempt of a gRPC call is sent', () => {
-  it('grpc-previous-rpc-attempts on a retry, and nothing added to the first attempt', () => {
+  it('grpc-previous-rpc-attempts on a retry, and nothing added to the first attempt', async () => {
     const r = retryRig({ retry: retry({ on: ['unavailable'] }) });
     r.call(GRPC);
     const [first] = r.attempts();
     expect(headerValue(first!.request.headers, 'grpc-previous-rpc-attempts')).toBeUndefined();
     expect(first!.request).toBe(GRPC);
     trailersOnly(first!, 14);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(headerValue(r.attempts()[1]!.request.headers, 'grpc-previous-rpc-attempts')).toBe('1');
     trailersOnly(r.attempts()[1]!, 14);
-    r.clock.advance(0);
+    await elapse(r.clock, 0);
     expect(headerValue(r.attempts()[2]!.request.headers, 'grpc-previous-rpc-attempts')).toBe('2');
   });
 
-  it("an incoming grpc-timeout caps the call's deadline, and each attempt is sent what is left of it", () => {
+  it("an incoming grpc-timeout caps the call's deadline, and each attempt is sent what is left of it", async () => {
     const r = retryRig({ timeoutMs: 5000, retry: retry({ on: ['unavailable'] }), random: 1 });
     const { sink } = r.call({ ...GRPC, headers: { ...GRPC.headers, 'grpc-timeout': '300m' } });
     expect(headerValue(r.attempts()[0]!.request.headers, 'grpc-timeout')).toBe('300m');
-    r.clock.advance(40);
+    await elapse(r.clock, 40);
     trailersOnly(r.attempts()[0]!, 14);
     // Backoff of 10 ms (random 1 × base): the retry leaves at 50 ms with 250 ms to go.
-    r.clock.advance(10);
+    await elapse(r.clock, 10);
     expect(headerValue(r.attempts()[1]!.request.headers, 'grpc-timeout')).toBe('250m');
-    r.clock.advance(249);
+    await elapse(r.clock, 249);
     expect(sink.failures).toEqual([]);
-    r.clock.advance(1);
+    await elapse(r.clock, 1);
     expect(sink.failures).toEqual(['504 MESHLET_UPSTREAM_TIMEOUT']);
     expect(r.attempts()[1]!.cancelledAs).toBe('timeout');
   });
 
-  it('a policy timeout shorter than grpc-timeout stays the deadline', () => {
+  it('a policy timeout shorter than grpc-timeout stays the deadline', async () => {
     const r = retryRig({ timeoutMs: 100 });
     const { sink } = r.call({ ...GRPC, headers: { ...GRPC.headers, 'grpc-timeout': '10S' } });
     expect(headerValue(r.attempts()[0]!.request.headers, 'grpc-timeout')).toBe('100m');
-    r.clock.advance(100);
+    await elapse(r.clock, 100);
     expect(sink.failures).toEqual(['504 MESHLET_UPSTREAM_TIMEOUT']);
   });
 });
