@@ -21,14 +21,16 @@ export interface FaultResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** p99 over the fault's last 5 s, once detection (breakers, ejections) had its time. */
+  readonly tailP99Ms: number;
   /** The bad instance's share of what the instances received in the fault's last 5 s. */
   readonly badSharePercent: number | undefined;
   /** From the fault until the bad instance's share stayed under 5 %; null: it never did. */
   readonly timeToStopMs: number | null | undefined;
   /** Requests the instances received during the fault per request the client sent in it. */
   readonly amplification: number;
-  /** TCP connections the instances accepted from 1 s after the fault to the end. */
-  readonly acceptsAfterFirstSecond: number;
+  /** TCP connections the instances accepted in the fault's last 5 s (none should while a breaker is open). */
+  readonly tailAccepts: number;
 }
 
 const STOPPED_SHARE = 0.05;
@@ -52,6 +54,7 @@ export function analyse(samples: readonly Sample[], rawPolls: readonly Poll[], f
   const healthy = samples.filter((s) => s.at >= 1000 && s.at < faultAtMs);
   const during = samples.filter((s) => s.at >= faultAtMs);
   const latencies = Float64Array.from(during.map((s) => s.latencyMs)).sort();
+  const tailLatencies = Float64Array.from(during.filter((s) => s.at >= endMs - SHARE_TAIL_MS).map((s) => s.latencyMs)).sort();
   const healthyLatencies = Float64Array.from(healthy.map((s) => s.latencyMs)).sort();
   const ok = during.filter((s) => s.status >= 200 && s.status < 300 && s.fallback === undefined).length;
   const requests = (p: InstanceStats) => p.requests;
@@ -79,9 +82,10 @@ export function analyse(samples: readonly Sample[], rawPolls: readonly Poll[], f
     p50Ms: percentileOfSorted(latencies, 0.5),
     p99Ms: percentileOfSorted(latencies, 0.99),
     maxMs: latencies.length === 0 ? NaN : latencies[latencies.length - 1]!,
+    tailP99Ms: percentileOfSorted(tailLatencies, 0.99),
     badSharePercent,
     timeToStopMs,
     amplification: during.length === 0 ? 0 : counted(polls, faultAtMs, endMs, requests) / during.length,
-    acceptsAfterFirstSecond: counted(polls, faultAtMs + 1000, endMs, (s) => s.accepts),
+    tailAccepts: counted(polls, endMs - SHARE_TAIL_MS, endMs, (s) => s.accepts),
   };
 }

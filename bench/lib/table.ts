@@ -138,7 +138,7 @@ function policyTable(input: ReportInput): string[] {
 function readmeSummary(input: ReportInput): string[] {
   const versions: Readonly<Record<MeshletRowName, string>> = { meshlet: input.machine.node, 'meshlet-policy': input.machine.node, 'meshlet-base': input.machine.node, 'meshlet-node24': input.machine.node24 };
   const node = (row: MeshletRowName): string => (/^v\d/.test(versions[row]) ? `Node ${versions[row].slice(1)}` : row);
-  const runtime = (row: MeshletRowName): string => (row === 'meshlet-base' ? `${node(row)}, ${label(row, input)}` : node(row));
+  const runtime = (row: MeshletRowName): string => (row === 'meshlet-base' ? `${node(row)}, ${label(row, input)}` : row === 'meshlet-policy' ? `${node(row)}, full policy` : node(row));
   const lines = tableSection('Summary for the README',
     ['scenario', 'Meshlet on', 'direct req/s', 'reference req/s', 'HAProxy req/s', 'Meshlet req/s', 'Meshlet p50 / p99 ms', 'Meshlet CPU µs/req', 'Meshlet RSS idle / loaded MiB'], 2);
   for (const scenario of input.scenarios) {

@@ -24,6 +24,15 @@ describe('fault analysis', () => {
     expect(result.healthyP99Ms).toBe(1);
     expect(result.p50Ms).toBe(3);
     expect(result.maxMs).toBe(50);
+    // Nothing was sent in the fault's last 5 s (from 10 s on).
+    expect(result.tailP99Ms).toBeNaN();
+    expect(analyse([...samples, ok(12_000, 7)], polls(() => 10), 5000, 15_000, undefined).tailP99Ms).toBe(7);
+  });
+
+  it('counts the connections accepted in the fault\'s last 5 s only', () => {
+    const withAccepts: Poll[] = [];
+    for (let at = 0; at <= 15_000; at += 250) withAccepts.push({ at, stats: [{ requests: 0, accepts: at < 8000 ? at / 250 : 32, errors: 0 }] });
+    expect(analyse([ok(6000)], withAccepts, 5000, 15_000, undefined).tailAccepts).toBe(0);
   });
 
   it('finds when the bad instance stopped getting traffic, and its share after', () => {
