@@ -129,49 +129,33 @@ describe('an h2c upload that does stall past bodyIdleTimeout', () => {
 });
 
 /**
- * A listener that, once stall() is called, cannot complete TCP handshakes for `blockedMs`: the
- * child process listens with a backlog of 1 and blocks its event loop on the word, fillers fill
- * its accept queue, and the kernel drops further SYNs until the child accepts again (the client
- * retries after ~1 s). Stalled on the word, not at start, so that however long a loaded machine
- * takes to start the agent, its connect comes while the child is blocked.
+ * A listener that cannot complete TCP handshakes for `blockedMs`: a child process listens with
+ * a backlog of 1 and blocks its event loop, `fillers` connections fill its accept queue, and
+ * the kernel drops further SYNs until the child accepts again (the client retries after ~1 s).
  */
-async function listenerThatStalls(blockedMs: number): Promise<{ address: string; stall: () => Promise<void>; accepted: () => number; child: ChildProcess }> {
+async function listenerThatStalls(blockedMs: number): Promise<{ address: string; accepted: () => number; child: ChildProcess }> {
   const script = `const net = require('node:net'); let accepted = 0;
     const server = net.createServer((c) => { c.on('error', () => {}); process.stdout.write('accepted ' + ++accepted + '\\n'); });
-    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => process.stdout.write('port ' + server.address().port + '\\n'));
-    process.stdin.once('data', () => {
-      process.stdout.write('blocked\\n');
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      process.stdout.write('port ' + server.address().port + '\\n');
       const until = Date.now() + ${blockedMs}; while (Date.now() < until);
     });`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanups.push(() => child.kill('SIGKILL'));
   let accepted = 0;
-  let onBlocked: () => void = () => undefined;
   const port = await new Promise<number>((resolve) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
         if (line.startsWith('port ')) resolve(Number(line.slice(5)));
         if (line.startsWith('accepted ')) accepted = Number(line.slice(9));
-        if (line === 'blocked') onBlocked();
       }
     });
   });
-  const stall = async (): Promise<void> => {
-    const blocked = new Promise<void>((resolve) => (onBlocked = resolve));
-    child.stdin!.write('block\n');
-    await blocked;
-    // Linux queues backlog + 1 handshaken connections: once two fillers are in, every further SYN is dropped.
-    let queued = 0;
-    await new Promise<void>((resolve) => {
-      for (let i = 0; i < 4; i++) {
-        const filler = net.connect({ host: '127.0.0.1', port }, () => {
-          if (++queued === 2) resolve();
-        }).on('error', () => undefined);
-        cleanups.push(() => filler.destroy());
-      }
-    });
-  };
-  return { address: `127.0.0.1:${port}`, stall, accepted: () => accepted, child };
+  for (let i = 0; i < 4; i++) {
+    const filler = net.connect({ host: '127.0.0.1', port }).on('error', () => undefined);
+    cleanups.push(() => filler.destroy());
+  }
+  return { address: `127.0.0.1:${port}`, accepted: () => accepted, child };
 }
 
 describe('an h2c endpoint whose TCP connect completes only after the connect timeout', () => {
@@ -188,7 +172,6 @@ describe('an h2c endpoint whose TCP connect completes only after the connect tim
     });
     const clients = new ProxyClients();
     cleanups.push(() => void clients.close());
-    await stalled.stall();
     expect(await clients.send('http1', agent.listeners['upstream:slow-h2']!, { path: '/late' })).toMatchObject({ kind: 'answer', status: 503, code: 'MESHLET_CONNECT_FAILED' });
     // The four fillers and the agent's connection, once the child accepts again and the agent's SYN is retried.
     expect(await eventually(() => stalled.accepted() >= 5, 10_000)).toBe(true);
