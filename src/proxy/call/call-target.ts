@@ -23,7 +23,8 @@ export interface CallTarget {
 
 /** What the endpoint step reads of its target: an endpoint to pick, and where an attempt's start and outcome go. */
 export interface EndpointTarget extends CallTarget {
-  readonly settings: { readonly replayBufferLimit: number; readonly maxPending: number };
+  /** overflowDetail.maxPending: why a call that found the pending queue full is refused, written once per config. */
+  readonly settings: { readonly replayBufferLimit: number; readonly overflowDetail: { readonly maxPending: string } };
   /** Never throws; allocates nothing. */
   pick(request: ProxiedRequest): PickResult;
   wait(waiter: PendingPick): boolean;

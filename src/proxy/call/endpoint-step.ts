@@ -31,7 +31,7 @@ export class EndpointDispatcher<T extends EndpointTarget = Upstream> implements 
     }
     const queued = new QueuedAttempt<T>(this, call, handler);
     if (call.upstream.wait(queued)) return queued;
-    handler.onError('upstream_overflow', `policy.limits.maxPending: the upstream has no endpoint yet and ${call.upstream.settings.maxPending} calls wait for one already`);
+    handler.onError('upstream_overflow', call.upstream.settings.overflowDetail.maxPending);
     return NO_ATTEMPT;
   }
 

@@ -39,7 +39,7 @@ export interface InboundSettings {
   readonly timeoutMs: number;
   readonly replayBufferLimit: number;
   /** Nothing waits for an endpoint: the application is the one endpoint, always there. */
-  readonly maxPending: 0;
+  readonly overflowDetail: { readonly maxPending: string };
   readonly target: ForwarderTarget;
   readonly forwarder: ForwarderSettings;
 }
@@ -66,7 +66,7 @@ export function prepareInbound(config: ServiceConfig, clock: Clock, current?: In
     wireProtocol: WIRE[config.protocol],
     timeoutMs: config.timeout,
     replayBufferLimit: REPLAY_BUFFER_LIMIT,
-    maxPending: 0,
+    overflowDetail: { maxPending: 'an inbound service never waits for an endpoint' },
     target: { transport: config.protocol === 'http' ? 'h1' : 'h2', host: config.target.host, port: config.target.port, connections: CONNECTIONS_DEFAULTS },
     forwarder: { connectTimeoutMs: POLICY_DEFAULTS.connectTimeout },
   };
