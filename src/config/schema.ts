@@ -5,9 +5,10 @@
 import { z } from 'zod';
 import { LISTENERS_DEFAULTS } from './defaults.ts';
 import { address, duration, listenAddress, nonEmptyString } from './fields.ts';
+import { gossipSchema } from './gossip-schema.ts';
 import { listenersSchema } from './listeners-schema.ts';
 import { serviceSchema } from './service-schema.ts';
-import type { AgentConfig, ControlConfig, GossipConfig, HostPort, LogConfig } from './types.ts';
+import type { AgentConfig, ControlConfig, HostPort, LogConfig } from './types.ts';
 import { upstreamSchema } from './upstream-schema.ts';
 
 export const DEFAULT_ADMIN_LISTEN: HostPort = { host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' };
@@ -17,23 +18,6 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 const logSchema = z
   .strictObject({ level: z.enum(LOG_LEVELS).optional(), access: z.boolean().optional() })
   .transform((raw): LogConfig => ({ level: raw.level ?? 'info', access: raw.access ?? false }));
-
-const gossipSchema = z
-  .strictObject({
-    bind: listenAddress,
-    advertise: address.optional(),
-    join: z.array(address).optional(),
-    // The keyring checks each key's bytes; here a key is only required to be written.
-    keys: z.array(nonEmptyString).optional(),
-  })
-  .transform(
-    (raw): GossipConfig => ({
-      bind: raw.bind,
-      ...(raw.advertise ? { advertise: raw.advertise } : {}),
-      join: raw.join ?? [],
-      keys: raw.keys ?? [],
-    }),
-  );
 
 const controlSchema = z
   .strictObject({ address, token: nonEmptyString.optional() })

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DECODE_LIMITS, decodePacket, encodeMessage, encodePacket, GossipDecodeError } from '../../src/gossip/codec.ts';
-import type { GossipMessage, MemberMeta } from '../../src/gossip/messages.ts';
+import { DECODE_LIMITS, decodePacket, encodeMessage, encodePacket, GossipDecodeError } from '../../../src/gossip/codec.ts';
+import type { GossipMessage, MemberMeta } from '../../../src/gossip/messages.ts';
 
 const meta: MemberMeta = {
   services: [{ name: 'orders', address: '127.0.0.1:15006', protocol: 'http', weight: 3, zone: 'a', health: 'passing' }],
