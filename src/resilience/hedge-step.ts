@@ -1,7 +1,8 @@
 // policy.hedge: while a call's attempt is out longer than the hedge delay (fixed, or the p95 of
 // the upstream's recent latencies), another goes to another endpoint, reading the call's body
 // with a reader of its own; the first good response head wins and is committed, the others
-// are cancelled as 'cancelled' (which feeds no latency and blames no endpoint). Only for
+// are cancelled as 'superseded' (which feeds no latency, blames no endpoint and lets an
+// HTTP/1.1 loser finish unseen so its connection stays). Only for
 // idempotent requests and gRPC calls; each hedge spends the shared retry budget. Placed after
 // the retry step: a hedged call whose attempts all fail may still be retried as a whole.
 
@@ -106,7 +107,7 @@ class HedgedCall implements Attempt {
     }
     this.winner = branch;
     this.stopTimer();
-    for (const other of this.branches) if (other !== branch) this.drop(other, 'cancelled');
+    for (const other of this.branches) if (other !== branch) this.drop(other, 'superseded');
     const committed = this.handler.onResponseStart(status, headers, endStream, expectTrailers);
     // Discarded above (the retry step retries the call): this hedged call is over.
     if (!committed) this.done = true;

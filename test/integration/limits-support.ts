@@ -14,6 +14,8 @@ export interface CountingUpstream {
   readonly connections: number;
   /** Of those, the ones still open. */
   readonly openConnections: number;
+  /** Requests not yet answered whose connection is still open. */
+  readonly inProgress: number;
   /** The most requests it had in progress at once. */
   readonly maxConcurrent: number;
   close(): Promise<void>;
@@ -70,7 +72,7 @@ export function pumpBody(stream: ServerHttp2Stream, chunk: Buffer, totalBytes: n
   pump();
 }
 
-async function listening(server: net.Server, counts: { requests: number; connections: number; maxConcurrent: number }): Promise<CountingUpstream> {
+async function listening(server: net.Server, counts: { requests: number; connections: number; inProgress: number; maxConcurrent: number }): Promise<CountingUpstream> {
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
@@ -88,6 +90,9 @@ async function listening(server: net.Server, counts: { requests: number; connect
     },
     get openConnections() {
       return sockets.size;
+    },
+    get inProgress() {
+      return counts.inProgress;
     },
     get maxConcurrent() {
       return counts.maxConcurrent;

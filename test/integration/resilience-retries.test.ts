@@ -138,3 +138,72 @@ describe('hedging through a real agent', () => {
     if (slow.requests > beforeSlow) expect(hedges).toBeGreaterThan(0);
   }, 30_000);
 });
+
+describe('unwanted HTTP/1.1 responses keep their connections', () => {
+  async function callsInSequence(url: string, count: number, gapMs: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      statuses.push(response.status);
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    return statuses;
+  }
+
+  it("a hedge's losing attempt is read to its end, so the slow instance's connection is reused rather than closed per hedge", async () => {
+    const fast = await countingHttp1Upstream();
+    const slow = await countingHttp1Upstream((_req, res) => setTimeout(() => res.end('slow'), 40));
+    counting = [fast, slow];
+    agent = await startAgent({
+      node: 'hedge-drain',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [upstreamConfig('hedged', [fast.address, slow.address], { hedge: { delay: '5ms' }, retry: { budget: { ratio: 1, minPerSecond: 100 } } })],
+    });
+    // round_robin sends every second call to the slow instance; each of those is hedged, and
+    // the gap lets the loser finish before the next one arrives.
+    const statuses = await callsInSequence(`http://${agent.listeners['upstream:hedged']}/items`, 20, 80);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    const hedges = sampleValue(await metricsText(agent), 'meshlet_hedges_total', { upstream: 'hedged' });
+    expect(hedges).toBeGreaterThanOrEqual(8);
+    expect(slow.requests).toBeGreaterThanOrEqual(8);
+    expect(slow.connections).toBeLessThanOrEqual(2);
+  }, 30_000);
+
+  it('a losing attempt that never finishes is cut off after the drain limit, and its connection closed', async () => {
+    const fast = await countingHttp1Upstream();
+    // Its head comes after the hedge has won, then a body that never ends.
+    const stuck = await countingHttp1Upstream((_req, res) => setTimeout(() => res.write('never ends'), 100));
+    counting = [fast, stuck];
+    agent = await startAgent({
+      node: 'hedge-drain-limit',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [upstreamConfig('hedged', [stuck.address, fast.address], { hedge: { delay: '5ms' }, retry: { budget: { ratio: 1, minPerSecond: 100 } } })],
+    });
+    // The first call goes to the stuck instance (round_robin starts at the first endpoint) and is hedged.
+    const response = await fetch(`http://${agent.listeners['upstream:hedged']}/items`);
+    expect(await response.text()).toBe('ok');
+    expect(stuck.requests).toBe(1);
+    const cutOff = Date.now() + 10_000;
+    while (stuck.inProgress > 0 && Date.now() < cutOff) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stuck.inProgress).toBe(0);
+  }, 30_000);
+
+  it('a 503 the retry step discards is read to its end: the failing instance is not sent a new connection per retried call', async () => {
+    const ok = await countingHttp1Upstream();
+    const failing = await countingHttp1Upstream((_req, res) => {
+      res.statusCode = 503;
+      res.end('x'.repeat(2000));
+    });
+    counting = [ok, failing];
+    agent = await startAgent({
+      node: 'retry-drain',
+      admin: { listen: '127.0.0.1:0' },
+      upstreams: [upstreamConfig('retried', [ok.address, failing.address], { retry: { attempts: 2, on: ['5xx'], backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1, minPerSecond: 100 } } })],
+    });
+    const statuses = await callsInSequence(`http://${agent.listeners['upstream:retried']}/items`, 20, 20);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(failing.requests).toBeGreaterThanOrEqual(8);
+    expect(failing.connections).toBeLessThanOrEqual(2);
+  }, 30_000);
+});

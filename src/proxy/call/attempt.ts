@@ -32,8 +32,13 @@ export interface AttemptHandler {
   onInternalError(site: InternalErrorSite, err: unknown): void;
 }
 
-/** Why the call ended an attempt itself; its outcome records it. */
-export type CancelReason = 'cancelled' | 'timeout';
+/**
+ * Why the call ended an attempt itself; its outcome records it ('superseded' as 'cancelled').
+ * 'superseded': another attempt of the same call won (hedging), so this one's answer is not
+ * wanted but its request was sound; a forwarder may let it finish unseen to keep its
+ * connection, since HTTP/1.1 cannot stop one request without closing the connection.
+ */
+export type CancelReason = 'cancelled' | 'timeout' | 'superseded';
 
 export interface Attempt {
   /** Ends the attempt on the wire; its handler hears nothing more. Idempotent. */

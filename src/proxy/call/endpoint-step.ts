@@ -121,7 +121,7 @@ class EndpointAttempt<T extends EndpointTarget> implements Attempt, AttemptHandl
 
   cancel(reason: CancelReason): void {
     if (this.done) return;
-    this.finish(reason);
+    this.finish(reason === 'superseded' ? 'cancelled' : reason);
     this.inner.cancel(reason);
   }
 

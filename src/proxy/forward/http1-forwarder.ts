@@ -2,6 +2,7 @@
 // handler, so the response streams straight to the attempt's handler with back-pressure.
 
 import type { buildConnector as UndiciBuildConnector, Dispatcher, Pool as UndiciPool } from 'undici';
+import type { Clock, TimerHandle } from '../../clock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { AttemptBody } from '../call/replay-body.ts';
@@ -11,7 +12,7 @@ import { EndpointGate, type GatedRequest } from './endpoint-gate.ts';
 import { classifyTransportError } from './transport-errors.ts';
 import { buildConnector, Pool } from './undici-parts.ts';
 import { undiciRefusal } from './undici-request-check.ts';
-import { NO_ATTEMPT, type Attempt, type AttemptHandler } from '../call/attempt.ts';
+import { NO_ATTEMPT, type Attempt, type AttemptHandler, type CancelReason } from '../call/attempt.ts';
 import type { AttemptReason } from '../call/outcome.ts';
 import { isFinalStatus, notFinalStatus, type Forwarder, type ForwarderSettings } from './forwarder.ts';
 import { endToEndResponseHeaders, isSkippableInformational, trailersFromRaw } from '../headers.ts';
@@ -22,7 +23,16 @@ export interface Http1ForwarderOptions {
   readonly port: number;
   readonly connectTimeoutMs: number;
   readonly connections: ConnectionsConfig;
+  readonly clock: Clock;
 }
+
+/**
+ * A response nobody wants any more (a hedge's loser, a head the retry step discarded) is read
+ * to its end and dropped, up to these bounds, so its connection goes back to the pool: HTTP/1.1
+ * cannot stop one request without closing its connection, and a new connection per hedge or
+ * retried 503 would churn the upstream's accept queue. Past them the connection is closed.
+ */
+export const DRAIN_LIMITS = { bytes: 64 * 1024, ms: 1000 } as const;
 
 export class Http1Forwarder implements Forwarder {
   private readonly pool: UndiciPool;
@@ -31,8 +41,10 @@ export class Http1Forwarder implements Forwarder {
   private readonly overflowMessage: string;
   /** Opens the pool's connections; replaced by applySettings, read at each connect. */
   private connector: UndiciBuildConnector.connector;
+  readonly clock: Clock;
 
   constructor(options: Http1ForwarderOptions) {
+    this.clock = options.clock;
     this.connector = buildConnector({ timeout: options.connectTimeoutMs });
     const { maxPerEndpoint, maxQueued } = options.connections;
     this.gate = new EndpointGate(() => maxPerEndpoint, maxQueued);
@@ -104,6 +116,8 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   /** Set once the handler has heard the end, an error or a cancel: it hears nothing more. */
   private over = false;
   private sent = false;
+  /** Set while an unwanted response is read to its end (DRAIN_LIMITS). */
+  private drain: { bytes: number; readonly timer: TimerHandle } | undefined;
 
   constructor(
     readonly request: ProxiedRequest,
@@ -117,11 +131,12 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
     this.forwarder.dispatch(this);
   }
 
-  cancel(): void {
+  cancel(reason: CancelReason): void {
     if (this.over) return;
     this.over = true;
     if (this.forwarder.gate.withdraw(this)) return;
-    this.abortUpstream?.(cancelledByMeshlet);
+    if (reason === 'superseded') this.drainOrAbort();
+    else this.abortUpstream?.(cancelledByMeshlet);
   }
 
   resume(): void {
@@ -153,14 +168,17 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
         // A 204 must not carry Content-Length (§8.6), and HTTP/2 clients refuse one that does.
         if (status === 204) delete headers['content-length'];
         if (!this.handler.onResponseStart(status, headers, true, false)) {
-          this.cancel();
+          this.over = true;
           return true;
         }
         this.over = true;
         this.handler.onEnd(undefined);
         return true;
       }
-      if (!this.handler.onResponseStart(status, headers, false, headers.trailer !== undefined)) this.cancel();
+      if (!this.handler.onResponseStart(status, headers, false, headers.trailer !== undefined)) {
+        this.over = true;
+        this.drainOrAbort();
+      }
     } catch (err) {
       this.internalError(err);
     }
@@ -169,6 +187,11 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
 
   onData(chunk: Buffer): boolean {
     try {
+      if (this.drain !== undefined) {
+        this.drain.bytes += chunk.length;
+        if (this.drain.bytes > DRAIN_LIMITS.bytes) this.stopDraining();
+        return true;
+      }
       return this.over || this.handler.onData(chunk);
     } catch (err) {
       this.internalError(err);
@@ -198,6 +221,27 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
     }
   }
 
+  /**
+   * Reads the rest of an unwanted response (DRAIN_LIMITS) instead of closing its connection.
+   * Before undici wrote the request, onConnect aborts it and the connection is untouched.
+   */
+  private drainOrAbort(): void {
+    if (this.abortUpstream === undefined || !this.sent) return;
+    this.drain = { bytes: 0, timer: this.forwarder.clock.setTimeout(() => this.stopDraining(), DRAIN_LIMITS.ms) };
+    this.resumeUpstream?.();
+  }
+
+  private stopDraining(): void {
+    this.endDrain();
+    this.abortUpstream?.(cancelledByMeshlet);
+  }
+
+  private endDrain(): void {
+    if (this.drain === undefined) return;
+    this.forwarder.clock.clearTimeout(this.drain.timer);
+    this.drain = undefined;
+  }
+
   /** The response cannot be relayed: the upstream request stops, the handler hears why. */
   private abandon(reason: AttemptReason, message: string): void {
     this.over = true;
@@ -212,6 +256,7 @@ class Http1Exchange implements Attempt, GatedRequest, Dispatcher.DispatchHandler
   }
 
   private finished(): void {
+    this.endDrain();
     if (!this.sent) return;
     this.sent = false;
     this.forwarder.gate.release();

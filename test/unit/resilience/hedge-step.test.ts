@@ -29,7 +29,7 @@ describe('the hedge step', () => {
     const [first, hedge] = rig.attempts();
     expect(hedge!.endpoint).not.toBe(first!.endpoint);
     expect(first!.head(200)).toBe(true);
-    expect(hedge!.cancelledAs).toBe('cancelled');
+    expect(hedge!.cancelledAs).toBe('superseded');
     first!.data('first');
     first!.end();
     expect(hedge!.head(200)).toBe(false);
@@ -45,7 +45,7 @@ describe('the hedge step', () => {
     const [first, hedge] = rig.attempts();
     expect(hedge!.head(200, {}, true)).toBe(true);
     hedge!.end();
-    expect(first!.cancelledAs).toBe('cancelled');
+    expect(first!.cancelledAs).toBe('superseded');
     expect(sink.status).toBe(200);
   });
 
