@@ -160,6 +160,9 @@ export class Agent {
         effectiveConfig: () => redactConfig(this.config),
         breakers: () => [...this.slots.values()].flatMap((slot) => slot.upstream.describeBreakers() ?? []),
         forceBreaker: (name, endpoint, state) => this.slots.get(name)?.upstream.forceBreaker(endpoint, state) ?? 'no_upstream',
+        members: () => undefined,
+        gossipKeys: () => undefined,
+        changeGossipKey: () => ({ ok: false, status: 404, error: 'gossip is not configured on this agent' }),
       },
     });
     const failures = await this.commit(this.prepare(this.config));

@@ -23,7 +23,21 @@ export interface AdminSource {
   breakers(): unknown[];
   /** POST /api/v1/breakers/<upstream>/<endpoint>: forces one endpoint's breaker, or gives it back to itself. */
   forceBreaker(upstream: string, endpoint: string, state: BreakerOverrideRequest): 'forced' | 'no_upstream' | 'no_endpoint' | 'no_breaker';
+  /** GET /api/v1/members body; undefined without gossip. */
+  members(): unknown;
+  /** GET /api/v1/gossip/keys body (fingerprints, never keys); undefined without gossip. */
+  gossipKeys(): unknown;
+  /** POST /api/v1/gossip/keys/<action> {"key": base64}: rotates the keyring, as `serf keys`. */
+  changeGossipKey(action: GossipKeyAction, key: string): GossipKeyChangeResult;
 }
+
+export type GossipKeyAction = 'install' | 'use' | 'remove';
+const KEY_ACTIONS: readonly string[] = ['install', 'use', 'remove'] satisfies GossipKeyAction[];
+const KEYS_PREFIX = '/api/v1/gossip/keys/';
+
+export type GossipKeyChangeResult =
+  | { readonly ok: true; readonly keys: unknown }
+  | { readonly ok: false; readonly status: 400 | 404 | 409; readonly error: string };
 
 /** What POST /api/v1/breakers/... takes as {"state": ...}. */
 export type BreakerOverrideRequest = 'open' | 'closed' | 'auto';
@@ -60,6 +74,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     ['/api/v1/config', (res) => sendJson(res, 200, source.effectiveConfig())],
     ['/api/v1/breakers', (res) => sendJson(res, 200, source.breakers())],
     ['/api/v1/events', (res, req) => serveDecisionStream(req, res, opts.decisions, opts.clock, streams)],
+    ['/api/v1/members', (res) => sendGossipView(res, source.members())],
+    ['/api/v1/gossip/keys', (res) => sendGossipView(res, source.gossipKeys())],
   ]);
 
   const server = createServer((req, res) => {
@@ -73,6 +89,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url ?? '/');
     if (path.startsWith(BREAKERS_PREFIX)) return forceBreaker(req, res, path.slice(BREAKERS_PREFIX.length));
+    if (path.startsWith(KEYS_PREFIX)) return changeKey(req, res, path.slice(KEYS_PREFIX.length));
     const route = routes.get(path);
     if (route === undefined) return sendJson(res, 404, { error: 'not found', path });
     // HEAD is answered like GET (node:http drops the body), as HTTP requires of any GET resource.
@@ -83,24 +100,36 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     await route(res, req);
   }
 
-  async function forceBreaker(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+  /** Whether an operator action may go ahead; answered with 405 or 403 when not. */
+  function actionAllowed(req: IncomingMessage, res: ServerResponse, what: string): boolean {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return sendJson(res, 405, { error: 'method not allowed', method: req.method });
+      sendJson(res, 405, { error: 'method not allowed', method: req.method });
+      return false;
     }
     if (!isLoopback(bound.address)) {
-      return sendJson(res, 403, { error: `breakers are forced only through an admin listener bound to loopback; this one is bound to ${bound.address}` });
+      sendJson(res, 403, { error: `${what} only through an admin listener bound to loopback; this one is bound to ${bound.address}` });
+      return false;
     }
+    return true;
+  }
+
+  async function changeKey(req: IncomingMessage, res: ServerResponse, action: string): Promise<void> {
+    if (!KEY_ACTIONS.includes(action)) return sendJson(res, 404, { error: 'expected /api/v1/gossip/keys/install, /use or /remove' });
+    if (!actionAllowed(req, res, 'gossip keys are changed')) return;
+    const key = jsonField(await readBody(req), 'key');
+    if (typeof key !== 'string') return sendJson(res, 400, { error: 'expected a JSON body {"key": "<base64 of 32 bytes>"}' });
+    const result = source.changeGossipKey(action as GossipKeyAction, key);
+    if (result.ok) return sendJson(res, 200, result.keys);
+    return sendJson(res, result.status, { error: result.error });
+  }
+
+  async function forceBreaker(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    if (!actionAllowed(req, res, 'breakers are forced')) return;
     const parts = rest.split('/');
     const [upstream, endpoint] = parts.map((p) => safeDecode(p));
     if (parts.length !== 2 || !upstream || !endpoint) return sendJson(res, 404, { error: 'expected /api/v1/breakers/<upstream>/<endpoint address>' });
-    const body = await readBody(req);
-    let state: unknown;
-    try {
-      state = body === undefined ? undefined : (JSON.parse(body) as { state?: unknown }).state;
-    } catch {
-      state = undefined;
-    }
+    const state = jsonField(await readBody(req), 'state');
     if (typeof state !== 'string' || !OVERRIDES.includes(state)) return sendJson(res, 400, { error: 'expected a JSON body {"state": "open" | "closed" | "auto"}' });
     const result = source.forceBreaker(upstream, endpoint, state as BreakerOverrideRequest);
     if (result === 'forced') return sendJson(res, 200, { upstream, endpoint, state });
@@ -137,6 +166,22 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback: only processes on this host reach such a listener. */
 export function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** `field` of a JSON object body; undefined when the body is missing, not JSON or not an object. */
+function jsonField(body: string | undefined, field: string): unknown {
+  if (body === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[field] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sendGossipView(res: ServerResponse, view: unknown): void {
+  if (view === undefined) sendJson(res, 404, { error: 'gossip is not configured on this agent' });
+  else sendJson(res, 200, view);
 }
 
 function safeDecode(part: string): string | undefined {

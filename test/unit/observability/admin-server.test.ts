@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLoopback, startAdminServer, type AdminServer, type AdminSource, type BreakerOverrideRequest } from '../../../src/observability/admin-server.ts';
+import { isLoopback, startAdminServer, type AdminServer, type AdminSource, type BreakerOverrideRequest, type GossipKeyAction, type GossipKeyChangeResult } from '../../../src/observability/admin-server.ts';
 import { systemClock } from '../../../src/clock.ts';
 import { DecisionLog } from '../../../src/observability/decisions.ts';
 import { MAX_EVENT_READERS } from '../../../src/observability/decision-stream.ts';
@@ -36,6 +36,20 @@ class FakeSource implements AdminSource {
     if (endpoint !== '10.0.0.7:8080') return 'no_endpoint';
     this.forced.push([upstream, endpoint, state]);
     return 'forced';
+  }
+  memberView: unknown = { self: { node: 'orders-1' }, members: [] };
+  keyView: unknown = { keys: [{ fingerprint: 'ab12', primary: true }] };
+  keyChanges: [GossipKeyAction, string][] = [];
+  members(): unknown {
+    return this.memberView;
+  }
+  gossipKeys(): unknown {
+    return this.keyView;
+  }
+  changeGossipKey(action: GossipKeyAction, key: string): GossipKeyChangeResult {
+    if (key === 'bad') return { ok: false, status: 400, error: 'gossip key: must be base64 of 32 bytes' };
+    this.keyChanges.push([action, key]);
+    return { ok: true, keys: this.keyView };
   }
 }
 
@@ -258,5 +272,34 @@ describe('admin server breakers', () => {
   it('takes overrides only on a loopback listener', () => {
     expect(['127.0.0.1', '127.3.0.1', '::1', '::ffff:127.0.0.1'].map(isLoopback)).toEqual([true, true, true, true]);
     expect(['0.0.0.0', '::', '10.0.0.7', '::ffff:10.0.0.7', '128.0.0.1'].map(isLoopback)).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('admin server gossip', () => {
+  async function post(path: string, body: string) {
+    const res = await request(`http://127.0.0.1:${server.address.port}${path}`, { method: 'POST', body, dispatcher: client });
+    return { status: res.statusCode, body: JSON.parse(await res.body.text()) as Record<string, unknown> };
+  }
+
+  it('shows members and key fingerprints, or 404 naming gossip when it is not configured', async () => {
+    expect(JSON.parse((await get('/api/v1/members')).body)).toEqual(source.memberView);
+    expect(JSON.parse((await get('/api/v1/gossip/keys')).body)).toEqual(source.keyView);
+    source.memberView = undefined;
+    source.keyView = undefined;
+    for (const path of ['/api/v1/members', '/api/v1/gossip/keys']) {
+      const res = await get(path);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body).error).toMatch(/gossip is not configured/);
+    }
+  });
+
+  it('installs, uses and removes keys by POST, and refuses a bad body, an unknown action and GET', async () => {
+    for (const action of ['install', 'use', 'remove'] as const) expect((await post(`/api/v1/gossip/keys/${action}`, '{"key":"k1"}')).status).toBe(200);
+    expect(source.keyChanges).toEqual([['install', 'k1'], ['use', 'k1'], ['remove', 'k1']]);
+    expect(await post('/api/v1/gossip/keys/install', '{"key":"bad"}')).toEqual({ status: 400, body: { error: 'gossip key: must be base64 of 32 bytes' } });
+    expect((await post('/api/v1/gossip/keys/install', 'k1')).status).toBe(400);
+    expect((await post('/api/v1/gossip/keys/rotate', '{"key":"k1"}')).status).toBe(404);
+    expect((await get('/api/v1/gossip/keys/install')).status).toBe(405);
+    expect(source.keyChanges).toHaveLength(3);
   });
 });
