@@ -172,8 +172,8 @@ describe('unwanted HTTP/1.1 responses keep their connections', () => {
 
   it('a losing attempt that never finishes is cut off after the drain limit, and its connection closed', async () => {
     const fast = await countingHttp1Upstream();
-    // Its head comes after the hedge has won, then a body that never ends.
-    const stuck = await countingHttp1Upstream((_req, res) => setTimeout(() => res.write('never ends'), 100));
+    // Its head comes long after the hedge has won (on a loaded machine too), then a body that never ends.
+    const stuck = await countingHttp1Upstream((_req, res) => setTimeout(() => res.write('never ends'), 2000));
     counting = [fast, stuck];
     agent = await startAgent({
       node: 'hedge-drain-limit',
