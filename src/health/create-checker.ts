@@ -9,6 +9,6 @@ import { TcpChecker } from './tcp-checker.ts';
 
 export function createChecker(target: HostPort, health: HealthCheckConfig, clock: Clock): HealthChecker {
   if (health.http !== undefined) return new HttpChecker(target, health.http, health.timeout, clock);
-  if (health.grpc !== undefined) return new GrpcChecker(target, health.grpc === true ? '' : health.grpc, health.timeout, clock);
+  if (health.grpc !== undefined) return new GrpcChecker(target, health.grpc === true ? '' : health.grpc, health, clock);
   return new TcpChecker(target, health.timeout, clock);
 }

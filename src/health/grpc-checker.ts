@@ -8,7 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.ts';
 import { formatHostPort } from '../config/address.ts';
-import type { HostPort } from '../config/types.ts';
+import type { HealthCheckConfig, HostPort } from '../config/types.ts';
 import { boundedCheck, failed, passed, type CheckResult, type HealthChecker } from './check-result.ts';
 
 // src/health and dist/health are both two levels below the package root, where proto/ is.
@@ -43,15 +43,20 @@ export class GrpcChecker implements HealthChecker {
   constructor(
     target: HostPort,
     private readonly service: string,
-    private readonly timeoutMs: number,
+    private readonly config: Pick<HealthCheckConfig, 'interval' | 'timeout'>,
     private readonly clock: Clock,
   ) {
     const Health = healthClientConstructor();
-    this.client = new Health(formatHostPort(target.host, target.port), grpc.credentials.createInsecure()) as unknown as HealthClient;
+    // grpc-js backs off reconnecting up to 2 minutes; a service back up must be seen within an interval.
+    const options: grpc.ChannelOptions = {
+      'grpc.initial_reconnect_backoff_ms': Math.min(1000, config.interval),
+      'grpc.max_reconnect_backoff_ms': config.interval,
+    };
+    this.client = new Health(formatHostPort(target.host, target.port), grpc.credentials.createInsecure(), options) as unknown as HealthClient;
   }
 
   check(): Promise<CheckResult> {
-    return boundedCheck(this.clock, this.timeoutMs, (settle) => {
+    return boundedCheck(this.clock, this.config.timeout, (settle) => {
       const call = this.client.Check({ service: this.service }, new grpc.Metadata(), {}, (err, response) => {
         if (err) settle(failed(callErrorReason(err)));
         else if (response?.status === 'SERVING') settle(passed('SERVING'));

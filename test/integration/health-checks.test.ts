@@ -223,6 +223,16 @@ describe('gRPC health check', () => {
     expect(m.transitions[0]).toMatch(/^web: unknown → failing \(gRPC UNIMPLEMENTED/);
   });
 
+  it('fails with UNAVAILABLE when nothing listens', async () => {
+    const server = createServer();
+    const target = await listen(server);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const m = monitored(target, { grpc: true });
+    await m.first();
+    expect(m.transitions).toHaveLength(1);
+    expect(m.transitions[0]).toMatch(/^web: unknown → failing \(gRPC UNAVAILABLE/);
+  });
+
   it('fails a target that never answers, at the timeout', async () => {
     const server = createServer(() => undefined);
     const connections = trackConnections(server);
@@ -308,5 +318,31 @@ describe('the local services together', () => {
     expect(local.health('unchecked')).toBe('unknown');
     await local.stop();
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('on a reload keeps the monitor of an unchanged check and starts a changed or new one afresh', async () => {
+    const server = createServer((socket) => socket.resume());
+    const target = await listen(server);
+    const clock = new FakeClock();
+    const metrics = new CountingMetrics();
+    const tcp = { tcp: true as const };
+    const local = new LocalHealth([service('kept', target, tcp), service('changed', target, tcp), service('removed', target, tcp)], { clock, metrics });
+    const seen: string[] = [];
+    local.subscribe((t) => seen.push(`${t.service}: ${t.previous} → ${t.current} (${t.reason})`));
+    cleanups.push(() => local.stop());
+    local.start();
+    await local.idle();
+    seen.length = 0;
+
+    await local.update([service('kept', target, tcp), service('changed', target, { ...tcp, fall: 5 }), service('added', target, tcp)]);
+    await local.idle();
+    expect(seen).toEqual([
+      'changed: passing → unknown (health check changed)',
+      'removed: passing → unknown (health check removed)',
+      'changed: unknown → passing (connected)',
+      'added: unknown → passing (connected)',
+    ]);
+    expect(metrics.counts.get('kept pass')).toBe(1);
+    expect(local.health('removed')).toBe('unknown');
   });
 });
