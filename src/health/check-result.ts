@@ -16,7 +16,8 @@ export interface CheckResult {
 
 /** One kind of check against one local service; check() never rejects. */
 export interface HealthChecker {
-  check(): Promise<CheckResult>;
+  /** `signal` abandons the check at once (the monitor is stopping): it fails as "stopped". */
+  check(signal: AbortSignal): Promise<CheckResult>;
   /** Releases what the checker keeps between checks (the gRPC channel). */
   close(): void;
 }
@@ -24,22 +25,35 @@ export interface HealthChecker {
 export const passed = (reason: string): CheckResult => ({ outcome: 'pass', reason });
 export const failed = (reason: string): CheckResult => ({ outcome: 'fail', reason });
 
+const STOPPED = failed('stopped');
+
+export interface CheckBounds {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
 /**
  * Starts an attempt through `begin`, which returns how to abandon it (destroy the socket,
- * cancel the call). The abandon runs once the result is known, whichever way it came.
+ * cancel the call). The abandon runs once the result is known, whichever way it came: the
+ * answer, the timeout or the signal.
  */
-export function boundedCheck(clock: Clock, timeoutMs: number, begin: (settle: (result: CheckResult) => void) => () => void): Promise<CheckResult> {
+export function boundedCheck({ clock, timeoutMs, signal }: CheckBounds, begin: (settle: (result: CheckResult) => void) => () => void): Promise<CheckResult> {
+  if (signal.aborted) return Promise.resolve(STOPPED);
   return new Promise((resolve) => {
     let settled = false;
     let abandon: (() => void) | undefined;
+    const onAbort = (): void => settle(STOPPED);
     const settle = (result: CheckResult): void => {
       if (settled) return;
       settled = true;
       clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       abandon?.();
       resolve(result);
     };
     const timer = clock.setTimeout(() => settle({ outcome: 'timeout', reason: `timeout after ${formatDuration(timeoutMs)}` }), timeoutMs);
+    signal.addEventListener('abort', onAbort);
     try {
       abandon = begin(settle);
     } catch (err) {

@@ -55,8 +55,8 @@ export class GrpcChecker implements HealthChecker {
     this.client = new Health(formatHostPort(target.host, target.port), grpc.credentials.createInsecure(), options) as unknown as HealthClient;
   }
 
-  check(): Promise<CheckResult> {
-    return boundedCheck(this.clock, this.config.timeout, (settle) => {
+  check(signal: AbortSignal): Promise<CheckResult> {
+    return boundedCheck({ clock: this.clock, timeoutMs: this.config.timeout, signal }, (settle) => {
       const call = this.client.Check({ service: this.service }, new grpc.Metadata(), {}, (err, response) => {
         if (err) settle(failed(callErrorReason(err)));
         else if (response?.status === 'SERVING') settle(passed('SERVING'));

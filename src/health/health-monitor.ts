@@ -30,6 +30,8 @@ export class HealthMonitor {
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Abandons the running check when the monitor stops, so stopping waits for no timeout. */
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly service: string,
@@ -55,11 +57,12 @@ export class HealthMonitor {
     return this.running ?? Promise.resolve();
   }
 
-  /** No check starts after this; the one running is waited for and its result dropped. */
+  /** No check starts after this; the one running is abandoned and its result dropped. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) this.deps.clock.clearInterval(this.timer);
     this.timer = undefined;
+    this.stopping.abort();
     await this.running;
     this.checker.close();
   }
@@ -70,7 +73,7 @@ export class HealthMonitor {
   }
 
   private async checkOnce(): Promise<void> {
-    const result = await this.checker.check();
+    const result = await this.checker.check(this.stopping.signal);
     if (this.stopped) return;
     this.deps.metrics.checkCompleted(this.service, result.outcome);
     const previous = this.streak.health;

@@ -16,8 +16,8 @@ export class HttpChecker implements HealthChecker {
     private readonly clock: Clock,
   ) {}
 
-  check(): Promise<CheckResult> {
-    return boundedCheck(this.clock, this.timeoutMs, (settle) => {
+  check(signal: AbortSignal): Promise<CheckResult> {
+    return boundedCheck({ clock: this.clock, timeoutMs: this.timeoutMs, signal }, (settle) => {
       // agent: false: no pool keeps the socket once the check is over.
       const req = request({ host: this.target.host, port: this.target.port, path: this.path, method: 'GET', headers: HEADERS, agent: false });
       req.on('response', (res) => {

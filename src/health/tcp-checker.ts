@@ -12,8 +12,8 @@ export class TcpChecker implements HealthChecker {
     private readonly clock: Clock,
   ) {}
 
-  check(): Promise<CheckResult> {
-    return boundedCheck(this.clock, this.timeoutMs, (settle) => {
+  check(signal: AbortSignal): Promise<CheckResult> {
+    return boundedCheck({ clock: this.clock, timeoutMs: this.timeoutMs, signal }, (settle) => {
       const socket = connect({ host: this.target.host, port: this.target.port });
       socket.once('connect', () => settle(passed('connected')));
       socket.on('error', (err) => settle(failed(errorReason(err))));

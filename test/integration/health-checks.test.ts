@@ -250,12 +250,11 @@ describe('the monitor', () => {
   /** A checker whose each check waits until the test answers it. */
   function heldChecker() {
     const pending: ((pass: boolean) => void)[] = [];
-    let closed = false;
     const checker: HealthChecker = {
       check: () => new Promise((resolve) => pending.push((pass) => resolve({ outcome: pass ? 'pass' : 'fail', reason: pass ? 'ok' : 'bad' }))),
-      close: () => void (closed = true),
+      close: () => undefined,
     };
-    return { checker, pending, closed: () => closed };
+    return { checker, pending };
   }
 
   it('does not start a second check while one is still running', async () => {
@@ -272,21 +271,27 @@ describe('the monitor', () => {
     expect(held.pending).toHaveLength(2);
   });
 
-  it('stops cleanly: no timer left, the running check waited for and its result dropped, the checker closed', async () => {
-    const held = heldChecker();
-    const clock = new FakeClock();
-    const transitions: HealthTransition[] = [];
-    const monitor = new HealthMonitor('web', { interval: 1000, timeout: 1000, fall: 1, rise: 1 }, held.checker, { clock, metrics: new CountingMetrics(), onTransition: (t) => transitions.push(t) });
-    monitor.start();
-    const stopped = monitor.stop();
-    expect(clock.pendingTimers()).toBe(0);
-    expect(held.closed()).toBe(false);
-    held.pending[0]!(true);
-    await stopped;
-    expect(held.closed()).toBe(true);
-    expect(transitions).toEqual([]);
-    clock.advance(5000);
-    expect(held.pending).toHaveLength(1);
+  it('stops cleanly: the running check abandoned at once, its socket closed, no timer left, no result reported', async () => {
+    const server = createHttpServer(() => undefined);
+    let requests = 0;
+    let arrived: () => void = () => undefined;
+    server.on('request', () => {
+      requests++;
+      arrived();
+    });
+    const connections = trackConnections(server);
+    const m = monitored(await listen(server), { http: '/healthz' });
+    const requestSeen = new Promise<void>((resolve) => (arrived = resolve));
+    m.monitor.start();
+    await requestSeen;
+    await m.monitor.stop();
+    expect(m.clock.pendingTimers()).toBe(0);
+    await connections.allClosed();
+    m.clock.advance(30_000);
+    await m.monitor.idle();
+    expect(requests).toBe(1);
+    expect(m.transitions).toEqual([]);
+    expect(m.monitor.health).toBe('unknown');
   });
 });
 
