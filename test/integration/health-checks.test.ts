@@ -233,6 +233,17 @@ describe('gRPC health check', () => {
     expect(m.transitions[0]).toMatch(/^web: unknown → failing \(gRPC UNAVAILABLE/);
   });
 
+  it('fails a target that answers garbage instead of HTTP/2, and closes the connection', async () => {
+    const server = createServer((socket) => socket.resume().end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const connections = trackConnections(server);
+    const m = monitored(await listen(server), { grpc: true });
+    await m.first();
+    expect(m.transitions).toHaveLength(1);
+    expect(m.transitions[0]).toMatch(/^web: unknown → failing \(gRPC (UNAVAILABLE|INTERNAL)/);
+    await m.monitor.stop();
+    await connections.allClosed();
+  });
+
   it('fails a target that never answers, at the timeout', async () => {
     const server = createServer(() => undefined);
     const connections = trackConnections(server);
