@@ -35,7 +35,7 @@ const SKIP_MESSAGE: Readonly<Record<SkipReason, string>> = {
 };
 
 export class EndpointDiscovery {
-  private upstreams: readonly UpstreamConfig[];
+  private upstreams: readonly UpstreamConfig[] = [];
   /** Per upstream, what the sink was last given (or the upstream was committed with), as text. */
   private readonly published = new Map<string, string>();
   /** Per upstream, its config as text, to tell a changed one on setUpstreams. */
@@ -48,7 +48,6 @@ export class EndpointDiscovery {
 
   constructor(private readonly options: EndpointDiscoveryOptions) {
     this.local = { node: options.node, status: 'alive', meta: EMPTY_META };
-    this.upstreams = [];
     this.adopt(options.upstreams);
   }
 
