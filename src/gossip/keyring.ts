@@ -9,6 +9,7 @@
 // Key bytes are held as KeyObjects and never leave this file: operators see fingerprints.
 
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
+import { GossipError } from './gossip-error.ts';
 
 export const GOSSIP_KEY_BYTES = 32;
 /** Each frame that fails is tried against every key, so the ring stays small. */
@@ -51,13 +52,9 @@ export type KeyringErrorCode =
   | 'MESHLET_GOSSIP_KEY_IS_PRIMARY'
   | 'MESHLET_GOSSIP_KEYRING_FULL';
 
-/** A refused rotation step; callers key on `code`, never on the message. */
-export class KeyringError extends Error {
+/** A refused rotation step. */
+export class KeyringError extends GossipError<KeyringErrorCode> {
   override readonly name = 'KeyringError';
-
-  constructor(readonly code: KeyringErrorCode, message: string) {
-    super(message);
-  }
 }
 
 export interface KeyInfo {

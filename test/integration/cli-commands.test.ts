@@ -123,7 +123,7 @@ describe('meshlet CLI', () => {
   });
 
   it('refuses the documented example config without MESHLET_TOKEN, naming the variable', async () => {
-    const env = { ...process.env, MESHLET_GOSSIP_KEY: Buffer.alloc(32).toString('base64') };
+    const env: NodeJS.ProcessEnv = { ...process.env, MESHLET_GOSSIP_KEY: Buffer.alloc(32).toString('base64') };
     delete env.MESHLET_TOKEN;
     const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], env);
     expect(result.code).toBe(1);
