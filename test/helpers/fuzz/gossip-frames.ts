@@ -11,7 +11,7 @@ import { generateGossipKey, Keyring, SEAL_OVERHEAD } from '../../../src/gossip/k
 import { SealedTransport } from '../../../src/gossip/sealed-transport.ts';
 import type { Transport } from '../../../src/gossip/transport.ts';
 import type { DropReason } from '../../../src/gossip/wire-metrics.ts';
-import { CountingWireMetrics } from '../counting-wire-metrics.ts';
+import { CountingWireMetrics } from '../gossip-wire.ts';
 
 export interface HostileFrame {
   readonly kind: 'random' | 'truncated' | 'bit-flip' | 'wrong-key' | 'version' | 'replay' | 'oversize';
