@@ -93,3 +93,16 @@ export function reasonCounts(frames: readonly HostileFrame[]): Partial<Record<Dr
   for (const frame of frames) counts[frame.reason] = (counts[frame.reason] ?? 0) + 1;
   return counts;
 }
+
+/**
+ * `count` hostile frames, drawn lazily in chunks from `seed`, for a load that would not fit
+ * in memory at once (the bench sends a million to a real agent). Deliver `source.delivered`
+ * first, or its replays count as whatever they are: frames a member sent.
+ */
+export function* hostileFrames(source: FrameSource, count: number, seed: number): Generator<HostileFrame> {
+  const arbitrary = hostileFrame(source);
+  const chunk = 10_000;
+  for (let drawn = 0; drawn < count; drawn += chunk) {
+    yield* fc.sample(arbitrary, { numRuns: Math.min(chunk, count - drawn), seed: seed + drawn });
+  }
+}
