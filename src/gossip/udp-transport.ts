@@ -234,11 +234,17 @@ export class UdpTransport implements Transport {
       if (!stream.answered) this.metrics.streamRefused('timeout');
       socket.destroy();
     }, this.streamTimeoutMs);
+    // The peer finished its side before a whole request: nothing more is coming.
+    const onEnd = (): void => {
+      this.metrics.packetDropped('truncated');
+      socket.destroy();
+    };
     const onData = (chunk: Buffer): void => {
       this.metrics.bytes('in', chunk.length);
       const request = reader.push(chunk);
       if (request === undefined) return;
       socket.off('data', onData);
+      socket.off('end', onEnd);
       socket.pause();
       if (request === 'oversize') {
         this.metrics.packetDropped('oversize');
@@ -248,6 +254,7 @@ export class UdpTransport implements Transport {
       void this.answer(socket, from, request, stream);
     };
     socket.on('data', onData);
+    socket.once('end', onEnd);
     socket.on('error', () => {
       if (!stream.answered) this.metrics.streamRefused('error');
     });

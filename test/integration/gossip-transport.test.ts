@@ -206,6 +206,16 @@ describe('the sealed UDP/TCP transport on 127.0.0.1', () => {
     expect(Buffer.from(await peer.sealed.exchange(node.sealed.localAddress, Buffer.from('after'), 5_000)).toString()).toBe('re: after');
   });
 
+  it('closes at once a stream that ends mid-frame, without waiting for the stream timeout', async () => {
+    const node = await startNode({ streamTimeoutMs: 60_000 });
+    const socket = await connect(node.udp.port);
+    const closed = closedBy(socket);
+    socket.end(Buffer.concat([lengthPrefix(100), Buffer.alloc(50)]));
+    expect(await closed).toEqual(Buffer.alloc(0));
+    expect(node.metrics.dropped).toEqual({ truncated: 1 });
+    expect(node.requests).toHaveLength(0);
+  });
+
   it('survives a peer that resets mid-frame', async () => {
     const node = await startNode();
     const socket = await connect(node.udp.port);
