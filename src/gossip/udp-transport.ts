@@ -1,9 +1,11 @@
 // The real network under the gossip protocol (memberlist's net_transport.go): a UDP socket
 // for datagrams and a TCP server on the same host:port for exchanges, one length-prefixed
 // request and one length-prefixed answer per connection. Nothing a peer does reaches beyond
-// the limits below: a datagram over maxPacketSize and a frame over maxExchangeSize are dropped
-// before they are read into memory, inbound streams past maxInboundStreams are closed at
-// accept, and a stream not done within streamTimeoutMs is cut. No socket error escapes.
+// the limits below: a datagram over maxPacketSize is dropped unread, a frame whose length
+// prefix is over maxExchangeSize is cut before any of it is kept, inbound streams past
+// maxInboundStreams are closed at accept, and a stream not done within streamTimeoutMs is
+// cut; so inbound exchanges hold at most maxInboundStreams × maxExchangeSize (128 MiB by
+// default). No socket error escapes.
 
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
