@@ -1,4 +1,4 @@
-// `meshlet` command line: agent, validate, demo. Each command loads its own modules when it
+// `meshlet` command line: agent, validate, keygen, demo. Each command loads its own modules when it
 // runs, so the long-running agent never holds what only validate (zod, yaml) or the demo
 // (grpc-js) needs.
 
@@ -29,6 +29,14 @@ program
   .action(async (opts: { config: string }) => {
     const { runValidate } = await import('./validate-command.ts');
     process.exitCode = await runValidate(opts.config);
+  });
+
+program
+  .command('keygen')
+  .description('print a new gossip key (32 random bytes, base64) for gossip.keys')
+  .action(async () => {
+    const { runKeygen } = await import('./keygen-command.ts');
+    process.exitCode = runKeygen();
   });
 
 program

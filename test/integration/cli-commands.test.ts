@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/cli/demo/repo-root.ts';
+import { parseGossipKey } from '../../src/gossip/keyring.ts';
 
 interface Run {
   readonly code: number;
@@ -105,8 +106,9 @@ describe('meshlet CLI', () => {
     expect(result.stdout).toBe('examples/agent.local.yaml: valid (2 upstreams, 0 services)\n');
   });
 
-  it('validates the documented example config with MESHLET_TOKEN set and warns about what is not enforced yet', async () => {
-    const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], { ...process.env, MESHLET_TOKEN: 'secret' });
+  it('validates the documented example config with MESHLET_TOKEN and MESHLET_GOSSIP_KEY set and warns about what is not enforced yet', async () => {
+    const key = (await meshlet(['keygen'])).stdout.trim();
+    const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], { ...process.env, MESHLET_TOKEN: 'secret', MESHLET_GOSSIP_KEY: key });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('examples/agent.yaml: valid (2 upstreams, 1 services)\n');
     const warnings = result.stderr.trim().split('\n');
@@ -117,13 +119,33 @@ describe('meshlet CLI', () => {
     // Retries are enforced: no warning says otherwise.
     expect(result.stderr).not.toContain('policy.retry');
     expect(result.stderr).not.toContain('secret');
+    expect(result.stderr).not.toContain(key);
   });
 
   it('refuses the documented example config without MESHLET_TOKEN, naming the variable', async () => {
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, MESHLET_GOSSIP_KEY: Buffer.alloc(32).toString('base64') };
     delete env.MESHLET_TOKEN;
     const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('control.token: environment variable MESHLET_TOKEN is not set');
+  });
+
+  it('keygen prints a new gossip key, 32 random bytes in base64, and exits 0', async () => {
+    const [first, second] = await Promise.all([meshlet(['keygen']), meshlet(['keygen'])]);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+    const parsed = parseGossipKey(first.stdout.trimEnd());
+    expect(parsed.ok && parsed.key.length).toBe(32);
+    expect(second.stdout).not.toBe(first.stdout);
+  });
+
+  it('refuses a config whose gossip key is not 32 bytes, naming the key and never printing it', async () => {
+    const short = Buffer.from('twelve bytes').toString('base64');
+    const path = join(dir, 'short-key.yaml');
+    await writeFile(path, `gossip:\n  bind: 127.0.0.1:7946\n  keys: ["${short}"]\nupstreams:\n  - name: catalog\n`);
+    const result = await meshlet(['validate', '-c', path]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('gossip.keys[0]: must be base64 of 32 bytes (make one with `meshlet keygen`), got 12 bytes');
+    expect(result.stderr).not.toContain(short);
   });
 });

@@ -6,6 +6,9 @@ import type { AgentConfig } from '../../../src/config/types.ts';
 // examples/agent.yaml is the config users copy: every section the agent knows, in the shape they write.
 const fullExample = new URL('../../../examples/agent.yaml', import.meta.url);
 const localExample = new URL('../../../examples/agent.local.yaml', import.meta.url);
+// The example takes its gossip key from the environment, as a deployment would.
+const GOSSIP_KEY = Buffer.alloc(32, 7).toString('base64');
+const exampleEnv = { MESHLET_TOKEN: 't0ken', MESHLET_GOSSIP_KEY: GOSSIP_KEY };
 
 async function load(file: URL, env: Record<string, string> = {}): Promise<AgentConfig> {
   const result = await loadConfigFile(file, { env, hostname: 'test-host' });
@@ -14,13 +17,14 @@ async function load(file: URL, env: Record<string, string> = {}): Promise<AgentC
 }
 
 describe('the full example, examples/agent.yaml', () => {
-  it('parses, with MESHLET_TOKEN set, into the values it states', async () => {
-    const config = await load(fullExample, { MESHLET_TOKEN: 't0ken' });
+  it('parses, with MESHLET_TOKEN and MESHLET_GOSSIP_KEY set, into the values it states', async () => {
+    const config = await load(fullExample, exampleEnv);
 
     expect(config.node).toBe('orders-1');
     expect(config.admin.listen).toEqual({ host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' });
     expect(config.proxy?.listen.port).toBe(15001);
     expect(config.gossip?.join).toEqual([{ host: '127.0.0.1', port: 7947, text: '127.0.0.1:7947' }]);
+    expect(config.gossip?.keys).toEqual([GOSSIP_KEY]);
     expect(config.control).toEqual({ address: { host: '127.0.0.1', port: 7950, text: '127.0.0.1:7950' }, token: 't0ken' });
     expect(config.services[0]?.health).toEqual({ http: '/healthz', interval: 3000, timeout: 1000, fall: 2, rise: 5 });
 
@@ -56,7 +60,7 @@ describe('the full example, examples/agent.yaml', () => {
   });
 
   it('warns once for each section a later version enforces', async () => {
-    const result = await loadConfigFile(fullExample, { env: { MESHLET_TOKEN: 't0ken' }, hostname: 'test-host' });
+    const result = await loadConfigFile(fullExample, { env: exampleEnv, hostname: 'test-host' });
     expect(result.ok && result.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
       'gossip: accepted but not yet enforced',
       'control: accepted but not yet enforced',
@@ -65,18 +69,26 @@ describe('the full example, examples/agent.yaml', () => {
   });
 
   it('refuses to start without MESHLET_TOKEN, naming the field and the variable', async () => {
-    const result = await loadConfigFile(fullExample, { env: {}, hostname: 'test-host' });
+    const result = await loadConfigFile(fullExample, { env: { MESHLET_GOSSIP_KEY: GOSSIP_KEY }, hostname: 'test-host' });
     expect(result).toEqual({
       ok: false,
       issues: [{ path: 'control.token', message: 'environment variable MESHLET_TOKEN is not set and has no default' }],
     });
   });
 
+  it('refuses to start without MESHLET_GOSSIP_KEY, naming the key and the variable', async () => {
+    const result = await loadConfigFile(fullExample, { env: { MESHLET_TOKEN: 't0ken' }, hostname: 'test-host' });
+    expect(result).toEqual({
+      ok: false,
+      issues: [{ path: 'gossip.keys[0]', message: 'environment variable MESHLET_GOSSIP_KEY is not set and has no default' }],
+    });
+  });
+
   it('shows the admin API no token and no gossip key', async () => {
-    const config = await load(fullExample, { MESHLET_TOKEN: 't0ken' });
+    const config = await load(fullExample, exampleEnv);
     const shown = JSON.stringify(redactConfig(config));
     expect(shown).not.toContain('t0ken');
-    expect(shown).not.toContain('<base64 of 32 random bytes>');
+    expect(shown).not.toContain(GOSSIP_KEY);
     expect(redactConfig(config)).toMatchObject({ control: { token: '[redacted]' }, gossip: { keys: ['[redacted]'] }, node: 'orders-1' });
     expect(config.control?.token).toBe('t0ken');
   });

@@ -7,6 +7,8 @@ function issuesOf(yaml: string, env: Record<string, string> = {}): string[] {
   return formatIssues(result.issues).split('\n');
 }
 
+const KEY = Buffer.alloc(32, 1).toString('base64');
+
 // One valid upstream to hang a broken field on.
 const upstream = (extra: string) => `upstreams:\n  - name: catalog\n    endpoints: [127.0.0.1:8081]\n${extra}`;
 
@@ -405,8 +407,33 @@ upstreams:
   });
 
   it('allow an upstream without endpoints when gossip will find them', () => {
-    const result = parseConfig('gossip: { bind: 127.0.0.1:7946 }\nupstreams:\n  - name: catalog\n', { env: {}, hostname: 'h' });
+    const result = parseConfig(`gossip: { bind: 127.0.0.1:7946, keys: ["${KEY}"] }\nupstreams:\n  - name: catalog\n`, { env: {}, hostname: 'h' });
     expect(result.ok && result.config.upstreams[0]?.endpoints).toEqual([]);
+  });
+});
+
+describe('gossip keys', () => {
+  const gossip = (keys: string) => `gossip:\n  bind: 127.0.0.1:7946\n${keys}upstreams:\n  - name: catalog\n`;
+  const short = Buffer.from('twelve bytes').toString('base64');
+  const long = Buffer.alloc(33, 9).toString('base64');
+
+  it.each<[string, string, string[]]>([
+    ['no keys at all', gossip(''), ['gossip.keys: every gossip packet is encrypted; make a key with `meshlet keygen` and list it here']],
+    ['an empty list of keys', gossip('  keys: []\n'), ['gossip.keys: every gossip packet is encrypted; make a key with `meshlet keygen` and list it here']],
+    ['a key of 12 bytes', gossip(`  keys: ["${short}"]\n`), ['gossip.keys[0]: must be base64 of 32 bytes (make one with `meshlet keygen`), got 12 bytes']],
+    ['a key of 33 bytes after a good one', gossip(`  keys: ["${KEY}", "${long}"]\n`), ['gossip.keys[1]: must be base64 of 32 bytes (make one with `meshlet keygen`), got 33 bytes']],
+    ['a key that is not base64', gossip('  keys: ["correct horse battery staple, not base64!"]\n'), ['gossip.keys[0]: must be base64 of 32 bytes (make one with `meshlet keygen`), got text that is not base64']],
+    ['a key that is a number', gossip('  keys: [12345]\n'), ['gossip.keys[0]: expected a key (a base64 string), got something else']],
+    ['nine keys', gossip(`  keys: [${Array.from({ length: 9 }, (_, i) => `"${Buffer.alloc(32, i).toString('base64')}"`).join(', ')}]\n`), ['gossip.keys: must list at most 8 keys (each frame that fails is tried against every one)']],
+  ])('%s, with a message naming the key and never its text', (_name, yaml, messages) => {
+    const issues = issuesOf(yaml);
+    expect(issues).toEqual(messages);
+    for (const secret of [short, long, 'correct horse', '12345']) expect(issues.join('\n')).not.toContain(secret);
+  });
+
+  it('takes a key from the environment and accepts it', () => {
+    const result = parseConfig(gossip('  keys: ["${MESHLET_GOSSIP_KEY}"]\n'), { env: { MESHLET_GOSSIP_KEY: KEY }, hostname: 'h' });
+    expect(result.ok && result.config.gossip?.keys).toEqual([KEY]);
   });
 });
 

@@ -1,0 +1,108 @@
+// fast-check generators of what a hostile network sends a gossip member: random bytes,
+// sealed frames cut short, with a bit flipped, sealed under a key the mesh does not hold, with
+// an unknown version, byte-identical copies of frames already delivered, and datagrams over
+// the size limit. Each comes with the drop reason the sealed transport must count for it.
+// Shared by the unit and integration tests and the bench fuzz target, which sends a million of
+// them to a real agent.
+import fc from 'fast-check';
+import { FakeClock } from '../../../src/clock.ts';
+import { encodePacket } from '../../../src/gossip/codec.ts';
+import { generateGossipKey, Keyring, SEAL_OVERHEAD } from '../../../src/gossip/keyring.ts';
+import { SealedTransport } from '../../../src/gossip/sealed-transport.ts';
+import type { Transport } from '../../../src/gossip/transport.ts';
+import type { DropReason } from '../../../src/gossip/wire-metrics.ts';
+import { CountingWireMetrics } from '../gossip-wire.ts';
+
+export interface HostileFrame {
+  readonly kind: 'random' | 'truncated' | 'bit-flip' | 'wrong-key' | 'version' | 'replay' | 'oversize';
+  readonly bytes: Buffer;
+  /** What the receiver must count it as. */
+  readonly reason: DropReason;
+}
+
+/** What a hostile frame is made from. */
+export interface FrameSource {
+  /** Frames sealed under the mesh's key, already delivered once: replays copy them, flips corrupt them. */
+  readonly delivered: readonly Buffer[];
+  /** The receiving transport's datagram limit (sealed bytes on the wire). */
+  readonly maxPacketSize: number;
+}
+
+/** A gossip packet as a real member sends it: what sealed frames carry in these tests. */
+export function pingPacket(seqNo: number): Uint8Array {
+  return encodePacket([{ type: 'ping', seqNo, node: 'target', sourceNode: 'fuzzer', sourceAddr: '127.0.0.1:7946' }]);
+}
+
+/**
+ * Frames as a member holding `key` seals them (each call a new sender epoch): datagrams for
+ * sendPacket, in order. Send them once to make them "delivered".
+ */
+export function sealFrames(key: string, payloads: readonly Uint8Array[]): Buffer[] {
+  const frames: Buffer[] = [];
+  const recorder: Transport = {
+    localAddress: '127.0.0.1:1',
+    maxPacketSize: 65_507,
+    listen: () => Promise.resolve(),
+    sendPacket: (_to, data) => void frames.push(Buffer.from(data)),
+    exchange: () => Promise.reject(new Error('not used')),
+    close: () => Promise.resolve(),
+  };
+  const sealed = new SealedTransport(recorder, { keyring: new Keyring([key]), metrics: new CountingWireMetrics(), clock: new FakeClock() });
+  for (const payload of payloads) sealed.sendPacket('127.0.0.1:2', payload);
+  return frames;
+}
+
+/** The reason a frame of arbitrary bytes is dropped for: it cannot authenticate. */
+export function reasonForGarbage(bytes: Uint8Array, maxPacketSize: number): DropReason {
+  if (bytes.length > maxPacketSize) return 'oversize';
+  if (bytes.length < SEAL_OVERHEAD) return 'truncated';
+  return bytes[0] === 1 ? 'decrypt' : 'version';
+}
+
+// A key no member holds, drawn once.
+const strangerKey = generateGossipKey();
+
+export function hostileFrame(source: FrameSource): fc.Arbitrary<HostileFrame> {
+  const { delivered, maxPacketSize } = source;
+  const capture = fc.constantFrom(...delivered);
+  const garbage = (kind: HostileFrame['kind']) => (bytes: Buffer): HostileFrame => ({ kind, bytes, reason: reasonForGarbage(bytes, maxPacketSize) });
+  return fc.oneof(
+    fc.uint8Array({ maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.from(a))),
+    // Random bytes behind a valid version byte get as far as the tag check.
+    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.concat([Buffer.of(1), a.subarray(1)]))),
+    fc.tuple(capture, fc.nat()).map(([frame, n]) => garbage('truncated')(frame.subarray(0, n % frame.length))),
+    fc.tuple(capture, fc.nat(), fc.integer({ min: 0, max: 7 })).map(([frame, at, bit]) => {
+      const flipped = Buffer.from(frame);
+      flipped[at % flipped.length]! ^= 1 << bit;
+      return garbage('bit-flip')(flipped);
+    }),
+    fc.nat(1000).map((seqNo) => ({ kind: 'wrong-key' as const, bytes: sealFrames(strangerKey, [pingPacket(seqNo)])[0]!, reason: 'decrypt' as const })),
+    fc.tuple(capture, fc.integer({ min: 2, max: 255 })).map(([frame, version]) => {
+      const other = Buffer.from(frame);
+      other[0] = version;
+      return { kind: 'version' as const, bytes: other, reason: 'version' as const };
+    }),
+    capture.map((frame) => ({ kind: 'replay' as const, bytes: Buffer.from(frame), reason: 'replay' as const })),
+    fc.uint8Array({ minLength: maxPacketSize + 1, maxLength: maxPacketSize * 3 }).map((a) => ({ kind: 'oversize' as const, bytes: Buffer.from(a), reason: 'oversize' as const })),
+  );
+}
+
+/** Counts per reason of a batch, as CountingWireMetrics.dropped holds them. */
+export function reasonCounts(frames: readonly HostileFrame[]): Partial<Record<DropReason, number>> {
+  const counts: Partial<Record<DropReason, number>> = {};
+  for (const frame of frames) counts[frame.reason] = (counts[frame.reason] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * `count` hostile frames, drawn lazily in chunks from `seed`, for a load that would not fit
+ * in memory at once (the bench sends a million to a real agent). Deliver `source.delivered`
+ * first, or its replays count as whatever they are: frames a member sent.
+ */
+export function* hostileFrames(source: FrameSource, count: number, seed: number): Generator<HostileFrame> {
+  const arbitrary = hostileFrame(source);
+  const chunk = 10_000;
+  for (let drawn = 0; drawn < count; drawn += chunk) {
+    yield* fc.sample(arbitrary, { numRuns: Math.min(chunk, count - drawn), seed: seed + drawn });
+  }
+}
