@@ -1,0 +1,131 @@
+// A cluster of Memberships on the in-memory network and one FakeClock, with seeded dice, for
+// the gossip state-machine tests and the simulations. Time moves in small steps with the
+// microtasks run between them, since exchanges (join, push-pull) resolve through promises.
+import { FakeClock } from '../../src/clock.ts';
+import type { GossipMetrics } from '../../src/gossip/gossip-metrics.ts';
+import type { Member } from '../../src/gossip/member.ts';
+import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/gossip/memory-network.ts';
+import type { MemberStatus } from '../../src/gossip/messages.ts';
+import type { GossipSettings } from '../../src/gossip/settings.ts';
+import { Membership } from '../../src/gossip/swim.ts';
+import { mulberry32 } from '../unit/balancer/fixtures.ts';
+
+export interface ClusterOptions {
+  readonly seed?: number;
+  readonly network?: MemoryNetworkOptions;
+  readonly settings?: Partial<GossipSettings>;
+}
+
+export class CountingMetrics implements GossipMetrics {
+  readonly probes = { ack: 0, 'indirect-ack': 0, failed: 0 };
+  readonly changes = new Map<MemberStatus, number>();
+  readonly messages = new Map<string, number>();
+  readonly drops = new Map<string, number>();
+  bytesIn = 0;
+  bytesOut = 0;
+  score = 0;
+  maxScore = 0;
+  probe(result: 'ack' | 'indirect-ack' | 'failed'): void {
+    this.probes[result]++;
+  }
+  message(type: string, direction: string): void {
+    const key = `${type}/${direction}`;
+    this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
+  }
+  bytes(direction: 'in' | 'out', count: number): void {
+    if (direction === 'in') this.bytesIn += count;
+    else this.bytesOut += count;
+  }
+  awareness(score: number): void {
+    this.score = score;
+    this.maxScore = Math.max(this.maxScore, score);
+  }
+  members(): void {}
+  memberChange(status: MemberStatus): void {
+    this.changes.set(status, (this.changes.get(status) ?? 0) + 1);
+  }
+  dropped(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+}
+
+export interface ClusterMember {
+  readonly name: string;
+  readonly addr: string;
+  readonly membership: Membership;
+  readonly metrics: CountingMetrics;
+}
+
+export class GossipCluster {
+  readonly clock = new FakeClock();
+  readonly random: () => number;
+  readonly network: MemoryNetwork;
+  readonly members: ClusterMember[] = [];
+
+  constructor(private readonly options: ClusterOptions = {}) {
+    this.random = mulberry32(options.seed ?? 1);
+    this.network = new MemoryNetwork(this.clock, this.random, options.network);
+  }
+
+  /** Adds and starts a member (not joined); names are m0, m1, … at 10.0.x.y:7946. */
+  async add(settings: Partial<GossipSettings> = {}): Promise<ClusterMember> {
+    const i = this.members.length;
+    const name = `m${i}`;
+    const addr = `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`;
+    const metrics = new CountingMetrics();
+    const membership = new Membership({
+      node: name,
+      transport: this.network.transport(addr),
+      clock: this.clock,
+      random: this.random,
+      settings: { ...this.options.settings, ...settings },
+      metrics,
+    });
+    await membership.start();
+    const member = { name, addr, membership, metrics };
+    this.members.push(member);
+    return member;
+  }
+
+  /**
+   * Moves time `ms` forward in `stepMs` steps, running microtasks between them; stops early
+   * once `stopWhen` (checked every `checkEveryMs`) holds.
+   */
+  async run(ms: number, stepMs = 10, stopWhen?: () => boolean, checkEveryMs = stepMs): Promise<number> {
+    const end = this.clock.now() + ms;
+    let nextCheck = this.clock.now() + checkEveryMs;
+    while (this.clock.now() < end) {
+      this.clock.advance(Math.min(stepMs, end - this.clock.now()));
+      await flush();
+      if (stopWhen && this.clock.now() >= nextCheck) {
+        nextCheck += checkEveryMs;
+        if (stopWhen()) break;
+      }
+    }
+    return this.clock.now();
+  }
+
+  /** Runs the clock while `promise` is pending (up to `ms`) and returns its outcome. */
+  async settle<T>(promise: Promise<T>, ms = 60_000): Promise<T> {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    tracked.catch(() => {});
+    await this.run(ms, 10, () => done);
+    return tracked;
+  }
+
+  view(observer: ClusterMember, node: string): Member | undefined {
+    return observer.membership.member(node);
+  }
+
+  /** True when every member in `observers` sees every other in `subjects` as `status`. */
+  allSee(observers: readonly ClusterMember[], subjects: readonly ClusterMember[], status: MemberStatus): boolean {
+    return observers.every((o) => subjects.every((s) => s === o || o.membership.member(s.name)?.status === status));
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
