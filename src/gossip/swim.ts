@@ -495,11 +495,15 @@ export class Membership implements MembershipView {
     if (s.node === this.node) return this.accused(s.incarnation);
     const state = this.nodes.get(s.node);
     if (!state || s.incarnation < state.member.incarnation) return;
-    if (state.suspicion && state.member.status === 'suspect') {
+    const m = state.member;
+    if (state.suspicion && m.status === 'suspect' && s.incarnation === m.incarnation) {
       if (state.suspicion.confirm(s.from)) this.broadcasts.enqueue(s.node, s);
       return;
     }
-    if (state.member.status !== 'alive') return;
+    // A suspicion at a higher incarnation means the member refuted the one we hold (we missed
+    // its alive): that one is over, and this one starts afresh.
+    if (m.status !== 'alive' && m.status !== 'suspect') return;
+    state.suspicion?.cancel();
     const n = this.clusterSize();
     const min = suspicionTimeout(this.settings.suspicionMultiplier, n, this.settings.probeIntervalMs);
     const max = this.settings.suspicionMaxTimeoutMultiplier * min;

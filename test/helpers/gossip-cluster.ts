@@ -129,3 +129,14 @@ export class GossipCluster {
 async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
+
+/** A cluster of `n` started members, all joining through m0 at once, run until all see all alive. */
+export async function convergedCluster(n: number, options: ClusterOptions = {}, withinMs = 60_000): Promise<GossipCluster> {
+  const cluster = new GossipCluster(options);
+  for (let i = 0; i < n; i++) await cluster.add();
+  const [seed, ...rest] = cluster.members;
+  for (const m of rest) void m.membership.join([seed!.addr]);
+  await cluster.run(withinMs, 20, () => cluster.allSee(cluster.members, cluster.members, 'alive'), 200);
+  if (!cluster.allSee(cluster.members, cluster.members, 'alive')) throw new Error(`${n} members did not converge within ${withinMs} ms`);
+  return cluster;
+}
