@@ -65,6 +65,19 @@ export class MemoryNetwork {
   /** A Transport for the member at `address`; one per address. */
   transport(address: string): Transport {
     if (this.endpoints.has(address)) throw new Error(`${address} is already on the network`);
+    return this.attach(address);
+  }
+
+  /** A process restarted at the same address: the old one's traffic is gone, a fresh Transport takes over. */
+  restart(address: string): Transport {
+    const old = this.endpoint(address);
+    old.killed = true;
+    old.handlers = undefined;
+    this.endpoints.delete(address);
+    return this.attach(address);
+  }
+
+  private attach(address: string): Transport {
     const endpoint: Endpoint = { handlers: undefined, counters: zeroCounters(), closed: false, killed: false, lagMs: 0, group: 0 };
     this.endpoints.set(address, endpoint);
     return {

@@ -1,6 +1,8 @@
-// The membership protocol's tunables. Defaults are memberlist's DefaultLANConfig (Serf's LAN
-// profile) so the bench compares like with like; reclaimTime differs (memberlist's 0 keeps
-// dead members forever), and the bounds at the end are ours.
+// The membership protocol's tunables. The timing defaults are the config's (memberlist's
+// DefaultLANConfig, Serf's LAN profile: GOSSIP_TIMING_DEFAULTS); the bounds at the end are ours.
+
+import { GOSSIP_TIMING_DEFAULTS as T } from '../config/defaults.ts';
+import type { GossipTimingConfig } from '../config/types.ts';
 
 export interface GossipSettings {
   /** A member probes one other member this often (stretched by poor local health). */
@@ -43,20 +45,42 @@ export interface GossipSettings {
   readonly maxQueuedBroadcasts: number;
 }
 
+type TimingSettings = Pick<
+  GossipSettings,
+  | 'probeIntervalMs'
+  | 'probeTimeoutMs'
+  | 'indirectChecks'
+  | 'gossipIntervalMs'
+  | 'gossipNodes'
+  | 'pushPullIntervalMs'
+  | 'suspicionMultiplier'
+  | 'suspicionMaxTimeoutMultiplier'
+  | 'retransmitMultiplier'
+  | 'reclaimTimeMs'
+  | 'reconnectIntervalMs'
+>;
+
+/** The settings the config's gossip timing fields set (config.gossip.timing). */
+export function gossipSettingsFromConfig(t: GossipTimingConfig): TimingSettings {
+  return {
+    probeIntervalMs: t.probeInterval,
+    probeTimeoutMs: t.probeTimeout,
+    indirectChecks: t.indirectChecks,
+    gossipIntervalMs: t.gossipInterval,
+    gossipNodes: t.gossipNodes,
+    pushPullIntervalMs: t.pushPullInterval,
+    suspicionMultiplier: t.suspicionMultiplier,
+    suspicionMaxTimeoutMultiplier: t.suspicionMaxTimeoutMultiplier,
+    retransmitMultiplier: t.retransmitMultiplier,
+    reclaimTimeMs: t.reclaimTime,
+    reconnectIntervalMs: t.reconnectInterval,
+  };
+}
+
 export const DEFAULT_GOSSIP_SETTINGS: GossipSettings = {
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 500,
-  indirectChecks: 3,
-  suspicionMultiplier: 4,
-  suspicionMaxTimeoutMultiplier: 6,
-  retransmitMultiplier: 4,
-  gossipIntervalMs: 200,
-  gossipNodes: 3,
-  pushPullIntervalMs: 30_000,
+  ...gossipSettingsFromConfig(T),
   awarenessMaxMultiplier: 8,
-  reclaimTimeMs: 30_000,
   gossipToTheDeadMs: 30_000,
-  reconnectIntervalMs: 30_000,
   reconnectTimeoutMs: 24 * 3_600_000,
   exchangeTimeoutMs: 10_000,
   joinRetries: 5,

@@ -8,6 +8,7 @@ import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/gossip/memor
 import type { MemberStatus } from '../../src/gossip/messages.ts';
 import type { GossipSettings } from '../../src/gossip/settings.ts';
 import { Membership } from '../../src/gossip/swim.ts';
+import type { Transport } from '../../src/gossip/transport.ts';
 import { mulberry32 } from '../unit/balancer/fixtures.ts';
 
 export interface ClusterOptions {
@@ -70,21 +71,32 @@ export class GossipCluster {
   /** Adds and starts a member (not joined); names are m0, m1, … at 10.0.x.y:7946. */
   async add(settings: Partial<GossipSettings> = {}): Promise<ClusterMember> {
     const i = this.members.length;
-    const name = `m${i}`;
     const addr = `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`;
+    const member = await this.start(`m${i}`, this.network.transport(addr), settings);
+    this.members.push(member);
+    return member;
+  }
+
+  /** The member's process killed and started again at the same address: incarnation 0, nothing known. */
+  async restart(old: ClusterMember): Promise<ClusterMember> {
+    const member = await this.start(old.name, this.network.restart(old.addr), {});
+    this.members[this.members.indexOf(old)] = member;
+    return member;
+  }
+
+  private async start(name: string, transport: Transport, settings: Partial<GossipSettings>): Promise<ClusterMember> {
+    const addr = transport.localAddress;
     const metrics = new CountingMetrics();
     const membership = new Membership({
       node: name,
-      transport: this.network.transport(addr),
+      transport,
       clock: this.clock,
       random: this.random,
       settings: { ...this.options.settings, ...settings },
       metrics,
     });
     await membership.start();
-    const member = { name, addr, membership, metrics };
-    this.members.push(member);
-    return member;
+    return { name, addr, membership, metrics };
   }
 
   /**
