@@ -236,7 +236,12 @@ export class Membership implements MembershipView {
     return undefined;
   }
 
-  private probe(target: Member, interval: number): void {
+  /**
+   * One SWIM probe: a ping, then ping-reqs through indirectChecks members when no ack comes
+   * within the (scaled) probe timeout, all within the (scaled) probe interval. `onResult`,
+   * when given, takes the verdict instead of the usual suspicion of a failed target.
+   */
+  private probe(target: Member, interval: number, onResult?: (acked: boolean) => void): void {
     if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
     const seqNo = this.nextSeq();
     const timeout = this.awareness.scale(this.settings.probeTimeoutMs);
@@ -250,12 +255,14 @@ export class Membership implements MembershipView {
       this.cancel(deadline);
       this.metrics.probe(result);
       if (result === 'ack') this.awareness.applyDelta(-1);
-      if (result !== 'failed') return;
-      // Lifeguard: peers that did not nack point at our own trouble rather than the target's;
-      // with no one to ask, a failed probe counts against us.
-      this.awareness.applyDelta(expectedNacks > 0 ? expectedNacks - nacks : 1);
+      if (result === 'failed') {
+        // Lifeguard: peers that did not nack point at our own trouble rather than the
+        // target's; with no one to ask, a failed probe counts against us.
+        this.awareness.applyDelta(expectedNacks > 0 ? expectedNacks - nacks : 1);
+      }
+      if (onResult) return onResult(result !== 'failed');
       const current = this.nodes.get(target.node)?.member;
-      if (current) this.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
+      if (result === 'failed' && current) this.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
     };
     this.pending.set(seqNo, {
       ack: () => {
@@ -267,7 +274,11 @@ export class Membership implements MembershipView {
         nacks++;
       },
     });
-    this.send(target.addr, { type: 'ping', seqNo, node: target.node, sourceNode: this.node, sourceAddr: this.address });
+    const ping: GossipMessage = { type: 'ping', seqNo, node: target.node, sourceNode: this.node, sourceAddr: this.address };
+    // Lifeguard's buddy system: a suspect learns of it from the ping itself, so it can refute
+    // even if the gossip about it never reached it.
+    if (target.status === 'suspect') this.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
+    else this.send(target.addr, ping);
     const ackTimer = this.after(timeout, () => {
       indirect = true;
       const helpers = this.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
@@ -276,6 +287,26 @@ export class Membership implements MembershipView {
       expectedNacks = helpers.length;
     });
     const deadline = this.after(interval, () => finish('failed'));
+  }
+
+  /**
+   * A suspicion ran out. Gossip may have lost the suspect's refutation on its way to us, so
+   * before declaring it dead we probe it once more ourselves: a member that answers is not
+   * dead, and the buddy-system ping tells it to refute.
+   */
+  private suspicionExpired(node: string, incarnation: number): void {
+    const stillSuspect = () => {
+      const state = this.nodes.get(node);
+      return state && state.member.status === 'suspect' && state.member.incarnation === incarnation ? state : undefined;
+    };
+    const state = stillSuspect();
+    if (!state) return;
+    this.probe(state.member, this.awareness.scale(this.settings.probeIntervalMs), (acked) => {
+      const current = stillSuspect();
+      if (!current) return;
+      if (acked) this.startSuspicion(current, this.node, incarnation);
+      else this.dead({ type: 'dead', node, incarnation, from: this.node }, 'suspicion-timeout');
+    });
   }
 
   private handlePing(from: string, seqNo: number, node: string): void {
@@ -287,14 +318,17 @@ export class Membership implements MembershipView {
   private handlePingReq(from: string, request: PingReq): void {
     if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
     const seqNo = this.nextSeq();
-    const timer = this.after(this.settings.probeTimeoutMs, () => {
-      this.pending.delete(seqNo);
+    // The nack goes at the probe timeout, but a late ack is still passed on until the probe
+    // interval ends: the requester's own window may be stretched by its local health.
+    const nackTimer = this.after(this.settings.probeTimeoutMs, () => {
       if (request.nack) this.send(from, { type: 'nack', seqNo: request.seqNo });
     });
+    const expiry = this.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
     this.pending.set(seqNo, {
       ack: () => {
         this.pending.delete(seqNo);
-        this.cancel(timer);
+        this.cancel(nackTimer);
+        this.cancel(expiry);
         this.send(from, { type: 'ack', seqNo: request.seqNo });
       },
       nack: () => {},
@@ -503,19 +537,22 @@ export class Membership implements MembershipView {
     // A suspicion at a higher incarnation means the member refuted the one we hold (we missed
     // its alive): that one is over, and this one starts afresh.
     if (m.status !== 'alive' && m.status !== 'suspect') return;
+    this.startSuspicion(state, s.from, s.incarnation);
+    this.update(state, { ...state.member, incarnation: s.incarnation, status: 'suspect' }, reason, true);
+    this.broadcasts.enqueue(s.node, s);
+  }
+
+  private startSuspicion(state: NodeState, from: string, incarnation: number): void {
     state.suspicion?.cancel();
     const n = this.clusterSize();
     const min = suspicionTimeout(this.settings.suspicionMultiplier, n, this.settings.probeIntervalMs);
     const max = this.settings.suspicionMaxTimeoutMultiplier * min;
-    const incarnation = s.incarnation;
-    state.suspicion = new Suspicion(this.clock, s.from, expectedConfirmations(this.settings.suspicionMultiplier, n), min, max, () => {
-      const current = this.nodes.get(s.node);
-      if (current === state && current.member.status === 'suspect' && current.member.incarnation === incarnation) {
-        this.dead({ type: 'dead', node: s.node, incarnation, from: this.node }, 'suspicion-timeout');
-      }
-    });
-    this.update(state, { ...state.member, incarnation, status: 'suspect' }, reason, true);
-    this.broadcasts.enqueue(s.node, s);
+    const node = state.member.node;
+    // The last-chance probe takes the suspicion's final probe interval, so the member is
+    // declared dead when the timing math says (min is at least four intervals).
+    const lead = this.settings.probeIntervalMs;
+    const k = expectedConfirmations(this.settings.suspicionMultiplier, n);
+    state.suspicion = new Suspicion(this.clock, from, k, min - lead, max - lead, () => this.suspicionExpired(node, incarnation));
   }
 
   private dead(d: { readonly type: 'dead'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
@@ -654,10 +691,10 @@ export class Membership implements MembershipView {
     }
   }
 
-  /** One message plus as many queued broadcasts as fit beside it. */
-  private send(to: string, message: GossipMessage): void {
-    const first = encodeMessage(message);
-    this.metrics.message(message.type, 'out');
+  /** The messages plus as many queued broadcasts as fit beside them, in one packet. */
+  private send(to: string, ...messages: GossipMessage[]): void {
+    const first = messages.length === 1 ? encodeMessage(messages[0]!) : encodePacket(messages);
+    for (const m of messages) this.metrics.message(m.type, 'out');
     const piggyback = this.broadcasts.take(this.transport.maxPacketSize - first.length, this.countOut);
     this.sendPacket(to, piggyback.length === 0 ? first : concat([first, ...piggyback]));
   }

@@ -66,7 +66,8 @@ export interface DetectionTiming {
  * An upper bound on the time from a member's death until every healthy member lists it dead:
  * a few probe intervals until some member probes it (each interval a given member is probed
  * with probability about 1 − 1/e), one interval for the direct and indirect probes, the
- * longest suspicion (no confirmations), then the dead message's spread in gossip rounds.
+ * longest suspicion (no confirmations, its last interval spent on a last-chance probe),
+ * then the dead message's spread in gossip rounds.
  */
 export function detectionTimeBound(t: DetectionTiming, n: number): number {
   const firstProbe = 5 * t.probeIntervalMs;

@@ -1,7 +1,8 @@
 // Lifeguard's claim: with lossy links and members whose event loops lag, the slow members stop
 // accusing healthy ones (their local health score stretches their probes), so no healthy
 // member is ever declared dead. The slow members here lag 700 ms, longer than the 500 ms probe
-// timeout, so they are suspected themselves, and refute.
+// timeout, so they are suspected themselves over and over, and must refute each time; none of
+// them is declared dead either (seeds 11 to 18 all give zero deaths).
 import { describe, expect, it } from 'vitest';
 import type { GossipSettings } from '../../src/gossip/settings.ts';
 import { convergedCluster } from '../helpers/gossip-cluster.ts';
@@ -29,11 +30,12 @@ async function lossyRunWithSlowMembers(settings: Partial<GossipSettings>, seed: 
 }
 
 describe('a lossy network with slow members', () => {
-  it(`never declares a healthy member dead over ten minutes (5 % loss, ${SLOW} of ${MEMBERS} members lagging ${LAG_MS} ms)`, async () => {
+  it(`never declares a running member dead over ten minutes (5 % loss, ${SLOW} of ${MEMBERS} members lagging ${LAG_MS} ms)`, async () => {
     const withLifeguard = await lossyRunWithSlowMembers({}, 11, 10);
     const without = await lossyRunWithSlowMembers({ awarenessMaxMultiplier: 1 }, 11, 2);
     console.table({ 'with Lifeguard awareness': withLifeguard, 'awareness off (score pinned at 0)': without });
     expect(withLifeguard.healthyDead).toBe(0);
+    expect(withLifeguard.slowDead).toBe(0);
     expect(withLifeguard.stillListed).toBe(true);
     // What the local health score buys (suspicion events, counted at every observer): the slow
     // members' false accusations mostly stop.
