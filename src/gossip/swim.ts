@@ -64,6 +64,8 @@ export class Membership implements MembershipView {
   private readonly pending = new Map<number, PendingProbe>();
   private readonly listeners = new Set<(change: MemberChange) => void>();
   private readonly timers = new Set<TimerHandle>();
+  /** join backoffs and leave() waiting; close() lets them go. */
+  private readonly waiting = new Set<() => void>();
   /** Broadcast types are counted as the queue hands them over, without decoding them again. */
   private readonly countOut = (type: GossipMessageType) => this.metrics.message(type, 'out');
   private probeOrder: string[] = [];
@@ -152,7 +154,8 @@ export class Membership implements MembershipView {
       }
       if (attempt >= this.settings.joinRetries) throw new Error(`could not join any of ${targets.join(', ')} after ${attempt + 1} attempts`);
       this.logger.warn({ attempt: attempt + 1, retryInMs: backoff }, 'gossip join failed; retrying');
-      await new Promise<void>((resolve) => this.after(backoff, resolve));
+      await this.wait(backoff);
+      if (this.closed) return 0;
       backoff *= 2;
     }
   }
@@ -194,6 +197,7 @@ export class Membership implements MembershipView {
     if (!this.nodeList.some((s) => s.member.status === 'alive')) return;
     await new Promise<void>((resolve) => {
       const timer = this.after(this.settings.leaveTimeoutMs, resolve);
+      this.waiting.add(resolve);
       this.broadcasts.enqueue(this.node, { type: 'leave', node: this.node, incarnation: this.incarnation }, () => {
         this.cancel(timer);
         resolve();
@@ -209,6 +213,8 @@ export class Membership implements MembershipView {
     for (const state of this.nodeList) state.suspicion?.cancel();
     this.pending.clear();
     this.broadcasts.clear();
+    for (const resolve of this.waiting) resolve();
+    this.waiting.clear();
     await this.transport.close();
   }
 
@@ -721,6 +727,17 @@ export class Membership implements MembershipView {
     }, ms);
     this.timers.add(timer);
     return timer;
+  }
+
+  /** Resolves after `ms`, or at once when the membership closes. */
+  private wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.add(resolve);
+      this.after(ms, () => {
+        this.waiting.delete(resolve);
+        resolve();
+      });
+    });
   }
 
   private every(ms: number, fn: () => void): void {

@@ -140,5 +140,21 @@ describe('Membership', () => {
     expect(target.metrics.drops.get('member-cap')).toBe(1);
     expect([...target.membership.members()].map((m) => `${m.node}:${m.status}:${m.incarnation}`).sort()).toEqual(['a:alive:5', 'b:alive:1', 'c:alive:1']);
   });
-});
 
+  it('join retries with a doubling backoff, and gives up when closed', async () => {
+    const cluster = new GossipCluster({ seed: 8 });
+    const lonely = await cluster.add({ exchangeTimeoutMs: 1000, joinBackoffMs: 1000, joinRetries: 3 });
+    cluster.network.transport('10.9.9.9:7946');
+    cluster.network.kill('10.9.9.9:7946');
+    const failed = cluster.settle(lonely.membership.join(['10.9.9.9:7946'])).catch((err: Error) => err.message);
+    // Four attempts of 1 s each, with 1, 2 and 4 s between them.
+    expect(await failed).toBe('could not join any of 10.9.9.9:7946 after 4 attempts');
+    expect(cluster.network.counters(lonely.addr).exchanges).toBe(4);
+    expect(cluster.clock.now()).toBeGreaterThanOrEqual(11_000);
+
+    const retrying = lonely.membership.join(['10.9.9.9:7946']);
+    await cluster.run(1500, 10);
+    await lonely.membership.close();
+    expect(await retrying).toBe(0);
+  });
+});
