@@ -31,16 +31,22 @@ export const systemRandom: Random = Math.random;
 
 interface FakeTimerEntry {
   at: number;
+  readonly id: number;
   readonly fn: () => void;
   /** Set for an interval: the next deadline is `at + every`. */
   readonly every: number | undefined;
 }
 
-/** A clock for tests: time moves only when advance() is called. */
+/**
+ * A clock for tests: time moves only when advance() is called. Timers sit in a binary heap
+ * ordered by (deadline, id), so a simulation with thousands of timers stays fast.
+ */
 export class FakeClock implements Clock {
   private current = 0;
   private nextId = 0;
+  /** Live timers by id; a cleared timer leaves the heap lazily, when it comes to the top. */
   private readonly timers = new Map<number, FakeTimerEntry>();
+  private readonly heap: FakeTimerEntry[] = [];
 
   now(): number {
     return this.current;
@@ -71,20 +77,17 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const target = this.current + ms;
     for (;;) {
-      let dueId: number | undefined;
-      let dueAt = Infinity;
-      for (const [id, t] of this.timers) {
-        if (t.at <= target && t.at < dueAt) {
-          dueAt = t.at;
-          dueId = id;
-        }
+      const top = this.heap[0];
+      if (top === undefined || top.at > target) break;
+      this.pop();
+      if (this.timers.get(top.id) !== top) continue;
+      this.current = top.at;
+      if (top.every === undefined) this.timers.delete(top.id);
+      else {
+        top.at += top.every;
+        this.push(top);
       }
-      if (dueId === undefined) break;
-      const timer = this.timers.get(dueId)!;
-      this.current = timer.at;
-      if (timer.every === undefined) this.timers.delete(dueId);
-      else timer.at += timer.every;
-      timer.fn();
+      top.fn();
     }
     this.current = target;
   }
@@ -95,9 +98,44 @@ export class FakeClock implements Clock {
 
   private add(fn: () => void, ms: number, every: number | undefined): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { at: this.current + Math.max(0, ms), fn, every });
+    const entry: FakeTimerEntry = { at: this.current + Math.max(0, ms), id, fn, every };
+    this.timers.set(id, entry);
+    this.push(entry);
     return new FakeTimer(id);
   }
+
+  private push(entry: FakeTimerEntry): void {
+    const heap = this.heap;
+    let i = heap.push(entry) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let least = i;
+      if (left < heap.length && earlier(heap[left]!, heap[least]!)) least = left;
+      if (right < heap.length && earlier(heap[right]!, heap[least]!)) least = right;
+      if (least === i) return;
+      [heap[i], heap[least]] = [heap[least]!, heap[i]!];
+      i = least;
+    }
+  }
+}
+
+function earlier(a: FakeTimerEntry, b: FakeTimerEntry): boolean {
+  return a.at < b.at || (a.at === b.at && a.id < b.id);
 }
 
 class FakeTimer implements TimerHandle {

@@ -1,7 +1,7 @@
 // Defaults the schemas fill in, kept free of zod so the running agent can use them without
 // loading the schema library (config is parsed in a worker; see src/cli/config-source.ts).
 
-import type { AdaptiveConcurrencyConfig, ConnectionsConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig, SuccessRateConfig } from './types.ts';
+import type { AdaptiveConcurrencyConfig, ConnectionsConfig, GossipTimingConfig, LbConfig, LimitsConfig, ListenersConfig, PolicyConfig, SuccessRateConfig } from './types.ts';
 
 export const LB_DEFAULTS = {
   algorithm: 'round_robin',
@@ -107,3 +107,21 @@ export const LISTENERS_DEFAULTS = {
   maxReplayBuffered: 32 * 1024 * 1024,
   http2: { maxConcurrentStreams: 100, streamWindow: STREAM_WINDOW },
 } as const satisfies ListenersConfig;
+
+/**
+ * memberlist's DefaultLANConfig (Serf's LAN profile), so the bench compares like with like;
+ * reclaimTime is ours (memberlist keeps dead members forever), reconnectInterval is Serf's.
+ */
+export const GOSSIP_TIMING_DEFAULTS = {
+  probeInterval: 1000,
+  probeTimeout: 500,
+  indirectChecks: 3,
+  gossipInterval: 200,
+  gossipNodes: 3,
+  pushPullInterval: 30_000,
+  suspicionMultiplier: 4,
+  suspicionMaxTimeoutMultiplier: 6,
+  retransmitMultiplier: 4,
+  reclaimTime: 30_000,
+  reconnectInterval: 30_000,
+} as const satisfies GossipTimingConfig;

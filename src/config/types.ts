@@ -233,6 +233,22 @@ export interface GossipConfig {
   readonly advertise?: HostPort;
   readonly join: readonly HostPort[];
   readonly keys: readonly string[];
+  /** The membership protocol's timing, durations in ms (defaults: GOSSIP_TIMING_DEFAULTS). */
+  readonly timing: GossipTimingConfig;
+}
+
+export interface GossipTimingConfig {
+  readonly probeInterval: number;
+  readonly probeTimeout: number;
+  readonly indirectChecks: number;
+  readonly gossipInterval: number;
+  readonly gossipNodes: number;
+  readonly pushPullInterval: number;
+  readonly suspicionMultiplier: number;
+  readonly suspicionMaxTimeoutMultiplier: number;
+  readonly retransmitMultiplier: number;
+  readonly reclaimTime: number;
+  readonly reconnectInterval: number;
 }
 
 export interface ControlConfig {
