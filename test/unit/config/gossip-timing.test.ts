@@ -3,7 +3,8 @@ import { GOSSIP_TIMING_DEFAULTS } from '../../../src/config/defaults.ts';
 import { formatIssues, parseConfig } from '../../../src/config/load.ts';
 import { DEFAULT_GOSSIP_SETTINGS, gossipSettingsFromConfig } from '../../../src/gossip/settings.ts';
 
-const config = (fields: string) => `gossip: { bind: 127.0.0.1:7946${fields} }\nupstreams:\n  - name: catalog\n`;
+const KEY = Buffer.alloc(32, 7).toString('base64');
+const config = (fields: string) => `gossip: { bind: 127.0.0.1:7946, keys: ["${KEY}"]${fields} }\nupstreams:\n  - name: catalog\n`;
 
 function timingOf(fields: string) {
   const result = parseConfig(config(fields), { env: {}, hostname: 'h' });
