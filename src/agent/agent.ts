@@ -32,6 +32,8 @@ import { InFlightCounter } from '../proxy/listen/in-flight.ts';
 import type { CallTarget } from '../proxy/call/call-target.ts';
 import { InboundService, prepareInbound, type InboundChange } from '../proxy/inbound/inbound-service.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
+import { GossipRuntime } from './gossip-runtime.ts';
+import { MESHLET_VERSION } from './version.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {
@@ -109,6 +111,8 @@ export class Agent {
   private readonly listeners = new Map<string, Listener>();
   private proxyFrontend: HttpFrontend | undefined;
   private admin: AdminServer | undefined;
+  /** Membership, health checks and discovery; undefined without a gossip section. */
+  private gossip: GossipRuntime | undefined;
   private ready = false;
   private draining = false;
 
@@ -160,14 +164,27 @@ export class Agent {
         effectiveConfig: () => redactConfig(this.config),
         breakers: () => [...this.slots.values()].flatMap((slot) => slot.upstream.describeBreakers() ?? []),
         forceBreaker: (name, endpoint, state) => this.slots.get(name)?.upstream.forceBreaker(endpoint, state) ?? 'no_upstream',
-        members: () => undefined,
-        gossipKeys: () => undefined,
-        changeGossipKey: () => ({ ok: false, status: 404, error: 'gossip is not configured on this agent' }),
+        members: () => this.gossip?.describe(),
+        gossipKeys: () => this.gossip?.describeKeys(),
+        changeGossipKey: (action, key) => this.gossip?.changeKey(action, key) ?? { ok: false, status: 404, error: 'gossip is not configured on this agent' },
       },
     });
     const failures = await this.commit(this.prepare(this.config));
     if (failures.length > 0) {
       throw new Error(failures.map((f) => `${f.listener} on ${f.address}: ${f.error}`).join('; '));
+    }
+    const { gossip } = this.config;
+    if (gossip) {
+      this.gossip = await GossipRuntime.start({ ...this.config, gossip }, {
+        clock: this.clock,
+        random: this.random,
+        logger: this.logger,
+        metrics: this.metrics.gossip,
+        decisions: this.decisions,
+        sink: (upstream, endpoints) => this.slots.get(upstream)?.upstream.setEndpoints(endpoints),
+        boundPorts: () => this.servicePorts(),
+        version: MESHLET_VERSION,
+      });
     }
     this.ready = true;
     this.logger.info({ clientConnections: this.connectionBudget.limit, perListener: this.config.listeners.maxConnections }, 'connection caps');
@@ -188,7 +205,10 @@ export class Agent {
    * keeps serving everything else (see commit).
    */
   async reload(config: AgentConfig): Promise<ListenerFailure[]> {
-    return this.commit(this.prepare(config));
+    const failures = await this.commit(this.prepare(config));
+    const { gossip } = config;
+    if (this.gossip && gossip) await this.gossip.reload({ ...config, gossip });
+    return failures;
   }
 
   /**
@@ -235,8 +255,13 @@ export class Agent {
     if (JSON.stringify(config.listeners) !== JSON.stringify(this.config.listeners)) {
       this.logger.warn({ field: 'listeners' }, 'listeners changed: takes effect after a restart');
     }
+    if (JSON.stringify(config.gossip) !== JSON.stringify(this.config.gossip)) {
+      this.logger.warn({ field: 'gossip' }, 'gossip changed: takes effect after a restart (rotate keys with /api/v1/gossip/keys)');
+    }
     this.config = config;
     this.commitUpstreams(plan);
+    // Before anything awaits: a rebuilt upstream holds only its static endpoints until discovery republishes to it.
+    this.gossip?.upstreamsCommitted(config);
     this.commitServices(plan);
     return this.syncListeners(config);
   }
@@ -244,6 +269,8 @@ export class Agent {
   /** Readiness false, stop accepting, let requests in flight finish up to the timeout. */
   async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;
+    // Callers elsewhere stop sending before this agent stops accepting.
+    await this.gossip?.announceDraining(timeoutMs / 2);
     for (const listener of this.listeners.values()) listener.stop();
     const frontends = this.frontends();
     for (const frontend of frontends) frontend.drain();
@@ -253,6 +280,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    await this.gossip?.stop();
     for (const listener of this.listeners.values()) listener.stop();
     const frontends = this.frontends();
     // After a clean drain the last responses may still be leaving: end connections gently first.
@@ -261,6 +289,16 @@ export class Agent {
     await this.admin?.close();
     // A client that stopped reading must not keep the process alive.
     for (const frontend of frontends) frontend.destroy();
+  }
+
+  /** The port each inbound service's listener took, for the gossip advertisement. */
+  private servicePorts(): Map<string, number> {
+    const ports = new Map<string, number>();
+    for (const name of this.services.keys()) {
+      const address = this.listeners.get(`service:${name}`)?.address;
+      if (address !== undefined) ports.set(name, Number(address.slice(address.lastIndexOf(':') + 1)));
+    }
+    return ports;
   }
 
   private readonly onAcceptError = (listener: string, err: Error): void => {

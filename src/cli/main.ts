@@ -3,14 +3,12 @@
 // (grpc-js) needs.
 
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { MESHLET_VERSION } from '../agent/version.ts';
 
 const program = new Command()
   .name('meshlet')
   .description('Meshlet: a service-mesh sidecar agent for HTTP/1.1, HTTP/2 and gRPC')
-  .version(pkg.version, '-v, --version');
+  .version(MESHLET_VERSION, '-v, --version');
 
 program
   .command('agent')

@@ -9,7 +9,7 @@ import { interpolateTree, type Env } from './interpolate.ts';
 import { configErrorMap, toConfigIssues } from './messages.ts';
 import { agentConfigSchema } from './schema.ts';
 import type { ConfigIssue, LoadResult } from './types.ts';
-import { notYetEnforcedWarnings } from './warnings.ts';
+import { ineffectiveFieldWarnings, notYetEnforcedWarnings } from './warnings.ts';
 
 export interface LoadOptions {
   /** Where ${VAR} is looked up; pass process.env at the entry point. */
@@ -32,7 +32,7 @@ export function parseConfig(text: string, opts: LoadOptions): LoadResult {
   const issues = [...interpolated.issues, ...checkConfig(parsed.data)];
   if (issues.length > 0) return { ok: false, issues };
   const config = { ...parsed.data, node: parsed.data.node ?? opts.hostname };
-  return { ok: true, config, warnings: notYetEnforcedWarnings(config) };
+  return { ok: true, config, warnings: [...notYetEnforcedWarnings(config), ...ineffectiveFieldWarnings(config)] };
 }
 
 /** Reads and parses a config file; an unreadable file is an issue, not an exception. */

@@ -2,14 +2,20 @@
 // in a config gives one warning, so nobody believes a retry policy protects them before it
 // does. Remove a line here when its feature ships.
 
-import type { ConfigWarning } from './types.ts';
+import type { AgentConfig, ConfigWarning } from './types.ts';
 
 /** Field paths, "[]" standing for every index of a list. */
 export const NOT_YET_ENFORCED: readonly string[] = [
-  'gossip',
   'control',
-  'services[].health',
 ];
+
+export const HEALTH_WITHOUT_GOSSIP_MESSAGE = 'has no effect without gossip: its result is what other agents learn about the service';
+
+/** Fields that are valid but do nothing in this config. */
+export function ineffectiveFieldWarnings(config: AgentConfig): ConfigWarning[] {
+  if (config.gossip !== undefined) return [];
+  return config.services.flatMap((service, i) => (service.health ? [{ path: `services[${i}].health`, message: HEALTH_WITHOUT_GOSSIP_MESSAGE }] : []));
+}
 
 export const NOT_YET_ENFORCED_MESSAGE = 'accepted but not yet enforced';
 

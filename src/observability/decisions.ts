@@ -19,7 +19,10 @@ export type DecisionKind =
   | 'rate_limited'
   | 'budget_exhausted'
   | 'fallback'
-  | 'concurrency_limit_changed';
+  | 'concurrency_limit_changed'
+  | 'member_changed'
+  | 'service_health_changed'
+  | 'gossip_keys_changed';
 
 export interface Decision {
   /** Increases by one per decision recorded, so a reader can tell it missed some. */
@@ -27,7 +30,7 @@ export interface Decision {
   /** Wall-clock milliseconds since the epoch. */
   readonly at: number;
   readonly kind: DecisionKind;
-  /** The upstream, or "service:<name>" for an inbound service. */
+  /** The upstream, "service:<name>" for an inbound service, or "gossip" for membership. */
   readonly scope: string;
   readonly endpoint?: string;
   /** What happened and why, for a person: "opened: 12 of 20 calls failed in the last 10 s (60 % ≥ 50 %) …". */

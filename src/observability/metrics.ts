@@ -12,6 +12,7 @@ import {
   type GrpcLabel,
   type RequestLabel,
 } from './endpoint-metrics.ts';
+import { GossipPromMetrics } from './gossip-metrics.ts';
 import { LiveHistogram, type LiveSeries } from './live-histogram.ts';
 
 export { EndpointMetrics, UpstreamMetrics, type EjectionReason, type WireProtocol } from './endpoint-metrics.ts';
@@ -61,11 +62,14 @@ export class MeshletMetrics {
   private readonly concurrencyLimitSources = new Map<string, () => number>();
   /** Bound per site at construction: every site shows 0 before anything fails there. */
   readonly internalErrors: Readonly<Record<InternalErrorSite, BoundCounter>>;
+  /** Membership, the sealed wire and local health checks. */
+  readonly gossip: GossipPromMetrics;
 
   constructor() {
     const register = this.register;
     // No prefix: the stock Node.js dashboards and alerts read process_* and nodejs_* as prom-client names them.
     collectDefaultMetrics({ register });
+    this.gossip = new GossipPromMetrics(register);
 
     const requests: Counter<RequestLabel> = new Counter({
       name: 'meshlet_requests_total',

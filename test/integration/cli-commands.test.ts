@@ -112,10 +112,7 @@ describe('meshlet CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('examples/agent.yaml: valid (2 upstreams, 1 services)\n');
     const warnings = result.stderr.trim().split('\n');
-    expect(warnings).toEqual(expect.arrayContaining([
-      'gossip: accepted but not yet enforced',
-      'control: accepted but not yet enforced',
-    ]));
+    expect(warnings).toEqual(['control: accepted but not yet enforced']);
     // Retries are enforced: no warning says otherwise.
     expect(result.stderr).not.toContain('policy.retry');
     expect(result.stderr).not.toContain('secret');

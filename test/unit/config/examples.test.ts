@@ -59,12 +59,10 @@ describe('the full example, examples/agent.yaml', () => {
     expect(config.drainTimeout).toBe(10_000);
   });
 
-  it('warns once for each section a later version enforces', async () => {
+  it('warns once for each section a later version enforces: only control, now that gossip and health checks run', async () => {
     const result = await loadConfigFile(fullExample, { env: exampleEnv, hostname: 'test-host' });
     expect(result.ok && result.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
-      'gossip: accepted but not yet enforced',
       'control: accepted but not yet enforced',
-      'services[0].health: accepted but not yet enforced',
     ]);
   });
 

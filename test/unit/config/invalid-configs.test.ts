@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatIssues, loadConfigFile, parseConfig } from '../../../src/config/load.ts';
+import { HEALTH_WITHOUT_GOSSIP_MESSAGE } from '../../../src/config/warnings.ts';
 
 function issuesOf(yaml: string, env: Record<string, string> = {}): string[] {
   const result = parseConfig(yaml, { env, hostname: 'test-host' });
@@ -434,6 +435,20 @@ describe('gossip keys', () => {
   it('takes a key from the environment and accepts it', () => {
     const result = parseConfig(gossip('  keys: ["${MESHLET_GOSSIP_KEY}"]\n'), { env: { MESHLET_GOSSIP_KEY: KEY }, hostname: 'h' });
     expect(result.ok && result.config.gossip?.keys).toEqual([KEY]);
+  });
+});
+
+describe('health checks', () => {
+  const service = '  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: /healthz } }\n';
+
+  it('warn that they have no effect without gossip, naming the field', () => {
+    const result = parseConfig(`services:\n${service}`, { env: {}, hostname: 'h' });
+    expect(result.ok && result.warnings).toEqual([{ path: 'services[0].health', message: HEALTH_WITHOUT_GOSSIP_MESSAGE }]);
+  });
+
+  it('give no warning with gossip, whose members learn their result', () => {
+    const result = parseConfig(`gossip: { bind: 127.0.0.1:7946, keys: ["${KEY}"] }\nservices:\n${service}`, { env: {}, hostname: 'h' });
+    expect(result.ok && result.warnings).toEqual([]);
   });
 });
 
