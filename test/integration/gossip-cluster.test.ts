@@ -8,6 +8,7 @@ import { generateGossipKey } from '../../src/gossip/keyring.ts';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
 import { metricsText, sampleValue } from './http-support.ts';
 import { pacedLoad } from './paced-load.ts';
+import { until } from '../helpers/until.ts';
 
 const AGENTS = 10;
 const KEY = generateGossipKey();
@@ -52,15 +53,6 @@ function agentConfig(i: number, app: SampleUpstream, seed: string | undefined): 
   };
 }
 
-/** Polls `check` until it holds or `timeoutMs` passes; returns how long it took. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 beforeAll(async () => {
   apps = await Promise.all(Array.from({ length: AGENTS }, (_, i) => startUpstream({ kind: 'http1', id: `orders-${i}` })));

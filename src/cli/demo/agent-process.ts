@@ -17,6 +17,8 @@ export interface AgentProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Runs the agent under `ulimit -n` of this many descriptors. */
   readonly openFilesLimit?: number;
+  /** Runs the agent inside this network namespace (`ip netns exec`; needs root). */
+  readonly networkNamespace?: string;
 }
 
 export interface ReloadOutcome {
@@ -57,6 +59,7 @@ export async function startAgentProcess(config: object | string, options: AgentP
     cwd: repoRoot,
     ...(options.env ? { env: options.env } : {}),
     ...(options.openFilesLimit !== undefined ? { openFilesLimit: options.openFilesLimit } : {}),
+    ...(options.networkNamespace !== undefined ? { networkNamespace: options.networkNamespace } : {}),
   });
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> => {
     const status = await child.stop(signal);

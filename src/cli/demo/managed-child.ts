@@ -57,13 +57,15 @@ export class ManagedChild {
 
   /**
    * Spawns `node ARGS` with stdout and stderr piped; stdin is closed. With `openFilesLimit`, a
-   * shell lowers RLIMIT_NOFILE and then execs node, which keeps the shell's PID.
+   * shell lowers RLIMIT_NOFILE and then execs node, which keeps the shell's PID; with
+   * `networkNamespace`, `ip netns exec` enters it and execs node, which keeps its PID too.
    */
-  static spawnNode(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; openFilesLimit?: number }): ManagedChild {
+  static spawnNode(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; openFilesLimit?: number; networkNamespace?: string }): ManagedChild {
     const limit = options.openFilesLimit;
-    const [command, commandArgs] = limit === undefined
+    let [command, commandArgs]: [string, readonly string[]] = limit === undefined
       ? [process.execPath, args]
       : ['/bin/sh', ['-c', `ulimit -n ${Math.floor(limit)} && exec "$0" "$@"`, process.execPath, ...args]];
+    if (options.networkNamespace !== undefined) [command, commandArgs] = ['ip', ['netns', 'exec', options.networkNamespace, command, ...commandArgs]];
     const child = spawn(command, commandArgs, {
       cwd: options.cwd,
       env: options.env ?? process.env,
