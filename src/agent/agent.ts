@@ -235,7 +235,7 @@ export class Agent {
     const services = new Map<string, PlannedService>();
     for (const service of config.services) {
       const running = this.services.get(service.name)?.service;
-      services.set(service.name, { config: service, change: running && sameConfig(running.config, service) ? undefined : prepareInbound(service, this.clock, running) });
+      services.set(service.name, { config: service, change: running && sameConfig(running.config, service) ? undefined : prepareInbound(service, this.clock, this.random, running) });
     }
     return { config, upstreams, services };
   }

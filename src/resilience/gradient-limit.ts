@@ -5,10 +5,12 @@
 // tolerance) means calls queue inside the application, and the limit shrinks in proportion;
 // a window at or below it lets the limit grow, plus a headroom of √limit so that it keeps
 // probing. The minimum RTT is measured again every so often at minLimit, since an
-// application's latency without load changes (a deploy, a warm cache). Time comes from the
+// application's latency without load changes (a deploy, a warm cache); each interval is
+// stretched by up to 15 % at random (Envoy's min_rtt_calc_params.jitter), so the instances of a
+// service started together do not all drop to minLimit at the same moment. Time comes from the
 // injected clock: windows close on the sample that ends them, no timer runs.
 
-import type { Clock } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
 
 export interface GradientLimitSettings {
   readonly minLimit: number;
@@ -42,6 +44,8 @@ const MIN_GRADIENT = 0.5;
 const MAX_GRADIENT = 2;
 /** Latencies are read at this floor, so a window of 0 ms answers (a fake clock, a cache) divides nothing by zero. */
 const RTT_FLOOR_MS = 0.001;
+/** The minimum RTT's interval is stretched by up to this fraction, at random (Envoy's default jitter). */
+export const MIN_RTT_JITTER = 0.15;
 /** A move of this fraction of the limit last reported is a decision worth telling (not every window). */
 const NOTABLE_CHANGE = 0.25;
 
@@ -66,6 +70,7 @@ export class GradientLimit {
 
   constructor(
     private readonly clock: Clock,
+    private readonly random: Random,
     private readonly settings: GradientLimitSettings,
   ) {
     this.estimate = settings.initialLimit;
@@ -119,7 +124,7 @@ export class GradientLimit {
     if (this.measuring) {
       this.measuring = false;
       this.minRtt = rtt;
-      this.nextMeasurementAt = now + s.minRttIntervalMs;
+      this.nextMeasurementAt = now + s.minRttIntervalMs * (1 + MIN_RTT_JITTER * this.random());
       this.estimate = this.resumeAt;
       this.current = Math.floor(this.estimate);
       this.tell(`minimum RTT measured at ${s.minLimit} in flight: ${ms(rtt)}; limit back to ${this.current}`);

@@ -287,7 +287,7 @@ export function inboundRig(config: ServiceConfig = ordersService()): InboundRig 
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info', name: 'inbound-test' }, { write: (msg: string) => void lines.push(JSON.parse(msg) as Record<string, unknown>) });
   const pool = new DrivenForwarderPool();
-  const service = new InboundService(prepareInbound(config, clock), 'service:orders', { clock, metrics, forwarders: pool.asPool(), decisions });
+  const service = new InboundService(prepareInbound(config, clock, () => 0), 'service:orders', { clock, metrics, forwarders: pool.asPool(), decisions });
   const order: DrivenAttempt[] = [];
   const env: CallEnvironment<InboundService> = {
     clock,
@@ -310,7 +310,7 @@ export function inboundRig(config: ServiceConfig = ordersService()): InboundRig 
     },
     attempts: () => order,
     reload(next) {
-      service.commit(prepareInbound(next, clock, service));
+      service.commit(prepareInbound(next, clock, () => 0, service));
       watch();
     },
   };

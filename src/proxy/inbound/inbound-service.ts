@@ -5,7 +5,7 @@
 // keeps the target keeps the lease, and so the application's warm connections, and a reload
 // that keeps the limits keeps what the adaptive limit has learnt.
 
-import type { Clock } from '../../clock.ts';
+import type { Clock, Random } from '../../clock.ts';
 import { CONNECTIONS_DEFAULTS, POLICY_DEFAULTS, REPLAY_BUFFER_LIMIT } from '../../config/defaults.ts';
 import type { ServiceConfig, ServiceLimitsConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../balancer/endpoint-set.ts';
@@ -60,7 +60,7 @@ export function inboundName(service: string): string {
  * The change that makes `current` (undefined for a service not running yet) serve `config`.
  * Builds limits only when they changed; opens nothing.
  */
-export function prepareInbound(config: ServiceConfig, clock: Clock, current?: InboundService): InboundChange {
+export function prepareInbound(config: ServiceConfig, clock: Clock, random: Random, current?: InboundService): InboundChange {
   const settings: InboundSettings = {
     config,
     wireProtocol: WIRE[config.protocol],
@@ -70,13 +70,13 @@ export function prepareInbound(config: ServiceConfig, clock: Clock, current?: In
     target: { transport: config.protocol === 'http' ? 'h1' : 'h2', host: config.target.host, port: config.target.port, connections: CONNECTIONS_DEFAULTS },
     forwarder: { connectTimeoutMs: POLICY_DEFAULTS.connectTimeout },
   };
-  if (current === undefined) return { settings, limits: admissionLimits(config.limits, clock) };
+  if (current === undefined) return { settings, limits: admissionLimits(config.limits, clock, random) };
   const was = current.config.limits;
   const now = config.limits;
   const sameRate = same(was.rateLimit, now.rateLimit);
   const sameConcurrency = was.maxConcurrent === now.maxConcurrent && same(was.adaptive, now.adaptive);
   if (sameRate && sameConcurrency) return { settings, limits: undefined };
-  const built = admissionLimits(now, clock);
+  const built = admissionLimits(now, clock, random);
   const running = current.admissionLimits;
   return {
     settings,
@@ -91,7 +91,7 @@ function same(a: object | undefined, b: object | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function admissionLimits(limits: ServiceLimitsConfig, clock: Clock): AdmissionLimits {
+function admissionLimits(limits: ServiceLimitsConfig, clock: Clock, random: Random): AdmissionLimits {
   const { adaptive, rateLimit, maxConcurrent } = limits;
   const rate = rateLimit ? new TokenBucket(clock, rateLimit.requestsPerSecond, rateLimit.burst) : undefined;
   const rateText = rateLimit ? `services[].limits.rateLimit (${rateLimit.requestsPerSecond} per second, burst ${rateLimit.burst})` : '';
@@ -99,7 +99,7 @@ function admissionLimits(limits: ServiceLimitsConfig, clock: Clock): AdmissionLi
   // maxConcurrent stays the hard cap: the adaptive limit moves below it.
   const maxLimit = Math.min(adaptive.maxLimit, maxConcurrent);
   const minLimit = Math.min(adaptive.minLimit, maxLimit);
-  const concurrency = new GradientLimit(clock, {
+  const concurrency = new GradientLimit(clock, random, {
     minLimit,
     maxLimit,
     initialLimit: Math.min(Math.max(adaptive.initialLimit, minLimit), maxLimit),
@@ -169,7 +169,8 @@ export class InboundService implements EndpointTarget {
         limited.hit(limitedReason);
       },
     };
-    this.admission = new InboundAdmission(new EndpointDispatcher<InboundService>(deps.clock), this.bound(change.limits ?? admissionLimits(config.limits, deps.clock)), refusals);
+    // prepareInbound with no running service always builds the limits.
+    this.admission = new InboundAdmission(new EndpointDispatcher<InboundService>(deps.clock), this.bound(change.limits!), refusals);
     this.dispatcher = this.admission;
     deps.metrics.watchConcurrencyLimit(this.service, () => this.admission.limits.concurrency.limit);
   }

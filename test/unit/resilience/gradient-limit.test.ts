@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.ts';
-import { GradientLimit, MIN_SAMPLES, type GradientLimitSettings, type LimitChange } from '../../../src/resilience/gradient-limit.ts';
+import { GradientLimit, MIN_RTT_JITTER, MIN_SAMPLES, type GradientLimitSettings, type LimitChange } from '../../../src/resilience/gradient-limit.ts';
 
 const SETTINGS: GradientLimitSettings = {
   minLimit: 2,
@@ -36,9 +36,9 @@ function window(clock: FakeClock, limit: GradientLimit, offered: number, latency
   return admitted;
 }
 
-function measured(changes: LimitChange[] = []): { clock: FakeClock; limit: GradientLimit } {
+function measured(changes: LimitChange[] = [], random = () => 0): { clock: FakeClock; limit: GradientLimit } {
   const clock = new FakeClock();
-  const limit = new GradientLimit(clock, SETTINGS);
+  const limit = new GradientLimit(clock, random, SETTINGS);
   limit.onChange = (change) => changes.push(change);
   // Measuring: held at minLimit until the first window closes.
   expect(limit.limit).toBe(SETTINGS.minLimit);
@@ -88,6 +88,18 @@ describe('GradientLimit', () => {
     expect(limit.limit).toBeGreaterThanOrEqual(before);
   });
 
+  it('stretches the interval to the next measurement by up to 15 % at random, so instances started together do not measure together', () => {
+    const { clock, limit } = measured([], () => 1);
+    window(clock, limit, 200, 20);
+    // Past the interval but inside its jitter: no measurement yet.
+    clock.advance(SETTINGS.minRttIntervalMs);
+    window(clock, limit, 200, 20);
+    expect(limit.limit).toBeGreaterThan(SETTINGS.minLimit);
+    clock.advance(SETTINGS.minRttIntervalMs * MIN_RTT_JITTER);
+    window(clock, limit, 200, 20);
+    expect(limit.limit).toBe(SETTINGS.minLimit);
+  });
+
   it('tells a large move with its reason, not every window', () => {
     const changes: LimitChange[] = [];
     const { clock, limit } = measured(changes);
@@ -104,7 +116,7 @@ describe('GradientLimit', () => {
         fc.array(fc.record({ arrivals: fc.integer({ min: 0, max: 40 }), finishes: fc.integer({ min: 0, max: 40 }), latency: fc.integer({ min: 0, max: 500 }), advance: fc.integer({ min: 0, max: 200 }) }), { maxLength: 200 }),
         (steps) => {
           const clock = new FakeClock();
-          const limit = new GradientLimit(clock, SETTINGS);
+          const limit = new GradientLimit(clock, () => 0, SETTINGS);
           let held = 0;
           for (const step of steps) {
             for (let i = 0; i < step.arrivals; i++) {
