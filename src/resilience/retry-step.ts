@@ -156,7 +156,12 @@ class RetryAttempt extends PassThroughAttempt implements RetryLoopHost {
     return rules.grpcCodes[code] === 1 ? `grpc_${GRPC_STATUS_NAMES[code]!.toLowerCase()}` : undefined;
   }
 
-  /** Has the loop send the next attempt when everything allows one; false leaves the failure to be passed up. */
+  /**
+   * Has the loop send the next attempt when everything allows one; false leaves the failure to
+   * be passed up. A connection that broke under the first attempt says its endpoint went away
+   * (a kill, a crash), not that it is overloaded: that first retry goes to another endpoint at
+   * once, as HAProxy's redispatch does, and only later ones back off; the budget bounds them all.
+   */
   private retry(trigger: string, reason: AttemptReason | undefined, headers: OutgoingHttpHeaders | undefined): boolean {
     const { call, rules } = this;
     if (reason !== undefined && !rules.reasons.has(reason)) return false;
@@ -169,7 +174,7 @@ class RetryAttempt extends PassThroughAttempt implements RetryLoopHost {
     if (told === 'refused') return false;
     // A server's wait longer than the call can give is not waited for: the client gets its answer now.
     if (told !== undefined && told > Math.min(remaining, SERVER_DELAY_CAP_MS)) return false;
-    const delay = told ?? backoffMs(this.retries, rules, env.random);
+    const delay = told ?? (this.retries === 0 && reason === 'reset_before_headers' && call.upstream.endpointCount > 1 ? 0 : backoffMs(this.retries, rules, env.random));
     if (delay >= remaining) return false;
     if (!call.upstream.extraAttempts.admit('retry', rules.budget, rules.maxRetries)) return false;
     this.holdsRetry = true;

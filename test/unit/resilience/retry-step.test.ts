@@ -239,6 +239,21 @@ describe('when the next attempt goes', () => {
     expect(waits).toEqual([5, 10, 20, 25]);
   });
 
+  it('at once to another endpoint after the connection broke under the first attempt; later resets back off', async () => {
+    const r = retryRig({ retry: retry({ attempts: 3, on: ['reset'] }), random: 0.5 });
+    r.call();
+    r.attempts()[0]!.fail('reset_before_headers');
+    await elapse(r.clock, 0);
+    expect(r.attempts()).toHaveLength(2);
+    expect(r.attempts()[1]!.endpoint).not.toBe(r.attempts()[0]!.endpoint);
+    r.attempts()[1]!.fail('reset_before_headers');
+    await elapse(r.clock, 0);
+    expect(r.attempts()).toHaveLength(2);
+    // The second retry waits its backoff: 0.5 × 10 × 2^1.
+    await elapse(r.clock, 10);
+    expect(r.attempts()).toHaveLength(3);
+  });
+
   it('never longer than the cap, whatever the draw', async () => {
     for (const draw of [0, 0.25, 0.999]) {
       const r = retryRig({ retry: retry({ attempts: 2, backoff: { base: 40, max: 60 } }), random: draw });
