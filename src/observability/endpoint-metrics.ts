@@ -93,6 +93,23 @@ export class EndpointMetrics {
     gauge.set({ upstream: this.upstream, endpoint: this.endpoint }, this.inFlight);
   }
 
+  /** Attempts finished so far and how many of them failed, over every protocol. */
+  attemptTotals(): { readonly attempts: number; readonly failures: number } {
+    let attempts = 0;
+    let failures = 0;
+    for (let i = 0; i < this.responses.length; i++) {
+      const n = this.responses[i]!;
+      attempts += n;
+      if (i % CLASSIFICATIONS.length === 1) failures += n;
+    }
+    return { attempts, failures };
+  }
+
+  /** Adds this endpoint's latency observations per DURATION_BUCKETS slot (the last is +Inf) into `into`, over every protocol. */
+  addDurationBuckets(into: Float64Array): void {
+    for (const cells of this.durations) for (let b = 0; b < into.length; b++) into[b]! += cells.inBucket(b);
+  }
+
   *durationSeries(): Generator<LiveSeries<DurationLabel>> {
     for (let p = 0; p < WIRE_PROTOCOLS.length; p++) {
       const cells = this.durations[p]!;
@@ -170,6 +187,12 @@ export class UpstreamMetrics {
     this.ejections[reason] += 1;
   }
 
+  ejectionsTotal(): number {
+    let n = 0;
+    for (const reason of EJECTION_REASONS) n += this.ejections[reason];
+    return n;
+  }
+
   exportEjections(counter: Counter<'upstream' | 'reason'>): void {
     for (const reason of EJECTION_REASONS) counter.inc({ upstream: this.upstream, reason }, this.ejections[reason]);
   }
@@ -182,6 +205,12 @@ export class UpstreamMetrics {
   fallbackServed(kind: 'static' | 'stale', cause: string): void {
     const byCause = this.fallbacks[kind];
     byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
+  }
+
+  fallbacksTotal(): number {
+    let n = 0;
+    for (const byCause of [this.fallbacks.static, this.fallbacks.stale]) for (const count of byCause.values()) n += count;
+    return n;
   }
 
   exportFallbacks(counter: Counter<'upstream' | 'kind' | 'cause'>): void {
@@ -226,6 +255,13 @@ export class UpstreamMetrics {
     this.retryOverflows += 1;
   }
 
+  /** Attempts sent again under policy.retry, whatever triggered them. */
+  retriesTotal(): number {
+    let n = 0;
+    for (const count of this.retries.values()) n += count;
+    return n;
+  }
+
   exportRetries(retries: Counter<'upstream' | 'reason'>, hedges: Counter<'upstream'>, budget: Counter<'upstream' | 'kind'>, overflows: Counter<'upstream'>): void {
     const upstream = this.upstream;
     for (const [reason, n] of this.retries) retries.inc({ upstream, reason }, n);
@@ -265,6 +301,11 @@ export class UpstreamMetrics {
       const [endpoint = '', from = '', to = ''] = key.split('\n');
       counter.inc({ upstream: this.upstream, endpoint, from, to }, n);
     }
+  }
+
+  /** Errors so far by stable error code; the caller must not change it. */
+  errorCounts(): ReadonlyMap<string, number> {
+    return this.errors;
   }
 
   exportErrors(counter: Counter<'upstream' | 'code'>): void {

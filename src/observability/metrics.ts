@@ -14,6 +14,7 @@ import {
 } from './endpoint-metrics.ts';
 import { GossipPromMetrics } from './gossip-metrics.ts';
 import { LiveHistogram, type LiveSeries } from './live-histogram.ts';
+import type { TrafficHandles } from './traffic-stats.ts';
 
 export { EndpointMetrics, UpstreamMetrics, type EjectionReason, type WireProtocol } from './endpoint-metrics.ts';
 
@@ -402,6 +403,11 @@ export class MeshletMetrics {
     this.refusalReasons.delete(listener);
     this.connectionsRejected.remove({ listener });
     this.openConnectionSources.delete(listener);
+  }
+
+  /** Every upstream's handle with its endpoints' (inbound services' too), for the traffic stats read off them. */
+  *trafficHandles(): Generator<TrafficHandles> {
+    for (const { metrics, endpoints } of this.upstreams.values()) yield { upstream: metrics, endpoints: endpoints.values() };
   }
 
   private upstreamEntry(upstream: string): UpstreamEntry {
