@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ADAPTIVE_CONCURRENCY_DEFAULTS, POLICY_DEFAULTS, SERVICE_LIMITS_DEFAULTS } from './defaults.ts';
 import { formatDuration } from './duration.ts';
-import { address, duration, listenAddress, name, positiveInt, protocol } from './fields.ts';
+import { address, duration, listenAddress, name, nonEmptyString, positiveInt, protocol } from './fields.ts';
 import { describeValue } from './messages.ts';
 import { rateLimitSchema } from './policy-schema.ts';
 import type { AdaptiveConcurrencyConfig, HealthCheckConfig, ServiceConfig } from './types.ts';
@@ -95,6 +95,8 @@ export const serviceSchema = z
     timeout: duration.optional(),
     health: healthSchema.optional(),
     limits: limitsSchema.optional(),
+    weight: positiveInt.optional(),
+    zone: nonEmptyString.optional(),
   })
   .transform(
     (raw): ServiceConfig => ({
@@ -109,5 +111,7 @@ export const serviceSchema = z
         ...(raw.limits?.adaptive ? { adaptive: raw.limits.adaptive } : {}),
         ...(raw.limits?.rateLimit ? { rateLimit: raw.limits.rateLimit } : {}),
       },
+      weight: raw.weight ?? 1,
+      zone: raw.zone ?? '',
     }),
   );

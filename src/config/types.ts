@@ -226,6 +226,10 @@ export interface ServiceConfig {
   readonly timeout: number;
   readonly health?: HealthCheckConfig;
   readonly limits: ServiceLimitsConfig;
+  /** What gossip advertises with this instance: callers' weighted pickers read it (default 1). */
+  readonly weight: number;
+  /** The instance's zone as gossip advertises it; "" when unset. */
+  readonly zone: string;
 }
 
 export interface GossipConfig {

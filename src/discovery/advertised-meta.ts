@@ -28,8 +28,7 @@ export function advertisedInstances(local: LocalAdvertisement): ServiceInstance[
     const port = service.listen.port !== 0 ? service.listen.port : local.boundPorts?.get(service.name);
     if (port === undefined || port === 0) continue;
     const host = isWildcardHost(service.listen.host) ? local.advertiseHost : service.listen.host;
-    // The config has no per-service weight or zone yet: every instance weighs the same.
-    instances.push({ name: service.name, address: formatHostPort(host, port), protocol: service.protocol, weight: 1, zone: '', health: local.health(service.name) });
+    instances.push({ name: service.name, address: formatHostPort(host, port), protocol: service.protocol, weight: service.weight, zone: service.zone, health: local.health(service.name) });
   }
   return instances;
 }

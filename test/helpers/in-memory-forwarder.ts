@@ -262,6 +262,8 @@ export function ordersService(limits: Partial<ServiceConfig['limits']> = {}, opt
     listen: { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' },
     timeout: options.timeoutMs ?? 0,
     limits: { maxConcurrent: 1024, ...limits },
+    weight: 1,
+    zone: '',
   };
 }
 

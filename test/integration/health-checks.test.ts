@@ -315,6 +315,8 @@ describe('the local services together', () => {
     timeout: 1000,
     ...(health ? { health: { interval: 3000, timeout: 1000, fall: 2, rise: 3, ...health } } : {}),
     limits: { maxConcurrent: 100 },
+    weight: 1,
+    zone: '',
   });
 
   it('checks the services with a health block and reports one without as unknown, unchecked', async () => {

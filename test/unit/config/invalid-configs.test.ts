@@ -438,6 +438,16 @@ describe('gossip keys', () => {
   });
 });
 
+describe('services[].weight and zone', () => {
+  it('default to 1 and no zone, and refuse a weight that is not a positive integer, naming the field', () => {
+    const ok = parseConfig('services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, weight: 3, zone: eu-1a }\n', { env: {}, hostname: 'h' });
+    expect(ok.ok && [ok.config.services[0]?.weight, ok.config.services[0]?.zone]).toEqual([3, 'eu-1a']);
+    const plain = parseConfig('services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006 }\n', { env: {}, hostname: 'h' });
+    expect(plain.ok && [plain.config.services[0]?.weight, plain.config.services[0]?.zone]).toEqual([1, '']);
+    expect(issuesOf('services:\n  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, weight: 0 }\n')[0]).toMatch(/^services\[0\]\.weight: /);
+  });
+});
+
 describe('health checks', () => {
   const service = '  - { name: orders, target: 127.0.0.1:8080, listen: 127.0.0.1:15006, health: { http: /healthz } }\n';
 
