@@ -30,9 +30,13 @@ export interface FrameSource {
   readonly maxPacketSize: number;
 }
 
-/** A gossip packet as a real member sends it: what sealed frames carry in these tests. */
-export function pingPacket(seqNo: number): Uint8Array {
-  return encodePacket([{ type: 'ping', seqNo, node: 'target', sourceNode: 'fuzzer', sourceAddr: '127.0.0.1:7946' }]);
+/**
+ * A gossip packet as a real member sends it: what sealed frames carry in these tests. With
+ * `count`, a compound packet of that many pings (38 bytes each, so 34 fill a datagram); each is
+ * meant for a node no receiver is, so a receiver that opens it answers none of them.
+ */
+export function pingPacket(seqNo: number, count = 1): Uint8Array {
+  return encodePacket(Array.from({ length: count }, (_, i) => ({ type: 'ping' as const, seqNo: seqNo + i, node: 'target', sourceNode: 'fuzzer', sourceAddr: '127.0.0.1:7946' })));
 }
 
 /** A push-pull that would add `node` to whoever merges it: what an outsider would like to get in. */
@@ -78,10 +82,13 @@ export function hostileFrame(source: FrameSource): fc.Arbitrary<HostileFrame> {
   const { delivered, maxPacketSize } = source;
   const capture = fc.constantFrom(...delivered);
   const garbage = (kind: HostileFrame['kind']) => (bytes: Buffer): HostileFrame => ({ kind, bytes, reason: reasonForGarbage(bytes, maxPacketSize) });
+  // Lengths over the whole range up to the limit, not only fast-check's small default sizes.
+  const anyLength = { maxLength: maxPacketSize, size: 'max' } as const;
   return fc.oneof(
     fc.uint8Array({ maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.from(a))),
+    fc.uint8Array(anyLength).map((a) => garbage('random')(Buffer.from(a))),
     // Random bytes behind a valid version byte get as far as the tag check.
-    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.concat([Buffer.of(1), a.subarray(1)]))),
+    fc.uint8Array({ ...anyLength, minLength: SEAL_OVERHEAD }).map((a) => garbage('random')(Buffer.concat([Buffer.of(1), a.subarray(1)]))),
     fc.tuple(capture, fc.nat()).map(([frame, n]) => garbage('truncated')(frame.subarray(0, n % frame.length))),
     fc.tuple(capture, fc.nat(), fc.integer({ min: 0, max: 7 })).map(([frame, at, bit]) => {
       const flipped = Buffer.from(frame);
@@ -139,9 +146,17 @@ export interface HostileStream {
  * member holds, and any of those cut short and then ended or reset.
  */
 export function hostileStream(maxExchangeSize: number): fc.Arbitrary<HostileStream> {
-  const garbageFrame = fc.tuple(fc.uint8Array({ maxLength: 2048 }), fc.uint8Array({ maxLength: 64 })).map(([body, trailing]) => ({
-    bytes: Buffer.concat([lengthPrefixed(Buffer.from(body)), trailing]),
-    drop: reasonForGarbage(body, Number.POSITIVE_INFINITY),
+  const body = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: 4096, size: 'max' }),
+    // Behind a valid version byte, as far as the tag check.
+    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: 4096, size: 'max' }).map((a) => Buffer.concat([Buffer.of(1), a.subarray(1)])),
+    // Up to the limit, every byte of it read and tried against the keys.
+    fc.integer({ min: 64 * 1024, max: maxExchangeSize }).map((n) => Buffer.alloc(n, 1)),
+  );
+  const garbageFrame = fc.tuple(body, fc.uint8Array({ maxLength: 64 })).map(([payload, trailing]) => ({
+    bytes: Buffer.concat([lengthPrefixed(payload), trailing]),
+    drop: reasonForGarbage(payload, Number.POSITIVE_INFINITY),
   }));
   const wrongKey = fc.nat(1000).map((n) => ({ bytes: lengthPrefixed(sealFrames(strangerKey, [intruderPushPull(`intruder-${n}`, `127.0.0.99:${1000 + n}`)])[0]!), drop: 'decrypt' as const }));
   const complete = fc.oneof(garbageFrame, wrongKey);
