@@ -2,6 +2,8 @@
 // against one real agent for as many cases as asked (split evenly over four targets), with
 // several lanes at once, bounded in time. Writes bench/results/fuzz-<timestamp>.md: cases run
 // per target, property failures, agent crashes (must be 0), and the time taken.
+// `npm run fuzz -- --target gossip --packets 1000000`: hostile datagrams and streams to a real
+// agent's gossip port instead (bench/fuzz-gossip.ts), bench/results/fuzz-gossip-<timestamp>.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,12 +13,19 @@ import {
   ENTRIES, HEALTHY, isCleanOutcome, isHttp1Reply, isHttp2Reply, sendRaw, startFuzzRig, viaScriptedHttp1, viaScriptedHttp2, type FuzzRig, type Lane,
 } from '../test/helpers/fuzz/rig.ts';
 import { CLIENT_KINDS } from '../test/helpers/proxy-clients.ts';
+import { runGossipFuzz } from './fuzz-gossip.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 
-const USAGE = 'usage: npm run fuzz -- [--cases N (1000000)] [--split W,W,W,W (1,1,1,1)] [--lanes N (8)] [--minutes M (15)] [--seed S]';
+const USAGE = [
+  'usage: npm run fuzz -- [--cases N (1000000)] [--split W,W,W,W (1,1,1,1)] [--lanes N (8)] [--minutes M (15)] [--seed S]',
+  '       npm run fuzz -- --target gossip [--packets N (1000000)] [--window N (32)] [--rate N/s (10000)] [--streams-every N (1000)] [--minutes M (15)] [--seed S]',
+].join('\n');
 
 const { values } = parseArgs({
-  options: { cases: { type: 'string' }, split: { type: 'string' }, lanes: { type: 'string' }, minutes: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' } },
+  options: {
+    target: { type: 'string' }, cases: { type: 'string' }, split: { type: 'string' }, lanes: { type: 'string' }, minutes: { type: 'string' }, seed: { type: 'string' },
+    packets: { type: 'string' }, window: { type: 'string' }, rate: { type: 'string' }, 'streams-every': { type: 'string' }, help: { type: 'boolean' },
+  },
 });
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
@@ -28,9 +37,19 @@ const minutes = Number(values.minutes ?? 15);
 const seed = Number(values.seed ?? Date.now() % 2 ** 31);
 /** How the cases are shared out over the four targets, by weight (the fast client-side targets can take more). */
 const split = (values.split ?? '1,1,1,1').split(',').map(Number);
-if (![totalCases, laneCount, minutes, seed, ...split].every(Number.isFinite) || totalCases < 1 || laneCount < 1 || minutes <= 0 || split.length !== 4 || split.some((w) => w < 0)) {
+if (![totalCases, laneCount, minutes, seed, ...split].every(Number.isFinite) || totalCases < 1 || laneCount < 1 || minutes <= 0 || split.length !== 4 || split.some((w) => w < 0) || !['http', 'gossip'].includes(values.target ?? 'http')) {
   process.stderr.write(`${USAGE}\n`);
   process.exit(2);
+}
+
+if (values.target === 'gossip') {
+  const gossip = { packets: Number(values.packets ?? 1_000_000), window: Number(values.window ?? 32), rate: Number(values.rate ?? 10_000), streamsEvery: Number(values['streams-every'] ?? 1_000), minutes, seed };
+  if (![gossip.packets, gossip.window, gossip.rate, gossip.streamsEvery].every((n) => Number.isInteger(n) && n >= 1)) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  const { ok } = await runGossipFuzz(gossip);
+  process.exit(ok ? 0 : 1);
 }
 
 /** How often (in cases, per lane) an ordinary request checks that the agent still serves. */

@@ -3,14 +3,16 @@
 // an unknown version, byte-identical copies of frames already delivered, and datagrams over
 // the size limit. Each comes with the drop reason the sealed transport must count for it.
 // Shared by the unit and integration tests and the bench fuzz target, which sends a million of
-// them to a real agent.
+// them to a real agent. hostileStream does the same for the TCP side of the gossip port.
 import fc from 'fast-check';
 import { FakeClock } from '../../../src/clock.ts';
 import { encodePacket } from '../../../src/gossip/codec.ts';
+import { lengthPrefixed } from '../../../src/gossip/frame-reader.ts';
 import { generateGossipKey, Keyring, SEAL_OVERHEAD } from '../../../src/gossip/keyring.ts';
 import { SealedTransport } from '../../../src/gossip/sealed-transport.ts';
 import type { Transport } from '../../../src/gossip/transport.ts';
-import type { DropReason } from '../../../src/gossip/wire-metrics.ts';
+import { EMPTY_META } from '../../../src/gossip/messages.ts';
+import type { DropReason, StreamRefusal } from '../../../src/gossip/wire-metrics.ts';
 import { CountingWireMetrics } from '../gossip-wire.ts';
 
 export interface HostileFrame {
@@ -28,9 +30,23 @@ export interface FrameSource {
   readonly maxPacketSize: number;
 }
 
-/** A gossip packet as a real member sends it: what sealed frames carry in these tests. */
-export function pingPacket(seqNo: number): Uint8Array {
-  return encodePacket([{ type: 'ping', seqNo, node: 'target', sourceNode: 'fuzzer', sourceAddr: '127.0.0.1:7946' }]);
+/**
+ * A gossip packet as a real member sends it: what sealed frames carry in these tests. With
+ * `count`, a compound packet of that many pings (38 bytes each, so 34 fill a datagram); each is
+ * meant for a node no receiver is, so a receiver that opens it answers none of them.
+ */
+export function pingPacket(seqNo: number, count = 1): Uint8Array {
+  return encodePacket(Array.from({ length: count }, (_, i) => ({ type: 'ping' as const, seqNo: seqNo + i, node: 'target', sourceNode: 'fuzzer', sourceAddr: '127.0.0.1:7946' })));
+}
+
+/** A push-pull that would add `node` to whoever merges it: what an outsider would like to get in. */
+export function intruderPushPull(node: string, addr: string): Uint8Array {
+  return encodePacket([{ type: 'push-pull', join: true, members: [{ node, addr, incarnation: 1, status: 'alive', meta: EMPTY_META }] }]);
+}
+
+/** An alive about `node`: opened by a member, it adds `node` to the membership. */
+export function intruderAlive(node: string, addr: string): Uint8Array {
+  return encodePacket([{ type: 'alive', node, incarnation: 1, addr, meta: EMPTY_META }]);
 }
 
 /**
@@ -60,16 +76,19 @@ export function reasonForGarbage(bytes: Uint8Array, maxPacketSize: number): Drop
 }
 
 // A key no member holds, drawn once.
-const strangerKey = generateGossipKey();
+export const strangerKey = generateGossipKey();
 
 export function hostileFrame(source: FrameSource): fc.Arbitrary<HostileFrame> {
   const { delivered, maxPacketSize } = source;
   const capture = fc.constantFrom(...delivered);
   const garbage = (kind: HostileFrame['kind']) => (bytes: Buffer): HostileFrame => ({ kind, bytes, reason: reasonForGarbage(bytes, maxPacketSize) });
+  // Lengths over the whole range up to the limit, not only fast-check's small default sizes.
+  const anyLength = { maxLength: maxPacketSize, size: 'max' } as const;
   return fc.oneof(
     fc.uint8Array({ maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.from(a))),
+    fc.uint8Array(anyLength).map((a) => garbage('random')(Buffer.from(a))),
     // Random bytes behind a valid version byte get as far as the tag check.
-    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: maxPacketSize }).map((a) => garbage('random')(Buffer.concat([Buffer.of(1), a.subarray(1)]))),
+    fc.uint8Array({ ...anyLength, minLength: SEAL_OVERHEAD }).map((a) => garbage('random')(Buffer.concat([Buffer.of(1), a.subarray(1)]))),
     fc.tuple(capture, fc.nat()).map(([frame, n]) => garbage('truncated')(frame.subarray(0, n % frame.length))),
     fc.tuple(capture, fc.nat(), fc.integer({ min: 0, max: 7 })).map(([frame, at, bit]) => {
       const flipped = Buffer.from(frame);
@@ -105,4 +124,56 @@ export function* hostileFrames(source: FrameSource, count: number, seed: number)
   for (let drawn = 0; drawn < count; drawn += chunk) {
     yield* fc.sample(arbitrary, { numRuns: Math.min(chunk, count - drawn), seed: seed + drawn });
   }
+}
+
+/** What an attacker does on one TCP connection to a gossip port. */
+export interface HostileStream {
+  readonly kind: 'oversize-length' | 'garbage-frame' | 'wrong-key' | 'truncated' | 'reset';
+  /** Written at once after connecting. */
+  readonly bytes: Buffer;
+  /** 'wait' for the receiver to close the stream, 'end' the attacker's side first, or 'reset' it. */
+  readonly finish: 'wait' | 'end' | 'reset';
+  /**
+   * What the receiver must count for it: a dropped frame, or a stream cut for an error (a
+   * reset; counted as a truncated frame instead when the receiver reads the stream's end first).
+   */
+  readonly counted: { readonly drop: DropReason } | { readonly refused: StreamRefusal };
+}
+
+/**
+ * Streams with a length prefix over `maxExchangeSize` (up to 4 GiB), complete frames of
+ * garbage (with trailing bytes the receiver must ignore), push-pulls sealed under a key no
+ * member holds, and any of those cut short and then ended or reset.
+ */
+export function hostileStream(maxExchangeSize: number): fc.Arbitrary<HostileStream> {
+  const body = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: 4096, size: 'max' }),
+    // Behind a valid version byte, as far as the tag check.
+    fc.uint8Array({ minLength: SEAL_OVERHEAD, maxLength: 4096, size: 'max' }).map((a) => Buffer.concat([Buffer.of(1), a.subarray(1)])),
+    // Up to the limit, every byte of it read and tried against the keys.
+    fc.integer({ min: 64 * 1024, max: maxExchangeSize }).map((n) => Buffer.alloc(n, 1)),
+  );
+  const garbageFrame = fc.tuple(body, fc.uint8Array({ maxLength: 64 })).map(([payload, trailing]) => ({
+    bytes: Buffer.concat([lengthPrefixed(payload), trailing]),
+    drop: reasonForGarbage(payload, Number.POSITIVE_INFINITY),
+  }));
+  const wrongKey = fc.nat(1000).map((n) => ({ bytes: lengthPrefixed(sealFrames(strangerKey, [intruderPushPull(`intruder-${n}`, `127.0.0.99:${1000 + n}`)])[0]!), drop: 'decrypt' as const }));
+  const complete = fc.oneof(garbageFrame, wrongKey);
+  return fc.oneof(
+    fc.tuple(fc.oneof(fc.constant(0xffff_ffff), fc.integer({ min: maxExchangeSize + 1, max: 0xffff_ffff })), fc.uint8Array({ maxLength: 256 })).map(([length, after]) => {
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(length, 0);
+      return { kind: 'oversize-length' as const, bytes: Buffer.concat([prefix, after]), finish: 'wait' as const, counted: { drop: 'oversize' as const } };
+    }),
+    garbageFrame.map(({ bytes, drop }) => ({ kind: 'garbage-frame' as const, bytes, finish: 'wait' as const, counted: { drop } })),
+    wrongKey.map(({ bytes, drop }) => ({ kind: 'wrong-key' as const, bytes, finish: 'wait' as const, counted: { drop } })),
+    fc.tuple(complete, fc.nat()).map(([{ bytes }, n]) => ({ kind: 'truncated' as const, bytes: cutShort(bytes, n), finish: 'end' as const, counted: { drop: 'truncated' as const } })),
+    fc.tuple(complete, fc.nat()).map(([{ bytes }, n]) => ({ kind: 'reset' as const, bytes: cutShort(bytes, n), finish: 'reset' as const, counted: { refused: 'error' as const } })),
+  );
+}
+
+/** The first bytes of a length-prefixed frame, short of its last byte (trailing bytes aside), so it never completes. */
+function cutShort(frame: Buffer, n: number): Buffer {
+  return frame.subarray(0, n % (4 + frame.readUInt32BE(0)));
 }
