@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { generateGossipKey } from '../src/gossip/keyring.ts';
 import { UDP_TRANSPORT_DEFAULTS } from '../src/gossip/udp-transport.ts';
 import {
-  closed, connectTo, converged, countersSince, countInto, DROP_REASONS, gossipCounters, GossipAttacker, membershipOf, playStream, startGossipAgents, within, type GossipCounters,
+  closed, connectTo, converged, countersSince, countInto, DROP_REASONS, gossipCounters, GossipAttacker, membershipOf, playStream, STALL_SOURCE, startGossipAgents, within, type GossipCounters,
 } from '../test/helpers/fuzz/gossip-attack.ts';
 import { hostileFrames, hostileStream, pingPacket, sealFrames, type HostileFrame } from '../test/helpers/fuzz/gossip-frames.ts';
 import { isAlive } from '../test/helpers/processes.ts';
@@ -71,7 +71,7 @@ export async function runGossipFuzz(options: GossipFuzzOptions): Promise<{ file:
     const before = { rssKiB: readRssKiB(target.agent.pid), cpuTicks: readCpuTicks(target.agent.pid) };
 
     const stalls = await Promise.all(STALLS.map(async (bytes) => {
-      const socket = await connectTo(target.gossip);
+      const socket = await connectTo(target.gossip, STALL_SOURCE);
       socket.on('error', () => {});
       socket.write(bytes);
       return socket;

@@ -3,7 +3,8 @@
 // request and one length-prefixed answer per connection. Nothing a peer does reaches beyond
 // the limits below: a datagram over maxPacketSize is dropped unread, a frame whose length
 // prefix is over maxExchangeSize is cut before any of it is kept, inbound streams past
-// maxInboundStreams are closed at accept, and a stream not done within streamTimeoutMs is
+// maxInboundStreams (or past maxInboundStreamsPerSource from one address, so a peer without the
+// key cannot hold every slot and stall anti-entropy) are closed at accept, and a stream not done within streamTimeoutMs is
 // cut; so inbound exchanges hold at most maxInboundStreams × maxExchangeSize (128 MiB by
 // default). No socket error escapes.
 
@@ -23,6 +24,8 @@ export const UDP_TRANSPORT_DEFAULTS = {
   /** A push-pull of 10,000 members (codec.ts DECODE_LIMITS) with their services fits. */
   maxExchangeSize: 4 * 1024 * 1024,
   maxInboundStreams: 32,
+  /** A push-pull is one stream per peer at a time; a few more allow a join racing a resync. */
+  maxInboundStreamsPerSource: 4,
   /** memberlist's TCPTimeout: from accept until the answer is written. */
   streamTimeoutMs: 10_000,
   connectTimeoutMs: 2_000,
@@ -46,6 +49,7 @@ export interface UdpTransportOptions {
   readonly maxPacketSize?: number;
   readonly maxExchangeSize?: number;
   readonly maxInboundStreams?: number;
+  readonly maxInboundStreamsPerSource?: number;
   readonly streamTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
 }
@@ -60,6 +64,9 @@ export class UdpTransport implements Transport {
   readonly maxPacketSize: number;
   private readonly maxExchangeSize: number;
   private readonly maxInboundStreams: number;
+  private readonly maxInboundStreamsPerSource: number;
+  /** Open inbound streams per source address; at most maxInboundStreams entries. */
+  private readonly inboundBySource = new Map<string, number>();
   private readonly streamTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly clock: Clock;
@@ -79,6 +86,7 @@ export class UdpTransport implements Transport {
     this.maxPacketSize = options.maxPacketSize ?? UDP_TRANSPORT_DEFAULTS.maxPacketSize;
     this.maxExchangeSize = options.maxExchangeSize ?? UDP_TRANSPORT_DEFAULTS.maxExchangeSize;
     this.maxInboundStreams = options.maxInboundStreams ?? UDP_TRANSPORT_DEFAULTS.maxInboundStreams;
+    this.maxInboundStreamsPerSource = options.maxInboundStreamsPerSource ?? UDP_TRANSPORT_DEFAULTS.maxInboundStreamsPerSource;
     this.streamTimeoutMs = options.streamTimeoutMs ?? UDP_TRANSPORT_DEFAULTS.streamTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? UDP_TRANSPORT_DEFAULTS.connectTimeoutMs;
     this.clock = options.clock;
@@ -223,12 +231,15 @@ export class UdpTransport implements Transport {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.closed || this.inbound.size >= this.maxInboundStreams) {
+    const source = socket.remoteAddress ?? '';
+    const fromSource = this.inboundBySource.get(source) ?? 0;
+    if (this.closed || this.inbound.size >= this.maxInboundStreams || fromSource >= this.maxInboundStreamsPerSource) {
       if (!this.closed) this.metrics.streamRefused('limit');
       socket.destroy();
       return;
     }
     this.inbound.add(socket);
+    this.inboundBySource.set(source, fromSource + 1);
     const from = formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     const reader = new FrameReader(this.maxExchangeSize);
     const stream = { answered: false };
@@ -263,6 +274,9 @@ export class UdpTransport implements Transport {
     socket.on('close', () => {
       this.clock.clearTimeout(timer);
       this.inbound.delete(socket);
+      const left = (this.inboundBySource.get(source) ?? 1) - 1;
+      if (left === 0) this.inboundBySource.delete(source);
+      else this.inboundBySource.set(source, left);
     });
   }
 

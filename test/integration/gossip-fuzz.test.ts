@@ -11,7 +11,7 @@ import { lengthPrefixed } from '../../src/gossip/frame-reader.ts';
 import { generateGossipKey } from '../../src/gossip/keyring.ts';
 import { UDP_TRANSPORT_DEFAULTS } from '../../src/gossip/udp-transport.ts';
 import {
-  closed, connectTo, converged, countersSince, gossipCounters, GossipAttacker, membershipOf, playStream, startGossipAgents, streamCounts, within, type GossipAgent, type GossipCounters,
+  closed, connectTo, converged, countersSince, gossipCounters, GossipAttacker, membershipOf, playStream, startGossipAgents, STALL_SOURCE, streamCounts, within, type GossipAgent, type GossipCounters,
 } from '../helpers/fuzz/gossip-attack.ts';
 import { hostileFrame, hostileStream, intruderAlive, intruderPushPull, pingPacket, reasonCounts, sealFrames, strangerKey } from '../helpers/fuzz/gossip-frames.ts';
 import { isAlive } from '../helpers/processes.ts';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   countersBefore = await Promise.all(agents.map((a) => gossipCounters(a.agent)));
   const halfFrame = lengthPrefixed(Buffer.alloc(100)).subarray(0, 54);
   for (const bytes of [Buffer.alloc(0), Buffer.of(0, 0), halfFrame]) {
-    const socket = await connectTo(target.gossip);
+    const socket = await connectTo(target.gossip, STALL_SOURCE);
     socket.on('error', () => {});
     socket.write(bytes);
     stalls.push(socket);

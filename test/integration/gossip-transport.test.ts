@@ -65,9 +65,9 @@ function send(socket: dgram.Socket, bytes: Uint8Array, port: number): Promise<vo
 }
 
 /** A raw TCP connection to `port`; resolves once connected. */
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
     sockets.push(socket);
     socket.on('error', reject);
   });
@@ -204,6 +204,19 @@ describe('the sealed UDP/TCP transport on 127.0.0.1', () => {
     await Promise.all(closed);
     expect(node.metrics.refused).toEqual({ limit: 8, timeout: 4 });
     expect(Buffer.from(await peer.sealed.exchange(node.sealed.localAddress, Buffer.from('after'), 5_000)).toString()).toBe('re: after');
+  });
+
+  it('refuses a fifth stream from one address while another address still gets a slot, so one peer cannot stall anti-entropy', async () => {
+    const node = await startNode({ streamTimeoutMs: 2_000 });
+    const oneSource = await Promise.all(Array.from({ length: 6 }, () => connect(node.udp.port)));
+    const closed = oneSource.map(closedBy);
+    expect(await eventually(() => node.metrics.refused.limit === 2, 5_000)).toBe(true);
+    const other = await connect(node.udp.port, '127.0.0.2');
+    const otherClosed = closedBy(other);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(node.metrics.refused.limit).toBe(2);
+    other.destroy();
+    await Promise.all([...closed, otherClosed]);
   });
 
   it('closes at once a stream that ends mid-frame, without waiting for the stream timeout', async () => {

@@ -190,10 +190,10 @@ export class GossipAttacker {
   }
 }
 
-/** A TCP connection to `address`; resolves once connected. */
-export function connectTo(address: string): Promise<net.Socket> {
+/** A TCP connection to `address`, from `localAddress` if given; resolves once connected. */
+export function connectTo(address: string, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(splitAddress(address), () => {
+    const socket = net.connect({ ...splitAddress(address), ...(localAddress !== undefined ? { localAddress } : {}) }, () => {
       socket.off('error', reject);
       resolve(socket);
     });
@@ -217,6 +217,9 @@ export function closed(socket: net.Socket, timeoutMs: number): Promise<boolean> 
     });
   });
 }
+
+/** Where stalled streams come from: another address than the hostile streams', since a receiver lets each source hold only a few slots. */
+export const STALL_SOURCE = '127.0.0.250';
 
 /**
  * Plays `stream` against the gossip port at `address`. Resolves true once the stream is over
