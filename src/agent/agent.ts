@@ -11,6 +11,9 @@ import { DecisionLog } from '../observability/decisions.ts';
 import { InternalErrors } from '../observability/internal-errors.ts';
 import { AccessLog } from '../observability/logger.ts';
 import { MeshletMetrics } from '../observability/metrics.ts';
+import { nodeStats, type NodeStats, type UpstreamState } from '../observability/node-stats.ts';
+import { TrafficStats } from '../observability/traffic-stats.ts';
+import { dashboardPages } from '../dashboard/pages.ts';
 import { clientConnectionBudget, ConnectionBudget } from '../proxy/listen/connection-budget.ts';
 import { ForwarderPool } from '../proxy/forward/forwarder-pool.ts';
 import { composeSteps } from '../proxy/call/attempt.ts';
@@ -93,6 +96,8 @@ export class Agent {
   readonly metrics = new MeshletMetrics();
   /** Every decision the agent takes on its own, with its reason (/api/v1/events). */
   readonly decisions: DecisionLog;
+  /** Recent traffic per upstream and endpoint, read off the metrics (/api/v1/stats, the dashboard). */
+  readonly traffic: TrafficStats;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -124,6 +129,7 @@ export class Agent {
     this.forwarders = new ForwarderPool(this.clock);
     this.decisions = new DecisionLog(this.clock, Date.now);
     this.decisions.subscribe((decision) => this.logger.info({ decision }, decision.reason));
+    this.traffic = new TrafficStats(() => this.metrics.trafficHandles(), this.clock);
     this.inFlight = new InFlightCounter(config.listeners.maxRequestsInFlight);
     this.env = {
       clock: this.clock,
@@ -151,7 +157,9 @@ export class Agent {
 
   /** Starts every listener and the admin API; resolves once all are bound. */
   async start(): Promise<Record<string, string>> {
+    this.traffic.start();
     this.admin = await startAdminServer({
+      pages: dashboardPages({ source: 'agent' }),
       listen: this.config.admin.listen,
       metrics: this.metrics,
       logger: this.logger,
@@ -162,6 +170,7 @@ export class Agent {
         isReady: () => this.ready && !this.draining,
         upstreams: () => [...[...this.slots.values()].map((slot) => slot.upstream.describe()), ...[...this.services.values()].map((slot) => slot.service.describe())],
         effectiveConfig: () => redactConfig(this.config),
+        stats: () => this.stats(),
         breakers: () => [...this.slots.values()].flatMap((slot) => slot.upstream.describeBreakers() ?? []),
         forceBreaker: (name, endpoint, state) => this.slots.get(name)?.upstream.forceBreaker(endpoint, state) ?? 'no_upstream',
         members: () => this.gossip?.describe(),
@@ -189,6 +198,16 @@ export class Agent {
     this.ready = true;
     this.logger.info({ clientConnections: this.connectionBudget.limit, perListener: this.config.listeners.maxConnections }, 'connection caps');
     return this.listenerAddresses();
+  }
+
+  /** Each upstream's recent traffic next to its breakers and ejections, with their reasons. */
+  stats(): NodeStats {
+    const states = [...this.slots.values()].map(({ upstream }): UpstreamState => ({
+      name: upstream.name,
+      breaker: upstream.breakers.upstream?.describe() ?? null,
+      endpoints: [...upstream.endpointStates()].map((s) => ({ address: s.address, health: s.endpoint.health, exclusions: s.exclusions.list(), breaker: s.breaker?.describe() ?? null })),
+    }));
+    return nodeStats({ node: this.config.node, atMs: Date.now(), traffic: this.traffic.read(), states, decisions: this.decisions.recent() });
   }
 
   listenerAddresses(): Record<string, string> {
@@ -286,6 +305,7 @@ export class Agent {
     // After a clean drain the last responses may still be leaving: end connections gently first.
     for (const frontend of frontends) frontend.close();
     await this.forwarders.closeAll();
+    this.traffic.stop();
     await this.admin?.close();
     // A client that stopped reading must not keep the process alive.
     for (const frontend of frontends) frontend.destroy();

@@ -19,6 +19,8 @@ export interface AdminSource {
   upstreams(): unknown[];
   /** GET /api/v1/config body, already redacted by the caller. */
   effectiveConfig(): unknown;
+  /** GET /api/v1/stats body (node-stats.ts): each upstream's and endpoint's recent traffic, breakers and ejections. */
+  stats(): unknown;
   /** GET /api/v1/breakers body: every upstream that has breakers. */
   breakers(): unknown[];
   /** POST /api/v1/breakers/<upstream>/<endpoint>: forces one endpoint's breaker, or gives it back to itself. */
@@ -59,6 +61,16 @@ export interface AdminServerOptions {
   readonly logger: Logger;
   readonly decisions: DecisionLog;
   readonly clock: Clock;
+  /** Fixed documents served on GET, such as the dashboard's page (src/dashboard/). */
+  readonly pages?: readonly StaticPage[];
+}
+
+/** A fixed document at a path; the dashboard's routes have this shape, so any HTTP server can mount them. */
+export interface StaticPage {
+  readonly path: string;
+  readonly contentType: string;
+  readonly body: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Route = (res: ServerResponse, req: IncomingMessage) => void | Promise<void>;
@@ -72,11 +84,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     ['/metrics', async (res) => send(res, 200, metrics.contentType, await metrics.metricsText())],
     ['/api/v1/upstreams', (res) => sendJson(res, 200, source.upstreams())],
     ['/api/v1/config', (res) => sendJson(res, 200, source.effectiveConfig())],
+    ['/api/v1/stats', (res) => sendJson(res, 200, source.stats())],
     ['/api/v1/breakers', (res) => sendJson(res, 200, source.breakers())],
     ['/api/v1/events', (res, req) => serveDecisionStream(req, res, opts.decisions, opts.clock, streams)],
     ['/api/v1/members', (res) => sendGossipView(res, source.members())],
     ['/api/v1/gossip/keys', (res) => sendGossipView(res, source.gossipKeys())],
   ]);
+  for (const page of opts.pages ?? []) routes.set(page.path, (res) => sendPage(res, page));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -212,6 +226,11 @@ function pathOf(url: string): string {
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+export function sendPage(res: ServerResponse, page: StaticPage): void {
+  res.writeHead(200, { 'content-type': page.contentType, 'content-length': Buffer.byteLength(page.body), ...page.headers });
+  res.end(page.body);
 }
 
 function sendText(res: ServerResponse, status: number, body: string): void {

@@ -37,6 +37,8 @@ export interface Decision {
   readonly reason: string;
   /** The numbers behind the reason, for a dashboard. */
   readonly data?: Readonly<Record<string, number | string | boolean | null>>;
+  /** The agent that took it, on the control plane's mesh-wide stream (an agent's own leaves it out). */
+  readonly node?: string;
   /** For a coalesced per-call decision: the calls it stands for (this one and those since the last event). */
   readonly count?: number;
 }

@@ -26,6 +26,10 @@ class FakeSource implements AdminSource {
   effectiveConfig(): unknown {
     return this.config;
   }
+  statsView: unknown = { node: 'orders-1', atMs: 1, windowMs: 10_000, upstreams: [] };
+  stats(): unknown {
+    return this.statsView;
+  }
   breakerList: unknown[] = [{ upstream: 'payments', breaker: { state: 'closed' }, endpoints: [] }];
   forced: [string, string, BreakerOverrideRequest][] = [];
   breakers(): unknown[] {
@@ -121,6 +125,22 @@ describe('admin server', () => {
     const after = await get('/metrics');
     expect(samplesOf(after.body, 'meshlet_requests_total', { upstream: 'payments' })).toEqual([]);
     expect(samplesOf(after.body, 'meshlet_request_duration_seconds_count', { upstream: 'payments' })).toEqual([]);
+  });
+
+  it('serves the traffic stats at /api/v1/stats and mounted pages with their headers', async () => {
+    const stats = await get('/api/v1/stats');
+    expect(stats.status).toBe(200);
+    expect(JSON.parse(stats.body)).toEqual({ node: 'orders-1', atMs: 1, windowMs: 10_000, upstreams: [] });
+    const own = await startAdminServer({
+      listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent, decisions, clock: systemClock,
+      pages: [{ path: '/page', contentType: 'text/html; charset=utf-8', body: '<p>hé</p>', headers: { 'x-content-type-options': 'nosniff' } }],
+    });
+    try {
+      const res = await request(`http://127.0.0.1:${own.address.port}/page?source=mesh`, { dispatcher: client });
+      expect([res.statusCode, res.headers['content-type'], res.headers['x-content-type-options'], res.headers['content-length'], await res.body.text()]).toEqual([200, 'text/html; charset=utf-8', 'nosniff', '10', '<p>hé</p>']);
+    } finally {
+      await own.close();
+    }
   });
 
   it('serves upstreams and config as pretty-printed JSON', async () => {

@@ -1,0 +1,93 @@
+// The dashboard aggregated over agents, as the control plane will serve it, in headless
+// Chromium: a listener mounts the dashboard's pages and serves /api/v1/mesh/stats and
+// /api/v1/mesh/events from AgentReports and MeshEvents through src/dashboard/mesh-stats.ts.
+// Every row is labelled by its node, the broken node's breaker sorts first with its reason,
+// and a breaker opening on another agent shows on the page as soon as its event arrives.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.ts';
+import { dashboardPages } from '../../src/dashboard/pages.ts';
+import { meshDecision, meshStats, type AgentReportMessage, type MeshEventMessage } from '../../src/dashboard/mesh-stats.ts';
+import { sendPage } from '../../src/observability/admin-server.ts';
+import { serveDecisionStream } from '../../src/observability/decision-stream.ts';
+import { DecisionLog } from '../../src/observability/decisions.ts';
+
+const OPEN_REASON = 'opened: 9 of 10 calls failed in the last 10s (90 % ≥ 50 %, at least 5 calls), last HTTP 503 from 10.0.0.2:8080; half-open in 30s';
+
+function report(breakerState: string, reason: string): AgentReportMessage {
+  const endpoint = (address: string, errorPercent: number) => ({ upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 10, errorPercent, p50Ms: 2, p99Ms: 30 });
+  return {
+    atMs: 1,
+    breakers: [
+      { upstream: 'payments', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
+      { upstream: 'payments', endpoint: '10.0.0.1:8080', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
+      { upstream: 'payments', endpoint: '10.0.0.2:8080', state: breakerState, reason, sinceMs: breakerState === 'BREAKER_STATE_OPEN' ? 1 : 0 },
+    ],
+    endpoints: [endpoint('10.0.0.1:8080', 0), endpoint('10.0.0.2:8080', breakerState === 'BREAKER_STATE_OPEN' ? 90 : 0)],
+    upstreams: [{ name: 'payments', requestsPerSecond: 20, errorPercent: breakerState === 'BREAKER_STATE_OPEN' ? 45 : 0, p50Ms: 2, p99Ms: 30, retries: 3, fallbacks: 0, ejections: 0 }],
+  };
+}
+
+const reports = new Map<string, AgentReportMessage>([
+  ['orders-1', report('BREAKER_STATE_CLOSED', '')],
+  ['orders-2', report('BREAKER_STATE_OPEN', OPEN_REASON)],
+]);
+const decisions = new DecisionLog(systemClock, Date.now);
+const streams = new Set<ServerResponse>();
+let server: Server;
+let address: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  const pages = new Map(dashboardPages({ source: 'mesh' }).map((p) => [p.path, p]));
+  server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const page = pages.get(path);
+    if (page) return sendPage(res, page);
+    if (path === '/api/v1/mesh/stats') {
+      const body = JSON.stringify(meshStats(Date.now(), [...reports].map(([node, r]) => ({ node, report: r }))));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(body);
+    }
+    if (path === '/api/v1/mesh/events') return serveDecisionStream(req, res, decisions, systemClock, streams);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const stream of streams) stream.end();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('mesh dashboard in headless Chromium', () => {
+  it('labels every row by node, puts the broken agent first, and shows a breaker that opens on another agent', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`http://${address}/dashboard`);
+    const rows = page.locator('article.upstream');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+    const labels = () => Promise.all([0, 1].map(async (i) => `${await rows.nth(i).getAttribute('data-node')} ${await rows.nth(i).getAttribute('data-state')}`));
+    expect(await labels()).toEqual(['orders-2 open', 'orders-1 closed']);
+    expect(await page.locator('article[data-node="orders-2"] [data-reason-for="10.0.0.2:8080"]').textContent()).toBe(OPEN_REASON);
+    expect(await page.locator('#source').textContent()).toContain('2 agents');
+
+    // orders-1's breaker opens: the control plane hears the report and the event.
+    const reason = OPEN_REASON.replace('9 of 10', '7 of 8');
+    reports.set('orders-1', report('BREAKER_STATE_OPEN', reason));
+    const event: MeshEventMessage = { atMs: 2, node: 'orders-1', breaker: { upstream: 'payments', endpoint: '10.0.0.2:8080', state: 'BREAKER_STATE_OPEN', reason, sinceMs: 2 } };
+    decisions.record(meshDecision(event)!);
+    const listed = page.locator('#decisions li[data-kind="breaker_opened"]');
+    await expect.poll(() => listed.count(), { timeout: 5000 }).toBe(1);
+    expect(await listed.locator('.where').textContent()).toBe('orders-1 payments 10.0.0.2:8080');
+    await expect.poll(() => page.locator('article[data-node="orders-1"]').getAttribute('data-state'), { timeout: 5000 }).toBe('open');
+    expect(await page.locator('#summary').textContent()).toBe('2 open breakers');
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { meshDecision, meshStats } from '../../../src/dashboard/mesh-stats.ts';
+
+describe('meshStats', () => {
+  it('gives each agent\'s last report the shape of its own /api/v1/stats, breakers matched to their upstream and endpoint', () => {
+    const report = {
+      atMs: 77,
+      breakers: [
+        { upstream: 'pay', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
+        { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_OPEN', reason: 'opened: 9 of 10 calls failed', sinceMs: 70 },
+      ],
+      endpoints: [
+        { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0 },
+        { upstream: 'other', address: 'c:1', health: '', ejected: false, ejectionReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2 },
+      ],
+      upstreams: [
+        { name: 'pay', requestsPerSecond: 3, errorPercent: 10, p50Ms: 2, p99Ms: 9, retries: 1, fallbacks: 2, ejections: 1 },
+        { name: 'other', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2, retries: 0, fallbacks: 0, ejections: 0 },
+      ],
+    };
+    const mesh = meshStats(100, [{ node: 'n1', report }, { node: 'n2', report: null }]);
+    expect(mesh.atMs).toBe(100);
+    expect(mesh.nodes.map((n) => n.node)).toEqual(['n1']);
+    const [pay, other] = mesh.nodes[0]!.upstreams;
+    expect(pay).toMatchObject({ name: 'pay', retries: 1, fallbacks: 2, ejections: 1, breaker: { state: 'closed', reason: '', sinceMs: null } });
+    expect(pay!.endpoints).toEqual([
+      { address: 'a:1', health: 'healthy', breaker: { state: 'open', reason: 'opened: 9 of 10 calls failed', sinceMs: 70 }, ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: null, p99Ms: null },
+    ]);
+    expect(other!.endpoints).toEqual([{ address: 'c:1', health: 'unknown', breaker: null, ejected: false, ejectionReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2 }]);
+  });
+
+  it('turns breaker and ejection events into decisions carrying their node, and nothing else', () => {
+    const breaker = { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_HALF_OPEN', reason: 'half-open after 30s', sinceMs: 5 };
+    expect(meshDecision({ atMs: 5, node: 'n1', breaker })).toEqual({ kind: 'breaker_half_open', node: 'n1', scope: 'pay', endpoint: 'a:1', reason: 'half-open after 30s' });
+    const endpoint = { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0 };
+    expect(meshDecision({ atMs: 5, node: 'n1', endpoint })).toMatchObject({ kind: 'ejected', node: 'n1', reason: 'ejected for 30s' });
+    expect(meshDecision({ atMs: 5, node: 'n1' })).toBeUndefined();
+  });
+});
