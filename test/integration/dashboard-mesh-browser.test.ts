@@ -1,17 +1,14 @@
 // The dashboard aggregated over agents, as the control plane will serve it, in headless
-// Chromium: a listener mounts the dashboard's pages and serves /api/v1/mesh/stats and
-// /api/v1/mesh/events from AgentReports and MeshEvents through src/dashboard/mesh-stats.ts.
+// Chromium: a listener with a route hook mounts MeshDashboard's routes (the page,
+// /api/v1/mesh/stats and /api/v1/mesh/events), fed with AgentReports and MeshEvents.
 // Every row is labelled by its node, the broken node's breaker sorts first with its reason,
 // and a breaker opening on another agent shows on the page as soon as its event arrives.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
-import { dashboardPages } from '../../src/dashboard/pages.ts';
-import { meshDecision, meshStats, type AgentReportMessage, type MeshEventMessage } from '../../src/dashboard/mesh-stats.ts';
-import { sendPage } from '../../src/observability/admin-server.ts';
-import { serveDecisionStream } from '../../src/observability/decision-stream.ts';
-import { DecisionLog } from '../../src/observability/decisions.ts';
+import { MeshDashboard } from '../../src/dashboard/mesh-dashboard.ts';
+import type { AgentReportMessage, MeshEventMessage } from '../../src/dashboard/mesh-stats.ts';
 
 const OPEN_REASON = 'opened: 9 of 10 calls failed in the last 10s (90 % ≥ 50 %, at least 5 calls), last HTTP 503 from 10.0.0.2:8080; half-open in 30s';
 
@@ -33,24 +30,17 @@ const reports = new Map<string, AgentReportMessage>([
   ['orders-1', report('BREAKER_STATE_CLOSED', '')],
   ['orders-2', report('BREAKER_STATE_OPEN', OPEN_REASON)],
 ]);
-const decisions = new DecisionLog(systemClock, Date.now);
-const streams = new Set<ServerResponse>();
+const dashboard = new MeshDashboard({ clock: systemClock, wallNow: Date.now, agents: () => [...reports].map(([node, report]) => ({ node, report })) });
 let server: Server;
 let address: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  const pages = new Map(dashboardPages({ source: 'mesh' }).map((p) => [p.path, p]));
+  // As the control plane's admin listener: exact paths added through its route hook.
+  const routes = new Map(dashboard.routes());
   server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const page = pages.get(path);
-    if (page) return sendPage(res, page);
-    if (path === '/api/v1/mesh/stats') {
-      const body = JSON.stringify(meshStats(Date.now(), [...reports].map(([node, r]) => ({ node, report: r }))));
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(body);
-    }
-    if (path === '/api/v1/mesh/events') return serveDecisionStream(req, res, decisions, systemClock, streams);
+    const route = routes.get((req.url ?? '/').split('?')[0]!);
+    if (route) return route(req, res);
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -60,7 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const stream of streams) stream.end();
+  dashboard.close();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
 });
@@ -82,7 +72,7 @@ describe('mesh dashboard in headless Chromium', () => {
     const reason = OPEN_REASON.replace('9 of 10', '7 of 8');
     reports.set('orders-1', report('BREAKER_STATE_OPEN', reason));
     const event: MeshEventMessage = { atMs: 2, node: 'orders-1', breaker: { upstream: 'payments', endpoint: '10.0.0.2:8080', state: 'BREAKER_STATE_OPEN', reason, sinceMs: 2 } };
-    decisions.record(meshDecision(event)!);
+    dashboard.heard(event);
     const listed = page.locator('#decisions li[data-kind="breaker_opened"]');
     await expect.poll(() => listed.count(), { timeout: 5000 }).toBe(1);
     expect(await listed.locator('.where').textContent()).toBe('orders-1 payments 10.0.0.2:8080');
