@@ -141,7 +141,7 @@ function figures(x) {
 function renderUpstream(u) {
   const key = rowKey(u.node, u.name);
   const open = (u.severity >= 2) !== toggled.has(key);
-  const head = h('div', { class: 'row', role: 'button', 'aria-expanded': String(open) },
+  const head = h('div', { class: 'row', role: 'button', tabindex: 0, 'aria-expanded': String(open), 'data-key': key },
     h('span', { class: 'name', title: `${u.node} ${u.name}` }, h('span', { class: 'toggle' }, open ? '▾' : '▸'), h('span', { class: 'node' }, u.node), u.name),
     h('span', {}, h('span', { class: `pill ${u.state}` }, u.label)),
     ...figures(u),
@@ -150,10 +150,17 @@ function renderUpstream(u) {
     h('span', { class: u.ejections > 0 ? 'num bad' : 'num' }, String(u.ejections)),
     sparkline(key),
   );
-  head.addEventListener('click', () => {
+  const toggle = () => {
     if (toggled.has(key)) toggled.delete(key);
     else toggled.add(key);
     render();
+  };
+  head.addEventListener('click', toggle);
+  head.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      toggle();
+    }
   });
   const article = h('article', { class: `upstream sev-${u.severity}`, 'data-node': u.node, 'data-upstream': u.name, 'data-state': u.state }, head);
   if (u.reason) article.append(h('div', { class: u.severity >= 3 ? 'reason' : 'reason amber' }, `upstream breaker: ${u.reason}`));
@@ -179,7 +186,10 @@ function render() {
   const upstreams = latest.flatMap((n) => n.upstreams.map((u) => upstreamView(n.node, u)));
   upstreams.sort((a, b) => b.severity - a.severity || b.errorPercent - a.errorPercent || a.name.localeCompare(b.name) || a.node.localeCompare(b.node));
   const container = $('upstreams');
+  // The rows are drawn anew each time: the one a keyboard reader is on keeps the focus.
+  const focused = document.activeElement?.dataset?.key;
   container.replaceChildren(...upstreams.map(renderUpstream));
+  if (focused !== undefined) [...container.querySelectorAll('[data-key]')].find((el) => el.dataset.key === focused)?.focus();
   if (upstreams.length === 0) container.append(h('p', { class: 'empty' }, 'No upstreams.'));
 
   const openBreakers = upstreams.reduce((n, u) => n + (u.breaker?.state === 'open' ? 1 : 0) + u.endpoints.filter((e) => e.breaker?.state === 'open').length, 0);
