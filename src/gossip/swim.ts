@@ -12,7 +12,8 @@ import { BroadcastQueue } from './broadcast-queue.ts';
 import { decodePacket, encodeMessage, encodePacket, GossipDecodeError } from './codec.ts';
 import { type GossipLogger, type GossipMetrics, NO_GOSSIP_METRICS, SILENT_LOGGER } from './gossip-metrics.ts';
 import type { Member, MemberChange, MemberChangeReason, MembershipView } from './member.ts';
-import { type Alive, EMPTY_META, type GossipMessage, type GossipMessageType, type MemberMeta, type MemberState, type MemberStatus, type PingReq, type PushPull } from './messages.ts';
+import { MemberTable, type NodeState } from './member-table.ts';
+import { type Alive, EMPTY_META, type GossipMessage, type GossipMessageType, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { Suspicion } from './suspicion.ts';
 import { expectedConfirmations, pushPullInterval, retransmitLimit, suspicionTimeout } from './timing.ts';
@@ -30,13 +31,6 @@ export interface MembershipOptions {
   readonly meta?: MemberMeta;
 }
 
-interface NodeState {
-  member: Member;
-  suspicion: Suspicion | undefined;
-  /** Position in `nodeList`, for O(1) removal. */
-  index: number;
-}
-
 interface PendingProbe {
   ack(): void;
   nack(): void;
@@ -44,7 +38,6 @@ interface PendingProbe {
 
 /** Probes and indirect probes waiting for an answer at once, at most. */
 const MAX_PENDING_PROBES = 1024;
-const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
 export class Membership implements MembershipView {
   readonly node: string;
@@ -56,20 +49,13 @@ export class Membership implements MembershipView {
   private readonly logger: GossipLogger;
   private readonly awareness: Awareness;
   private readonly broadcasts: BroadcastQueue;
-  private readonly nodes = new Map<string, NodeState>();
-  private readonly nodeList: NodeState[] = [];
-  private readonly statusCounts = new Map<MemberStatus, number>(STATUSES.map((s) => [s, 0]));
-  /** Forgotten dead members still worth a reconnect: node → address and until when. */
-  private readonly reconnectCandidates = new Map<string, { addr: string; until: number }>();
+  private readonly table: MemberTable;
   private readonly pending = new Map<number, PendingProbe>();
-  private readonly listeners = new Set<(change: MemberChange) => void>();
   private readonly timers = new Set<TimerHandle>();
   /** join backoffs and leave() waiting; close() lets them go. */
   private readonly waiting = new Set<() => void>();
   /** Broadcast types are counted as the queue hands them over, without decoding them again. */
   private readonly countOut = (type: GossipMessageType) => this.metrics.message(type, 'out');
-  private probeOrder: string[] = [];
-  private probeIndex = 0;
   private incarnation = 0;
   private meta: MemberMeta;
   private seqNo = 0;
@@ -85,8 +71,9 @@ export class Membership implements MembershipView {
     this.metrics = options.metrics ?? NO_GOSSIP_METRICS;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.meta = options.meta ?? EMPTY_META;
+    this.table = new MemberTable({ clock: this.clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
-    this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.clusterSize()), this.settings.maxQueuedBroadcasts);
+    this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
     this.checkSelfFits(this.meta);
   }
 
@@ -109,16 +96,15 @@ export class Membership implements MembershipView {
   }
 
   members(): Iterable<Member> {
-    return this.nodeList.map((s) => s.member);
+    return this.table.states().map((s) => s.member);
   }
 
   member(node: string): Member | undefined {
-    return this.nodes.get(node)?.member;
+    return this.table.get(node)?.member;
   }
 
   subscribe(listener: (change: MemberChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.table.subscribe(listener);
   }
 
   /** Listens on the transport and starts probing, gossiping and anti-entropy. */
@@ -133,7 +119,7 @@ export class Membership implements MembershipView {
     this.every(s.gossipIntervalMs, () => this.gossip());
     this.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
     this.every(s.reconnectIntervalMs, () => this.reconnect());
-    this.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.reclaim());
+    this.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
   }
 
   /**
@@ -193,8 +179,8 @@ export class Membership implements MembershipView {
   async leave(): Promise<void> {
     if (this.leaving) return;
     this.leaving = true;
-    this.stateVersion++;
-    if (!this.nodeList.some((s) => s.member.status === 'alive')) return;
+    this.selfVersion++;
+    if (!this.table.states().some((s) => s.member.status === 'alive')) return;
     await new Promise<void>((resolve) => {
       const timer = this.after(this.settings.leaveTimeoutMs, resolve);
       this.waiting.add(resolve);
@@ -210,7 +196,7 @@ export class Membership implements MembershipView {
     this.closed = true;
     for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
-    for (const state of this.nodeList) state.suspicion?.cancel();
+    this.table.cancelSuspicions();
     this.pending.clear();
     this.broadcasts.clear();
     for (const resolve of this.waiting) resolve();
@@ -223,23 +209,8 @@ export class Membership implements MembershipView {
   private probeLoop(): void {
     const interval = this.awareness.scale(this.settings.probeIntervalMs);
     this.after(interval, () => this.probeLoop());
-    const target = this.nextProbeTarget();
+    const target = this.table.nextProbeTarget();
     if (target) this.probe(target, interval);
-  }
-
-  /** Randomized round-robin: every member once per pass, in a new random order each pass. */
-  private nextProbeTarget(): Member | undefined {
-    for (let checked = 0; checked <= this.probeOrder.length; checked++) {
-      if (this.probeIndex >= this.probeOrder.length) {
-        this.probeOrder = this.nodeList.map((s) => s.member.node);
-        this.shuffle(this.probeOrder);
-        this.probeIndex = 0;
-        if (this.probeOrder.length === 0) return undefined;
-      }
-      const member = this.nodes.get(this.probeOrder[this.probeIndex++]!)?.member;
-      if (member && (member.status === 'alive' || member.status === 'suspect')) return member;
-    }
-    return undefined;
   }
 
   /**
@@ -267,7 +238,7 @@ export class Membership implements MembershipView {
         this.awareness.applyDelta(expectedNacks > 0 ? expectedNacks - nacks : 1);
       }
       if (onResult) return onResult(result !== 'failed');
-      const current = this.nodes.get(target.node)?.member;
+      const current = this.table.get(target.node)?.member;
       if (result === 'failed' && current) this.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
     };
     this.pending.set(seqNo, {
@@ -287,7 +258,7 @@ export class Membership implements MembershipView {
     else this.send(target.addr, ping);
     const ackTimer = this.after(timeout, () => {
       indirect = true;
-      const helpers = this.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
+      const helpers = this.table.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
       const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: this.node, sourceAddr: this.address, nack: true };
       for (const helper of helpers) this.send(helper.member.addr, request);
       expectedNacks = helpers.length;
@@ -302,7 +273,7 @@ export class Membership implements MembershipView {
    */
   private suspicionExpired(node: string, incarnation: number): void {
     const stillSuspect = () => {
-      const state = this.nodes.get(node);
+      const state = this.table.get(node);
       return state && state.member.status === 'suspect' && state.member.incarnation === incarnation ? state : undefined;
     };
     const state = stillSuspect();
@@ -347,7 +318,7 @@ export class Membership implements MembershipView {
   private gossip(): void {
     if (this.broadcasts.length === 0) return;
     const now = this.clock.now();
-    const targets = this.randomMembers(this.settings.gossipNodes, (s) => {
+    const targets = this.table.randomMembers(this.settings.gossipNodes, (s) => {
       const m = s.member;
       return m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && now - m.since < this.settings.gossipToTheDeadMs);
     });
@@ -359,20 +330,14 @@ export class Membership implements MembershipView {
   }
 
   private pushPullLoop(): void {
-    this.after(pushPullInterval(this.settings.pushPullIntervalMs, this.clusterSize()), () => this.pushPullLoop());
-    const [peer] = this.randomMembers(1, (s) => s.member.status === 'alive');
+    this.after(pushPullInterval(this.settings.pushPullIntervalMs, this.table.clusterSize()), () => this.pushPullLoop());
+    const [peer] = this.table.randomMembers(1, (s) => s.member.status === 'alive');
     if (peer) this.pushPull(peer.member.addr, false).catch((err: unknown) => this.logger.debug({ peer: peer.member.node, err: String(err) }, 'gossip push-pull failed'));
   }
 
   /** Serf's reconnect: a dead member may be the far side of a healed partition. */
   private reconnect(): void {
-    const now = this.clock.now();
-    const candidates: string[] = [];
-    for (const s of this.nodeList) if (s.member.status === 'dead') candidates.push(s.member.addr);
-    for (const [node, c] of this.reconnectCandidates) {
-      if (c.until <= now) this.reconnectCandidates.delete(node);
-      else candidates.push(c.addr);
-    }
+    const candidates = this.table.reconnectAddresses();
     if (candidates.length === 0) return;
     const addr = candidates[Math.floor(this.random() * candidates.length)]!;
     this.pushPull(addr, false).catch(() => {});
@@ -420,18 +385,20 @@ export class Membership implements MembershipView {
   }
 
   /** The encoded answer, kept until the next change: a seed answers a join wave with one encoding. */
-  private encodedState: { version: number; bytes: Uint8Array } | undefined;
-  private stateVersion = 0;
+  private encodedState: { tableVersion: number; selfVersion: number; bytes: Uint8Array } | undefined;
+  /** Grows with every change to this member's own entry (the table counts the others'). */
+  private selfVersion = 0;
 
   private localState(join: boolean): Uint8Array {
-    if (!join && this.encodedState?.version === this.stateVersion) return this.encodedState.bytes;
+    const cached = this.encodedState;
+    if (!join && cached?.tableVersion === this.table.version && cached.selfVersion === this.selfVersion) return cached.bytes;
     const members: MemberState[] = [{ node: this.node, addr: this.address, incarnation: this.incarnation, status: this.leaving ? 'left' : 'alive', meta: this.meta }];
-    for (const s of this.nodeList) {
+    for (const s of this.table.states()) {
       const m = s.member;
       members.push({ node: m.node, addr: m.addr, incarnation: m.incarnation, status: m.status, meta: m.meta });
     }
     const bytes = encodePacket([{ type: 'push-pull', join, members }]);
-    if (!join) this.encodedState = { version: this.stateVersion, bytes };
+    if (!join) this.encodedState = { tableVersion: this.table.version, selfVersion: this.selfVersion, bytes };
     return bytes;
   }
 
@@ -513,11 +480,10 @@ export class Membership implements MembershipView {
       if (a.incarnation > this.incarnation && !this.leaving) this.refute(a.incarnation);
       return;
     }
-    const state = this.nodes.get(a.node);
+    const state = this.table.get(a.node);
     if (!state) {
-      if (this.nodes.size >= this.settings.maxMembers) return this.metrics.dropped('member-cap');
-      this.reconnectCandidates.delete(a.node);
-      this.add(a);
+      if (this.table.size >= this.settings.maxMembers) return this.metrics.dropped('member-cap');
+      this.table.add(a);
       if (gossip) this.broadcasts.enqueue(a.node, a);
       return;
     }
@@ -527,13 +493,13 @@ export class Membership implements MembershipView {
     state.suspicion = undefined;
     const reason: MemberChangeReason = m.status === 'suspect' ? 'refuted' : m.status === 'alive' ? 'updated' : 'joined';
     const visible = m.status !== 'alive' || m.addr !== a.addr || !sameMeta(m.meta, a.meta);
-    this.update(state, { ...m, addr: a.addr, incarnation: a.incarnation, meta: a.meta, status: 'alive' }, reason, visible);
+    this.table.update(state, { ...m, addr: a.addr, incarnation: a.incarnation, meta: a.meta, status: 'alive' }, reason, visible);
     if (gossip) this.broadcasts.enqueue(a.node, a);
   }
 
   private suspect(s: { readonly type: 'suspect'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
     if (s.node === this.node) return this.accused(s.incarnation);
-    const state = this.nodes.get(s.node);
+    const state = this.table.get(s.node);
     if (!state || s.incarnation < state.member.incarnation) return;
     const m = state.member;
     if (state.suspicion && m.status === 'suspect' && s.incarnation === m.incarnation) {
@@ -544,13 +510,13 @@ export class Membership implements MembershipView {
     // its alive): that one is over, and this one starts afresh.
     if (m.status !== 'alive' && m.status !== 'suspect') return;
     this.startSuspicion(state, s.from, s.incarnation);
-    this.update(state, { ...state.member, incarnation: s.incarnation, status: 'suspect' }, reason, true);
+    this.table.update(state, { ...state.member, incarnation: s.incarnation, status: 'suspect' }, reason, true);
     this.broadcasts.enqueue(s.node, s);
   }
 
   private startSuspicion(state: NodeState, from: string, incarnation: number): void {
     state.suspicion?.cancel();
-    const n = this.clusterSize();
+    const n = this.table.clusterSize();
     const min = suspicionTimeout(this.settings.suspicionMultiplier, n, this.settings.probeIntervalMs);
     const max = this.settings.suspicionMaxTimeoutMultiplier * min;
     const node = state.member.node;
@@ -563,22 +529,22 @@ export class Membership implements MembershipView {
 
   private dead(d: { readonly type: 'dead'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
     if (d.node === this.node) return this.accused(d.incarnation);
-    const state = this.nodes.get(d.node);
+    const state = this.table.get(d.node);
     if (!state || d.incarnation < state.member.incarnation) return;
     if (state.member.status === 'dead' || state.member.status === 'left') return;
     state.suspicion?.cancel();
     state.suspicion = undefined;
-    this.update(state, { ...state.member, incarnation: d.incarnation, status: 'dead' }, reason, true);
+    this.table.update(state, { ...state.member, incarnation: d.incarnation, status: 'dead' }, reason, true);
     this.broadcasts.enqueue(d.node, d);
   }
 
   private leaveMember(l: { readonly type: 'leave'; readonly node: string; readonly incarnation: number }): void {
     if (l.node === this.node) return this.accused(l.incarnation);
-    const state = this.nodes.get(l.node);
+    const state = this.table.get(l.node);
     if (!state || l.incarnation < state.member.incarnation || state.member.status === 'left') return;
     state.suspicion?.cancel();
     state.suspicion = undefined;
-    this.update(state, { ...state.member, incarnation: l.incarnation, status: 'left' }, 'left', true);
+    this.table.update(state, { ...state.member, incarnation: l.incarnation, status: 'left' }, 'left', true);
     this.broadcasts.enqueue(l.node, l);
   }
 
@@ -596,7 +562,7 @@ export class Membership implements MembershipView {
   }
 
   private broadcastSelf(): void {
-    this.stateVersion++;
+    this.selfVersion++;
     this.broadcasts.enqueue(this.node, this.selfAlive());
   }
 
@@ -604,98 +570,7 @@ export class Membership implements MembershipView {
     return { type: 'alive', node: this.node, incarnation: this.incarnation, addr: this.address, meta };
   }
 
-  /** Dead and left members are forgotten after reclaimTime; dead ones stay reconnect candidates. */
-  private reclaim(): void {
-    const now = this.clock.now();
-    for (let i = this.nodeList.length - 1; i >= 0; i--) {
-      const m = this.nodeList[i]!.member;
-      if ((m.status !== 'dead' && m.status !== 'left') || now - m.since < this.settings.reclaimTimeMs) continue;
-      this.remove(this.nodeList[i]!);
-      if (m.status === 'dead' && this.reconnectCandidates.size < this.settings.maxMembers) {
-        this.reconnectCandidates.set(m.node, { addr: m.addr, until: m.since + this.settings.reconnectTimeoutMs });
-      }
-      this.logger.debug({ node: m.node, status: m.status }, 'gossip forgot a member');
-    }
-  }
-
   // ---- bookkeeping -----------------------------------------------------------------------
-
-  private add(a: Alive): void {
-    const member: Member = { node: a.node, addr: a.addr, status: 'alive', incarnation: a.incarnation, meta: a.meta, since: this.clock.now(), reason: 'joined' };
-    this.stateVersion++;
-    const state: NodeState = { member, suspicion: undefined, index: this.nodeList.length };
-    this.nodes.set(a.node, state);
-    this.nodeList.push(state);
-    // A newcomer goes to a random place in the probe order, so it is probed within one pass.
-    // (Appended, then swapped with a random not-yet-probed place: O(1) however big the list.)
-    const order = this.probeOrder;
-    const at = this.probeIndex + Math.floor(this.random() * (order.length - this.probeIndex + 1));
-    order.push(a.node);
-    [order[at], order[order.length - 1]] = [order[order.length - 1]!, order[at]!];
-    this.count(undefined, 'alive');
-    this.changed(member, undefined);
-  }
-
-  private remove(state: NodeState): void {
-    this.stateVersion++;
-    state.suspicion?.cancel();
-    const last = this.nodeList.pop()!;
-    if (last !== state) {
-      this.nodeList[state.index] = last;
-      last.index = state.index;
-    }
-    this.nodes.delete(state.member.node);
-    this.count(state.member.status, undefined);
-  }
-
-  private update(state: NodeState, next: Omit<Member, 'since' | 'reason'> & Partial<Member>, reason: MemberChangeReason, visible: boolean): void {
-    this.stateVersion++;
-    const previous = state.member;
-    const member: Member = visible ? { ...next, since: this.clock.now(), reason } : { ...next, since: previous.since, reason: previous.reason };
-    state.member = member;
-    if (!visible) return;
-    this.count(previous.status, member.status);
-    this.changed(member, previous);
-  }
-
-  private changed(member: Member, previous: Member | undefined): void {
-    this.logger.info({ node: member.node, addr: member.addr, status: member.status, incarnation: member.incarnation, reason: member.reason, previous: previous?.status }, 'gossip member changed');
-    if (member.status !== previous?.status) this.metrics.memberChange(member.status);
-    for (const listener of this.listeners) listener({ member, previous });
-  }
-
-  private count(from: MemberStatus | undefined, to: MemberStatus | undefined): void {
-    if (from === to) return;
-    for (const [status, delta] of [[from, -1], [to, 1]] as const) {
-      if (status === undefined) continue;
-      const next = this.statusCounts.get(status)! + delta;
-      this.statusCounts.set(status, next);
-      this.metrics.members(status, next);
-    }
-  }
-
-  /** Members that are not dead or gone, plus this one: the n of the timing formulas. */
-  private clusterSize(): number {
-    return this.statusCounts.get('alive')! + this.statusCounts.get('suspect')! + 1;
-  }
-
-  /** Up to k distinct random members passing `accept` (memberlist's kRandomNodes). */
-  private randomMembers(k: number, accept: (s: NodeState) => boolean): NodeState[] {
-    const n = this.nodeList.length;
-    const chosen: NodeState[] = [];
-    for (let tries = 0; tries < 3 * n && chosen.length < k; tries++) {
-      const s = this.nodeList[Math.floor(this.random() * n)]!;
-      if (accept(s) && !chosen.includes(s)) chosen.push(s);
-    }
-    return chosen;
-  }
-
-  private shuffle(list: string[]): void {
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [list[i], list[j]] = [list[j]!, list[i]!];
-    }
-  }
 
   /** The messages plus as many queued broadcasts as fit beside them, in one packet. */
   private send(to: string, ...messages: GossipMessage[]): void {
