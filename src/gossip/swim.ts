@@ -6,7 +6,7 @@
 // packet sent, and a periodic TCP push-pull with one random member repairs whatever gossip
 // missed. Everything a peer sends is decoded and checked by codec.ts and bounded here.
 
-import type { Clock, Random, TimerHandle } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
 import { Awareness } from './awareness.ts';
 import { BroadcastQueue } from './broadcast-queue.ts';
 import { decodePacket, encodeMessage, encodePacket, GossipDecodeError } from './codec.ts';
@@ -16,6 +16,7 @@ import { MemberTable, type NodeState } from './member-table.ts';
 import { type Alive, EMPTY_META, type GossipMessage, type GossipMessageType, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { Suspicion } from './suspicion.ts';
+import { TimerScope } from './timer-scope.ts';
 import { expectedConfirmations, pushPullInterval, retransmitLimit, suspicionTimeout } from './timing.ts';
 import type { Transport } from './transport.ts';
 
@@ -51,16 +52,13 @@ export class Membership implements MembershipView {
   private readonly broadcasts: BroadcastQueue;
   private readonly table: MemberTable;
   private readonly pending = new Map<number, PendingProbe>();
-  private readonly timers = new Set<TimerHandle>();
-  /** join backoffs and leave() waiting; close() lets them go. */
-  private readonly waiting = new Set<() => void>();
+  private readonly timers: TimerScope;
   /** Broadcast types are counted as the queue hands them over, without decoding them again. */
   private readonly countOut = (type: GossipMessageType) => this.metrics.message(type, 'out');
   private incarnation = 0;
   private meta: MemberMeta;
   private seqNo = 0;
   private leaving = false;
-  private closed = false;
 
   constructor(options: MembershipOptions) {
     this.node = options.node;
@@ -71,6 +69,7 @@ export class Membership implements MembershipView {
     this.metrics = options.metrics ?? NO_GOSSIP_METRICS;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.meta = options.meta ?? EMPTY_META;
+    this.timers = new TimerScope(this.clock);
     this.table = new MemberTable({ clock: this.clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
     this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
@@ -115,11 +114,11 @@ export class Membership implements MembershipView {
     });
     const s = this.settings;
     // Random first deadlines, so members started together do not tick in lockstep.
-    this.after(this.random() * s.probeIntervalMs, () => this.probeLoop());
-    this.every(s.gossipIntervalMs, () => this.gossip());
-    this.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
-    this.every(s.reconnectIntervalMs, () => this.reconnect());
-    this.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
+    this.timers.after(this.random() * s.probeIntervalMs, () => this.probeLoop());
+    this.timers.every(s.gossipIntervalMs, () => this.gossip());
+    this.timers.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
+    this.timers.every(s.reconnectIntervalMs, () => this.reconnect());
+    this.timers.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
   }
 
   /**
@@ -134,14 +133,14 @@ export class Membership implements MembershipView {
       const results = await Promise.allSettled(targets.map((seed) => this.pushPull(seed, true)));
       const joined = results.filter((r) => r.status === 'fulfilled').length;
       if (joined > 0) this.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
-      if (joined > 0 || this.closed) {
+      if (joined > 0 || this.timers.closed) {
         this.logger.info({ joined, seeds: targets.length }, 'gossip join');
         return joined;
       }
       if (attempt >= this.settings.joinRetries) throw new Error(`could not join any of ${targets.join(', ')} after ${attempt + 1} attempts`);
       this.logger.warn({ attempt: attempt + 1, retryInMs: backoff }, 'gossip join failed; retrying');
-      await this.wait(backoff);
-      if (this.closed) return 0;
+      await this.timers.wait(backoff);
+      if (this.timers.closed) return 0;
       backoff *= 2;
     }
   }
@@ -154,7 +153,7 @@ export class Membership implements MembershipView {
    */
   private scheduleJoinResync(seeds: readonly string[]): void {
     const seed = seeds[Math.floor(this.random() * seeds.length)]!;
-    this.after((0.5 + this.random()) * this.settings.probeIntervalMs, () => {
+    this.timers.after((0.5 + this.random()) * this.settings.probeIntervalMs, () => {
       this.pushPull(seed, false).catch((err: unknown) => this.logger.debug({ seed, err: String(err) }, 'gossip join resync failed'));
     });
   }
@@ -182,25 +181,21 @@ export class Membership implements MembershipView {
     this.selfVersion++;
     if (!this.table.states().some((s) => s.member.status === 'alive')) return;
     await new Promise<void>((resolve) => {
-      const timer = this.after(this.settings.leaveTimeoutMs, resolve);
-      this.waiting.add(resolve);
+      const timer = this.timers.after(this.settings.leaveTimeoutMs, resolve);
+      this.timers.releaseOnClose(resolve);
       this.broadcasts.enqueue(this.node, { type: 'leave', node: this.node, incarnation: this.incarnation }, () => {
-        this.cancel(timer);
+        this.timers.cancel(timer);
         resolve();
       });
     });
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const timer of this.timers) this.clock.clearTimeout(timer);
-    this.timers.clear();
+    if (this.timers.closed) return;
+    this.timers.close();
     this.table.cancelSuspicions();
     this.pending.clear();
     this.broadcasts.clear();
-    for (const resolve of this.waiting) resolve();
-    this.waiting.clear();
     await this.transport.close();
   }
 
@@ -208,7 +203,7 @@ export class Membership implements MembershipView {
 
   private probeLoop(): void {
     const interval = this.awareness.scale(this.settings.probeIntervalMs);
-    this.after(interval, () => this.probeLoop());
+    this.timers.after(interval, () => this.probeLoop());
     const target = this.table.nextProbeTarget();
     if (target) this.probe(target, interval);
   }
@@ -228,8 +223,8 @@ export class Membership implements MembershipView {
     let nacks = 0;
     const finish = (result: 'ack' | 'indirect-ack' | 'failed') => {
       this.pending.delete(seqNo);
-      this.cancel(ackTimer);
-      this.cancel(deadline);
+      this.timers.cancel(ackTimer);
+      this.timers.cancel(deadline);
       this.metrics.probe(result);
       if (result === 'ack') this.awareness.applyDelta(-1);
       if (result === 'failed') {
@@ -256,14 +251,14 @@ export class Membership implements MembershipView {
     // even if the gossip about it never reached it.
     if (target.status === 'suspect') this.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
     else this.send(target.addr, ping);
-    const ackTimer = this.after(timeout, () => {
+    const ackTimer = this.timers.after(timeout, () => {
       indirect = true;
       const helpers = this.table.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
       const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: this.node, sourceAddr: this.address, nack: true };
       for (const helper of helpers) this.send(helper.member.addr, request);
       expectedNacks = helpers.length;
     });
-    const deadline = this.after(interval, () => finish('failed'));
+    const deadline = this.timers.after(interval, () => finish('failed'));
   }
 
   /**
@@ -297,15 +292,15 @@ export class Membership implements MembershipView {
     const seqNo = this.nextSeq();
     // The nack goes at the probe timeout, but a late ack is still passed on until the probe
     // interval ends: the requester's own window may be stretched by its local health.
-    const nackTimer = this.after(this.settings.probeTimeoutMs, () => {
+    const nackTimer = this.timers.after(this.settings.probeTimeoutMs, () => {
       if (request.nack) this.send(from, { type: 'nack', seqNo: request.seqNo });
     });
-    const expiry = this.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
+    const expiry = this.timers.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
     this.pending.set(seqNo, {
       ack: () => {
         this.pending.delete(seqNo);
-        this.cancel(nackTimer);
-        this.cancel(expiry);
+        this.timers.cancel(nackTimer);
+        this.timers.cancel(expiry);
         this.send(from, { type: 'ack', seqNo: request.seqNo });
       },
       nack: () => {},
@@ -330,7 +325,7 @@ export class Membership implements MembershipView {
   }
 
   private pushPullLoop(): void {
-    this.after(pushPullInterval(this.settings.pushPullIntervalMs, this.table.clusterSize()), () => this.pushPullLoop());
+    this.timers.after(pushPullInterval(this.settings.pushPullIntervalMs, this.table.clusterSize()), () => this.pushPullLoop());
     const [peer] = this.table.randomMembers(1, (s) => s.member.status === 'alive');
     if (peer) this.pushPull(peer.member.addr, false).catch((err: unknown) => this.logger.debug({ peer: peer.member.node, err: String(err) }, 'gossip push-pull failed'));
   }
@@ -348,14 +343,14 @@ export class Membership implements MembershipView {
     this.metrics.message('push-pull', 'out');
     this.metrics.bytes('out', request.length);
     const answer = await this.transport.exchange(addr, request, this.settings.exchangeTimeoutMs);
-    if (this.closed) return;
+    if (this.timers.closed) return;
     this.metrics.bytes('in', answer.length);
     const remote = this.decodePushPull(answer);
     if (remote) this.mergeState(addr, remote);
   }
 
   private handleExchange(from: string, request: Uint8Array): Uint8Array | undefined {
-    if (this.closed) return undefined;
+    if (this.timers.closed) return undefined;
     this.metrics.bytes('in', request.length);
     const remote = this.decodePushPull(request);
     if (!remote) return undefined;
@@ -427,7 +422,7 @@ export class Membership implements MembershipView {
   // ---- incoming packets ------------------------------------------------------------------
 
   private handlePacket(from: string, data: Uint8Array): void {
-    if (this.closed) return;
+    if (this.timers.closed) return;
     this.metrics.bytes('in', data.length);
     let messages: GossipMessage[];
     try {
@@ -593,35 +588,6 @@ export class Membership implements MembershipView {
   private nextSeq(): number {
     this.seqNo = (this.seqNo + 1) >>> 0;
     return this.seqNo;
-  }
-
-  private after(ms: number, fn: () => void): TimerHandle {
-    const timer = this.clock.setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed) fn();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
-  }
-
-  /** Resolves after `ms`, or at once when the membership closes. */
-  private wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.waiting.add(resolve);
-      this.after(ms, () => {
-        this.waiting.delete(resolve);
-        resolve();
-      });
-    });
-  }
-
-  private every(ms: number, fn: () => void): void {
-    this.timers.add(this.clock.setInterval(() => !this.closed && fn(), ms));
-  }
-
-  private cancel(timer: TimerHandle): void {
-    this.clock.clearTimeout(timer);
-    this.timers.delete(timer);
   }
 }
 
