@@ -28,11 +28,6 @@ export interface MemberTableOptions {
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
 export class MemberTable {
-  private readonly clock: Clock;
-  private readonly random: Random;
-  private readonly metrics: GossipMetrics;
-  private readonly logger: GossipLogger;
-  private readonly settings: MemberTableOptions['settings'];
   private readonly nodes = new Map<string, NodeState>();
   private readonly list: NodeState[] = [];
   private readonly statusCounts = new Map<MemberStatus, number>(STATUSES.map((s) => [s, 0]));
@@ -43,13 +38,7 @@ export class MemberTable {
   private probeIndex = 0;
   private changes = 0;
 
-  constructor(options: MemberTableOptions) {
-    this.clock = options.clock;
-    this.random = options.random;
-    this.metrics = options.metrics;
-    this.logger = options.logger;
-    this.settings = options.settings;
-  }
+  constructor(private readonly deps: MemberTableOptions) {}
 
   /** Grows with every change a push-pull answer would show: an encoding is good until it moves. */
   get version(): number {
@@ -81,7 +70,7 @@ export class MemberTable {
 
   add(a: Alive): void {
     this.reconnectCandidates.delete(a.node);
-    const member: Member = { node: a.node, addr: a.addr, status: 'alive', incarnation: a.incarnation, meta: a.meta, since: this.clock.now(), reason: 'joined' };
+    const member: Member = { node: a.node, addr: a.addr, status: 'alive', incarnation: a.incarnation, meta: a.meta, since: this.deps.clock.now(), reason: 'joined' };
     this.changes++;
     const state: NodeState = { member, suspicion: undefined, index: this.list.length };
     this.nodes.set(a.node, state);
@@ -89,7 +78,7 @@ export class MemberTable {
     // A newcomer goes to a random place in the probe order, so it is probed within one pass.
     // (Appended, then swapped with a random not-yet-probed place: O(1) however big the list.)
     const order = this.probeOrder;
-    const at = this.probeIndex + Math.floor(this.random() * (order.length - this.probeIndex + 1));
+    const at = this.probeIndex + Math.floor(this.deps.random() * (order.length - this.probeIndex + 1));
     order.push(a.node);
     [order[at], order[order.length - 1]] = [order[order.length - 1]!, order[at]!];
     this.count(undefined, 'alive');
@@ -103,7 +92,7 @@ export class MemberTable {
   update(state: NodeState, next: Omit<Member, 'since' | 'reason'> & Partial<Member>, reason: MemberChangeReason, visible: boolean): void {
     this.changes++;
     const previous = state.member;
-    const member: Member = visible ? { ...next, since: this.clock.now(), reason } : { ...next, since: previous.since, reason: previous.reason };
+    const member: Member = visible ? { ...next, since: this.deps.clock.now(), reason } : { ...next, since: previous.since, reason: previous.reason };
     state.member = member;
     if (!visible) return;
     this.count(previous.status, member.status);
@@ -130,7 +119,7 @@ export class MemberTable {
     const n = this.list.length;
     const chosen: NodeState[] = [];
     for (let tries = 0; tries < 3 * n && chosen.length < k; tries++) {
-      const s = this.list[Math.floor(this.random() * n)]!;
+      const s = this.list[Math.floor(this.deps.random() * n)]!;
       if (accept(s) && !chosen.includes(s)) chosen.push(s);
     }
     return chosen;
@@ -138,21 +127,21 @@ export class MemberTable {
 
   /** Dead and left members are forgotten after reclaimTime; dead ones stay reconnect candidates. */
   reclaim(): void {
-    const now = this.clock.now();
+    const now = this.deps.clock.now();
     for (let i = this.list.length - 1; i >= 0; i--) {
       const m = this.list[i]!.member;
-      if ((m.status !== 'dead' && m.status !== 'left') || now - m.since < this.settings.reclaimTimeMs) continue;
+      if ((m.status !== 'dead' && m.status !== 'left') || now - m.since < this.deps.settings.reclaimTimeMs) continue;
       this.remove(this.list[i]!);
-      if (m.status === 'dead' && this.reconnectCandidates.size < this.settings.maxMembers) {
-        this.reconnectCandidates.set(m.node, { addr: m.addr, until: m.since + this.settings.reconnectTimeoutMs });
+      if (m.status === 'dead' && this.reconnectCandidates.size < this.deps.settings.maxMembers) {
+        this.reconnectCandidates.set(m.node, { addr: m.addr, until: m.since + this.deps.settings.reconnectTimeoutMs });
       }
-      this.logger.debug({ node: m.node, status: m.status }, 'gossip forgot a member');
+      this.deps.logger.debug({ node: m.node, status: m.status }, 'gossip forgot a member');
     }
   }
 
   /** Addresses of dead members, listed or forgotten within reconnectTimeout; drops the expired. */
   reconnectAddresses(): string[] {
-    const now = this.clock.now();
+    const now = this.deps.clock.now();
     const addresses: string[] = [];
     for (const s of this.list) if (s.member.status === 'dead') addresses.push(s.member.addr);
     for (const [node, c] of this.reconnectCandidates) {
@@ -179,8 +168,8 @@ export class MemberTable {
   }
 
   private changed(member: Member, previous: Member | undefined): void {
-    this.logger.info({ node: member.node, addr: member.addr, status: member.status, incarnation: member.incarnation, reason: member.reason, previous: previous?.status }, 'gossip member changed');
-    if (member.status !== previous?.status) this.metrics.memberChange(member.status);
+    this.deps.logger.info({ node: member.node, addr: member.addr, status: member.status, incarnation: member.incarnation, reason: member.reason, previous: previous?.status }, 'gossip member changed');
+    if (member.status !== previous?.status) this.deps.metrics.memberChange(member.status);
     for (const listener of this.listeners) listener({ member, previous });
   }
 
@@ -190,13 +179,13 @@ export class MemberTable {
       if (status === undefined) continue;
       const next = this.statusCounts.get(status)! + delta;
       this.statusCounts.set(status, next);
-      this.metrics.members(status, next);
+      this.deps.metrics.members(status, next);
     }
   }
 
   private shuffle(list: string[]): void {
     for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
+      const j = Math.floor(this.deps.random() * (i + 1));
       [list[i], list[j]] = [list[j]!, list[i]!];
     }
   }

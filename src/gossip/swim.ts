@@ -11,9 +11,10 @@ import { Awareness } from './awareness.ts';
 import { BroadcastQueue } from './broadcast-queue.ts';
 import { decodePacket, encodeMessage, encodePacket, GossipDecodeError } from './codec.ts';
 import { type GossipLogger, type GossipMetrics, NO_GOSSIP_METRICS, SILENT_LOGGER } from './gossip-metrics.ts';
+import { GossipSender } from './gossip-sender.ts';
 import type { Member, MemberChange, MemberChangeReason, MembershipView } from './member.ts';
 import { MemberTable, type NodeState } from './member-table.ts';
-import { type Alive, EMPTY_META, type GossipMessage, type GossipMessageType, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
+import { type Alive, EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { Suspicion } from './suspicion.ts';
 import { TimerScope } from './timer-scope.ts';
@@ -50,11 +51,10 @@ export class Membership implements MembershipView {
   private readonly logger: GossipLogger;
   private readonly awareness: Awareness;
   private readonly broadcasts: BroadcastQueue;
+  private readonly sender: GossipSender;
   private readonly table: MemberTable;
   private readonly pending = new Map<number, PendingProbe>();
   private readonly timers: TimerScope;
-  /** Broadcast types are counted as the queue hands them over, without decoding them again. */
-  private readonly countOut = (type: GossipMessageType) => this.metrics.message(type, 'out');
   private incarnation = 0;
   private meta: MemberMeta;
   private seqNo = 0;
@@ -73,6 +73,7 @@ export class Membership implements MembershipView {
     this.table = new MemberTable({ clock: this.clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
     this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
+    this.sender = new GossipSender({ transport: this.transport, clock: this.clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
     this.checkSelfFits(this.meta);
   }
 
@@ -115,7 +116,7 @@ export class Membership implements MembershipView {
     const s = this.settings;
     // Random first deadlines, so members started together do not tick in lockstep.
     this.timers.after(this.random() * s.probeIntervalMs, () => this.probeLoop());
-    this.timers.every(s.gossipIntervalMs, () => this.gossip());
+    this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
     this.timers.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
     this.timers.every(s.reconnectIntervalMs, () => this.reconnect());
     this.timers.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
@@ -249,13 +250,13 @@ export class Membership implements MembershipView {
     const ping: GossipMessage = { type: 'ping', seqNo, node: target.node, sourceNode: this.node, sourceAddr: this.address };
     // Lifeguard's buddy system: a suspect learns of it from the ping itself, so it can refute
     // even if the gossip about it never reached it.
-    if (target.status === 'suspect') this.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
-    else this.send(target.addr, ping);
+    if (target.status === 'suspect') this.sender.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
+    else this.sender.send(target.addr, ping);
     const ackTimer = this.timers.after(timeout, () => {
       indirect = true;
       const helpers = this.table.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
       const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: this.node, sourceAddr: this.address, nack: true };
-      for (const helper of helpers) this.send(helper.member.addr, request);
+      for (const helper of helpers) this.sender.send(helper.member.addr, request);
       expectedNacks = helpers.length;
     });
     const deadline = this.timers.after(interval, () => finish('failed'));
@@ -284,7 +285,7 @@ export class Membership implements MembershipView {
   private handlePing(from: string, seqNo: number, node: string): void {
     // A ping meant for a member that used to live at this address is not ours to answer.
     if (node !== this.node) return this.metrics.dropped('unexpected');
-    this.send(from, { type: 'ack', seqNo });
+    this.sender.send(from, { type: 'ack', seqNo });
   }
 
   private handlePingReq(from: string, request: PingReq): void {
@@ -293,7 +294,7 @@ export class Membership implements MembershipView {
     // The nack goes at the probe timeout, but a late ack is still passed on until the probe
     // interval ends: the requester's own window may be stretched by its local health.
     const nackTimer = this.timers.after(this.settings.probeTimeoutMs, () => {
-      if (request.nack) this.send(from, { type: 'nack', seqNo: request.seqNo });
+      if (request.nack) this.sender.send(from, { type: 'nack', seqNo: request.seqNo });
     });
     const expiry = this.timers.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
     this.pending.set(seqNo, {
@@ -301,28 +302,14 @@ export class Membership implements MembershipView {
         this.pending.delete(seqNo);
         this.timers.cancel(nackTimer);
         this.timers.cancel(expiry);
-        this.send(from, { type: 'ack', seqNo: request.seqNo });
+        this.sender.send(from, { type: 'ack', seqNo: request.seqNo });
       },
       nack: () => {},
     });
-    this.send(request.addr, { type: 'ping', seqNo, node: request.node, sourceNode: this.node, sourceAddr: this.address });
+    this.sender.send(request.addr, { type: 'ping', seqNo, node: request.node, sourceNode: this.node, sourceAddr: this.address });
   }
 
   // ---- gossip and anti-entropy -----------------------------------------------------------
-
-  private gossip(): void {
-    if (this.broadcasts.length === 0) return;
-    const now = this.clock.now();
-    const targets = this.table.randomMembers(this.settings.gossipNodes, (s) => {
-      const m = s.member;
-      return m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && now - m.since < this.settings.gossipToTheDeadMs);
-    });
-    for (const target of targets) {
-      const entries = this.broadcasts.take(this.transport.maxPacketSize, this.countOut);
-      if (entries.length === 0) return;
-      this.sendPacket(target.member.addr, concat(entries));
-    }
-  }
 
   private pushPullLoop(): void {
     this.timers.after(pushPullInterval(this.settings.pushPullIntervalMs, this.table.clusterSize()), () => this.pushPullLoop());
@@ -567,19 +554,6 @@ export class Membership implements MembershipView {
 
   // ---- bookkeeping -----------------------------------------------------------------------
 
-  /** The messages plus as many queued broadcasts as fit beside them, in one packet. */
-  private send(to: string, ...messages: GossipMessage[]): void {
-    const first = messages.length === 1 ? encodeMessage(messages[0]!) : encodePacket(messages);
-    for (const m of messages) this.metrics.message(m.type, 'out');
-    const piggyback = this.broadcasts.take(this.transport.maxPacketSize - first.length, this.countOut);
-    this.sendPacket(to, piggyback.length === 0 ? first : concat([first, ...piggyback]));
-  }
-
-  private sendPacket(to: string, data: Uint8Array): void {
-    this.metrics.bytes('out', data.length);
-    this.transport.sendPacket(to, data);
-  }
-
   private checkSelfFits(meta: MemberMeta): void {
     const size = encodeMessage(this.selfAlive(meta)).length;
     if (size > this.transport.maxPacketSize / 2) throw new Error(`this member's metadata encodes to ${size} bytes; it must fit in half a ${this.transport.maxPacketSize}-byte packet`);
@@ -589,10 +563,6 @@ export class Membership implements MembershipView {
     this.seqNo = (this.seqNo + 1) >>> 0;
     return this.seqNo;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts);
 }
 
 function sameMeta(a: MemberMeta, b: MemberMeta): boolean {

@@ -5,14 +5,11 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 
 export class TimerScope {
-  private readonly clock: Clock;
   private readonly timers = new Set<TimerHandle>();
   private readonly waiting = new Set<() => void>();
   private isClosed = false;
 
-  constructor(clock: Clock) {
-    this.clock = clock;
-  }
+  constructor(private readonly clock: Clock) {}
 
   get closed(): boolean {
     return this.isClosed;
