@@ -9,16 +9,17 @@
 import type { Clock, Random } from '../clock.ts';
 import { Awareness } from './awareness.ts';
 import { BroadcastQueue } from './broadcast-queue.ts';
-import { decodePacket, encodeMessage, encodePacket, GossipDecodeError } from './codec.ts';
+import { decodePacket, encodePacket, GossipDecodeError } from './codec.ts';
 import { type GossipLogger, type GossipMetrics, NO_GOSSIP_METRICS, SILENT_LOGGER } from './gossip-metrics.ts';
 import { GossipSender } from './gossip-sender.ts';
-import type { Member, MemberChange, MemberChangeReason, MembershipView } from './member.ts';
-import { MemberTable, type NodeState } from './member-table.ts';
-import { type Alive, EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
+import { LocalMember } from './local-member.ts';
+import type { Member, MemberChange, MembershipView } from './member.ts';
+import { MemberTable } from './member-table.ts';
+import { EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
-import { Suspicion } from './suspicion.ts';
+import { StateMerges } from './state-merges.ts';
 import { TimerScope } from './timer-scope.ts';
-import { expectedConfirmations, pushPullInterval, retransmitLimit, suspicionTimeout } from './timing.ts';
+import { pushPullInterval, retransmitLimit } from './timing.ts';
 import type { Transport } from './transport.ts';
 
 export interface MembershipOptions {
@@ -51,14 +52,13 @@ export class Membership implements MembershipView {
   private readonly logger: GossipLogger;
   private readonly awareness: Awareness;
   private readonly broadcasts: BroadcastQueue;
+  private readonly self: LocalMember;
+  private readonly merges: StateMerges;
   private readonly sender: GossipSender;
   private readonly table: MemberTable;
   private readonly pending = new Map<number, PendingProbe>();
   private readonly timers: TimerScope;
-  private incarnation = 0;
-  private meta: MemberMeta;
   private seqNo = 0;
-  private leaving = false;
 
   constructor(options: MembershipOptions) {
     this.node = options.node;
@@ -68,13 +68,13 @@ export class Membership implements MembershipView {
     this.settings = { ...DEFAULT_GOSSIP_SETTINGS, ...options.settings };
     this.metrics = options.metrics ?? NO_GOSSIP_METRICS;
     this.logger = options.logger ?? SILENT_LOGGER;
-    this.meta = options.meta ?? EMPTY_META;
     this.timers = new TimerScope(this.clock);
     this.table = new MemberTable({ clock: this.clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
     this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
     this.sender = new GossipSender({ transport: this.transport, clock: this.clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
-    this.checkSelfFits(this.meta);
+    this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
+    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock: this.clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.probe(target, interval, onResult) });
   }
 
   get address(): string {
@@ -87,7 +87,7 @@ export class Membership implements MembershipView {
   }
 
   get currentIncarnation(): number {
-    return this.incarnation;
+    return this.self.incarnation;
   }
 
   /** Broadcasts waiting to be gossiped (for tests and the admin API). */
@@ -161,10 +161,7 @@ export class Membership implements MembershipView {
 
   /** New metadata (health changed, draining began): a higher incarnation, gossiped as alive. */
   setMeta(meta: MemberMeta): void {
-    this.checkSelfFits(meta);
-    this.meta = meta;
-    this.incarnation = (this.incarnation + 1) >>> 0;
-    this.broadcastSelf();
+    this.self.setMeta(meta);
   }
 
   /** Feeds Lifeguard the agent's event-loop delay; call about once a probe interval. */
@@ -177,14 +174,12 @@ export class Membership implements MembershipView {
    * message has been sent its retransmit limit's times, or after leaveTimeoutMs.
    */
   async leave(): Promise<void> {
-    if (this.leaving) return;
-    this.leaving = true;
-    this.selfVersion++;
+    if (!this.self.startLeaving()) return;
     if (!this.table.states().some((s) => s.member.status === 'alive')) return;
     await new Promise<void>((resolve) => {
       const timer = this.timers.after(this.settings.leaveTimeoutMs, resolve);
       this.timers.releaseOnClose(resolve);
-      this.broadcasts.enqueue(this.node, { type: 'leave', node: this.node, incarnation: this.incarnation }, () => {
+      this.broadcasts.enqueue(this.node, this.self.leaveMessage(), () => {
         this.timers.cancel(timer);
         resolve();
       });
@@ -235,7 +230,7 @@ export class Membership implements MembershipView {
       }
       if (onResult) return onResult(result !== 'failed');
       const current = this.table.get(target.node)?.member;
-      if (result === 'failed' && current) this.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
+      if (result === 'failed' && current) this.merges.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
     };
     this.pending.set(seqNo, {
       ack: () => {
@@ -260,26 +255,6 @@ export class Membership implements MembershipView {
       expectedNacks = helpers.length;
     });
     const deadline = this.timers.after(interval, () => finish('failed'));
-  }
-
-  /**
-   * A suspicion ran out. Gossip may have lost the suspect's refutation on its way to us, so
-   * before declaring it dead we probe it once more ourselves: a member that answers is not
-   * dead, and the buddy-system ping tells it to refute.
-   */
-  private suspicionExpired(node: string, incarnation: number): void {
-    const stillSuspect = () => {
-      const state = this.table.get(node);
-      return state && state.member.status === 'suspect' && state.member.incarnation === incarnation ? state : undefined;
-    };
-    const state = stillSuspect();
-    if (!state) return;
-    this.probe(state.member, this.awareness.scale(this.settings.probeIntervalMs), (acked) => {
-      const current = stillSuspect();
-      if (!current) return;
-      if (acked) this.startSuspicion(current, this.node, incarnation);
-      else this.dead({ type: 'dead', node, incarnation, from: this.node }, 'suspicion-timeout');
-    });
   }
 
   private handlePing(from: string, seqNo: number, node: string): void {
@@ -368,19 +343,17 @@ export class Membership implements MembershipView {
 
   /** The encoded answer, kept until the next change: a seed answers a join wave with one encoding. */
   private encodedState: { tableVersion: number; selfVersion: number; bytes: Uint8Array } | undefined;
-  /** Grows with every change to this member's own entry (the table counts the others'). */
-  private selfVersion = 0;
 
   private localState(join: boolean): Uint8Array {
     const cached = this.encodedState;
-    if (!join && cached?.tableVersion === this.table.version && cached.selfVersion === this.selfVersion) return cached.bytes;
-    const members: MemberState[] = [{ node: this.node, addr: this.address, incarnation: this.incarnation, status: this.leaving ? 'left' : 'alive', meta: this.meta }];
+    if (!join && cached?.tableVersion === this.table.version && cached.selfVersion === this.self.version) return cached.bytes;
+    const members: MemberState[] = [this.self.state()];
     for (const s of this.table.states()) {
       const m = s.member;
       members.push({ node: m.node, addr: m.addr, incarnation: m.incarnation, status: m.status, meta: m.meta });
     }
     const bytes = encodePacket([{ type: 'push-pull', join, members }]);
-    if (!join) this.encodedState = { tableVersion: this.table.version, selfVersion: this.selfVersion, bytes };
+    if (!join) this.encodedState = { tableVersion: this.table.version, selfVersion: this.self.version, bytes };
     return bytes;
   }
 
@@ -393,14 +366,14 @@ export class Membership implements MembershipView {
     for (const m of remote.members) {
       switch (m.status) {
         case 'alive':
-          this.alive({ type: 'alive', node: m.node, incarnation: m.incarnation, addr: m.addr, meta: m.meta }, remote.join);
+          this.merges.alive({ type: 'alive', node: m.node, incarnation: m.incarnation, addr: m.addr, meta: m.meta }, remote.join);
           break;
         case 'left':
-          this.leaveMember({ type: 'leave', node: m.node, incarnation: m.incarnation });
+          this.merges.leave({ type: 'leave', node: m.node, incarnation: m.incarnation });
           break;
         case 'suspect':
         case 'dead':
-          this.suspect({ type: 'suspect', node: m.node, incarnation: m.incarnation, from }, 'suspected-by-peer');
+          this.merges.suspect({ type: 'suspect', node: m.node, incarnation: m.incarnation, from }, 'suspected-by-peer');
           break;
       }
     }
@@ -435,16 +408,16 @@ export class Membership implements MembershipView {
           this.pending.get(message.seqNo)?.nack();
           break;
         case 'alive':
-          this.alive(message);
+          this.merges.alive(message);
           break;
         case 'suspect':
-          this.suspect(message, 'suspected-by-peer');
+          this.merges.suspect(message, 'suspected-by-peer');
           break;
         case 'dead':
-          this.dead(message, 'declared-dead-by-peer');
+          this.merges.dead(message, 'declared-dead-by-peer');
           break;
         case 'leave':
-          this.leaveMember(message);
+          this.merges.leave(message);
           break;
         case 'push-pull':
           this.metrics.dropped('unexpected');
@@ -453,123 +426,10 @@ export class Membership implements MembershipView {
     }
   }
 
-  // ---- state transitions (memberlist's aliveNode, suspectNode, deadNode) ------------------
-
-  /** `gossip` false: learned by anti-entropy, which spreads it by itself; not queued again. */
-  private alive(a: Alive, gossip = true): void {
-    if (a.node === this.node) {
-      // Our own alive echoing back is fine; anything newer claims our name: refute it.
-      if (a.incarnation > this.incarnation && !this.leaving) this.refute(a.incarnation);
-      return;
-    }
-    const state = this.table.get(a.node);
-    if (!state) {
-      if (this.table.size >= this.settings.maxMembers) return this.metrics.dropped('member-cap');
-      this.table.add(a);
-      if (gossip) this.broadcasts.enqueue(a.node, a);
-      return;
-    }
-    const m = state.member;
-    if (a.incarnation <= m.incarnation) return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    const reason: MemberChangeReason = m.status === 'suspect' ? 'refuted' : m.status === 'alive' ? 'updated' : 'joined';
-    const visible = m.status !== 'alive' || m.addr !== a.addr || !sameMeta(m.meta, a.meta);
-    this.table.update(state, { ...m, addr: a.addr, incarnation: a.incarnation, meta: a.meta, status: 'alive' }, reason, visible);
-    if (gossip) this.broadcasts.enqueue(a.node, a);
-  }
-
-  private suspect(s: { readonly type: 'suspect'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
-    if (s.node === this.node) return this.accused(s.incarnation);
-    const state = this.table.get(s.node);
-    if (!state || s.incarnation < state.member.incarnation) return;
-    const m = state.member;
-    if (state.suspicion && m.status === 'suspect' && s.incarnation === m.incarnation) {
-      if (state.suspicion.confirm(s.from)) this.broadcasts.enqueue(s.node, s);
-      return;
-    }
-    // A suspicion at a higher incarnation means the member refuted the one we hold (we missed
-    // its alive): that one is over, and this one starts afresh.
-    if (m.status !== 'alive' && m.status !== 'suspect') return;
-    this.startSuspicion(state, s.from, s.incarnation);
-    this.table.update(state, { ...state.member, incarnation: s.incarnation, status: 'suspect' }, reason, true);
-    this.broadcasts.enqueue(s.node, s);
-  }
-
-  private startSuspicion(state: NodeState, from: string, incarnation: number): void {
-    state.suspicion?.cancel();
-    const n = this.table.clusterSize();
-    const min = suspicionTimeout(this.settings.suspicionMultiplier, n, this.settings.probeIntervalMs);
-    const max = this.settings.suspicionMaxTimeoutMultiplier * min;
-    const node = state.member.node;
-    // The last-chance probe takes the suspicion's final probe interval, so the member is
-    // declared dead when the timing math says (min is at least four intervals).
-    const lead = this.settings.probeIntervalMs;
-    const k = expectedConfirmations(this.settings.suspicionMultiplier, n);
-    state.suspicion = new Suspicion(this.clock, from, k, min - lead, max - lead, () => this.suspicionExpired(node, incarnation));
-  }
-
-  private dead(d: { readonly type: 'dead'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
-    if (d.node === this.node) return this.accused(d.incarnation);
-    const state = this.table.get(d.node);
-    if (!state || d.incarnation < state.member.incarnation) return;
-    if (state.member.status === 'dead' || state.member.status === 'left') return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    this.table.update(state, { ...state.member, incarnation: d.incarnation, status: 'dead' }, reason, true);
-    this.broadcasts.enqueue(d.node, d);
-  }
-
-  private leaveMember(l: { readonly type: 'leave'; readonly node: string; readonly incarnation: number }): void {
-    if (l.node === this.node) return this.accused(l.incarnation);
-    const state = this.table.get(l.node);
-    if (!state || l.incarnation < state.member.incarnation || state.member.status === 'left') return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    this.table.update(state, { ...state.member, incarnation: l.incarnation, status: 'left' }, 'left', true);
-    this.broadcasts.enqueue(l.node, l);
-  }
-
-  /** Someone thinks we are suspect, dead or gone; an accusation older than our incarnation is stale. */
-  private accused(incarnation: number): void {
-    if (!this.leaving && incarnation >= this.incarnation) this.refute(incarnation);
-  }
-
-  /** Outbid the accuser's incarnation and say we are alive. */
-  private refute(accused: number): void {
-    this.incarnation = (Math.max(this.incarnation, accused) + 1) >>> 0;
-    this.awareness.applyDelta(1);
-    this.logger.info({ node: this.node, incarnation: this.incarnation }, 'gossip refuted a suspicion about this member');
-    this.broadcastSelf();
-  }
-
-  private broadcastSelf(): void {
-    this.selfVersion++;
-    this.broadcasts.enqueue(this.node, this.selfAlive());
-  }
-
-  private selfAlive(meta = this.meta): Alive {
-    return { type: 'alive', node: this.node, incarnation: this.incarnation, addr: this.address, meta };
-  }
-
   // ---- bookkeeping -----------------------------------------------------------------------
-
-  private checkSelfFits(meta: MemberMeta): void {
-    const size = encodeMessage(this.selfAlive(meta)).length;
-    if (size > this.transport.maxPacketSize / 2) throw new Error(`this member's metadata encodes to ${size} bytes; it must fit in half a ${this.transport.maxPacketSize}-byte packet`);
-  }
 
   private nextSeq(): number {
     this.seqNo = (this.seqNo + 1) >>> 0;
     return this.seqNo;
   }
-}
-
-function sameMeta(a: MemberMeta, b: MemberMeta): boolean {
-  if (a === b) return true;
-  if (a.draining !== b.draining || a.version !== b.version || a.services.length !== b.services.length) return false;
-  return a.services.every((s, i) => {
-    const t = b.services[i]!;
-    return s.name === t.name && s.address === t.address && s.protocol === t.protocol && s.weight === t.weight && s.zone === t.zone && s.health === t.health;
-  });
 }
