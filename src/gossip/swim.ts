@@ -15,7 +15,8 @@ import { GossipSender } from './gossip-sender.ts';
 import { LocalMember } from './local-member.ts';
 import type { Member, MemberChange, MembershipView } from './member.ts';
 import { MemberTable } from './member-table.ts';
-import { EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PingReq, type PushPull } from './messages.ts';
+import { Prober } from './probing.ts';
+import { EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PushPull } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { StateMerges } from './state-merges.ts';
 import { TimerScope } from './timer-scope.ts';
@@ -34,14 +35,6 @@ export interface MembershipOptions {
   readonly meta?: MemberMeta;
 }
 
-interface PendingProbe {
-  ack(): void;
-  nack(): void;
-}
-
-/** Probes and indirect probes waiting for an answer at once, at most. */
-const MAX_PENDING_PROBES = 1024;
-
 export class Membership implements MembershipView {
   readonly node: string;
   private readonly settings: GossipSettings;
@@ -54,11 +47,10 @@ export class Membership implements MembershipView {
   private readonly broadcasts: BroadcastQueue;
   private readonly self: LocalMember;
   private readonly merges: StateMerges;
+  private readonly prober: Prober;
   private readonly sender: GossipSender;
   private readonly table: MemberTable;
-  private readonly pending = new Map<number, PendingProbe>();
   private readonly timers: TimerScope;
-  private seqNo = 0;
 
   constructor(options: MembershipOptions) {
     this.node = options.node;
@@ -74,7 +66,8 @@ export class Membership implements MembershipView {
     this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
     this.sender = new GossipSender({ transport: this.transport, clock: this.clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
     this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
-    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock: this.clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.probe(target, interval, onResult) });
+    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock: this.clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
+    this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
   }
 
   get address(): string {
@@ -115,7 +108,7 @@ export class Membership implements MembershipView {
     });
     const s = this.settings;
     // Random first deadlines, so members started together do not tick in lockstep.
-    this.timers.after(this.random() * s.probeIntervalMs, () => this.probeLoop());
+    this.timers.after(this.random() * s.probeIntervalMs, () => this.prober.loop());
     this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
     this.timers.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
     this.timers.every(s.reconnectIntervalMs, () => this.reconnect());
@@ -190,98 +183,9 @@ export class Membership implements MembershipView {
     if (this.timers.closed) return;
     this.timers.close();
     this.table.cancelSuspicions();
-    this.pending.clear();
+    this.prober.clear();
     this.broadcasts.clear();
     await this.transport.close();
-  }
-
-  // ---- probing ---------------------------------------------------------------------------
-
-  private probeLoop(): void {
-    const interval = this.awareness.scale(this.settings.probeIntervalMs);
-    this.timers.after(interval, () => this.probeLoop());
-    const target = this.table.nextProbeTarget();
-    if (target) this.probe(target, interval);
-  }
-
-  /**
-   * One SWIM probe: a ping, then ping-reqs through indirectChecks members when no ack comes
-   * within the (scaled) probe timeout, all within the (scaled) probe interval. `onResult`,
-   * when given, takes the verdict instead of the usual suspicion of a failed target.
-   */
-  private probe(target: Member, interval: number, onResult?: (acked: boolean) => void): void {
-    if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
-    const seqNo = this.nextSeq();
-    const timeout = this.awareness.scale(this.settings.probeTimeoutMs);
-    let acked = false;
-    let indirect = false;
-    let expectedNacks = 0;
-    let nacks = 0;
-    const finish = (result: 'ack' | 'indirect-ack' | 'failed') => {
-      this.pending.delete(seqNo);
-      this.timers.cancel(ackTimer);
-      this.timers.cancel(deadline);
-      this.metrics.probe(result);
-      if (result === 'ack') this.awareness.applyDelta(-1);
-      if (result === 'failed') {
-        // Lifeguard: peers that did not nack point at our own trouble rather than the
-        // target's; with no one to ask, a failed probe counts against us.
-        this.awareness.applyDelta(expectedNacks > 0 ? expectedNacks - nacks : 1);
-      }
-      if (onResult) return onResult(result !== 'failed');
-      const current = this.table.get(target.node)?.member;
-      if (result === 'failed' && current) this.merges.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
-    };
-    this.pending.set(seqNo, {
-      ack: () => {
-        if (acked) return;
-        acked = true;
-        finish(indirect ? 'indirect-ack' : 'ack');
-      },
-      nack: () => {
-        nacks++;
-      },
-    });
-    const ping: GossipMessage = { type: 'ping', seqNo, node: target.node, sourceNode: this.node, sourceAddr: this.address };
-    // Lifeguard's buddy system: a suspect learns of it from the ping itself, so it can refute
-    // even if the gossip about it never reached it.
-    if (target.status === 'suspect') this.sender.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
-    else this.sender.send(target.addr, ping);
-    const ackTimer = this.timers.after(timeout, () => {
-      indirect = true;
-      const helpers = this.table.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
-      const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: this.node, sourceAddr: this.address, nack: true };
-      for (const helper of helpers) this.sender.send(helper.member.addr, request);
-      expectedNacks = helpers.length;
-    });
-    const deadline = this.timers.after(interval, () => finish('failed'));
-  }
-
-  private handlePing(from: string, seqNo: number, node: string): void {
-    // A ping meant for a member that used to live at this address is not ours to answer.
-    if (node !== this.node) return this.metrics.dropped('unexpected');
-    this.sender.send(from, { type: 'ack', seqNo });
-  }
-
-  private handlePingReq(from: string, request: PingReq): void {
-    if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
-    const seqNo = this.nextSeq();
-    // The nack goes at the probe timeout, but a late ack is still passed on until the probe
-    // interval ends: the requester's own window may be stretched by its local health.
-    const nackTimer = this.timers.after(this.settings.probeTimeoutMs, () => {
-      if (request.nack) this.sender.send(from, { type: 'nack', seqNo: request.seqNo });
-    });
-    const expiry = this.timers.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
-    this.pending.set(seqNo, {
-      ack: () => {
-        this.pending.delete(seqNo);
-        this.timers.cancel(nackTimer);
-        this.timers.cancel(expiry);
-        this.sender.send(from, { type: 'ack', seqNo: request.seqNo });
-      },
-      nack: () => {},
-    });
-    this.sender.send(request.addr, { type: 'ping', seqNo, node: request.node, sourceNode: this.node, sourceAddr: this.address });
   }
 
   // ---- gossip and anti-entropy -----------------------------------------------------------
@@ -396,16 +300,16 @@ export class Membership implements MembershipView {
       this.metrics.message(message.type, 'in');
       switch (message.type) {
         case 'ping':
-          this.handlePing(from, message.seqNo, message.node);
+          this.prober.handlePing(from, message.seqNo, message.node);
           break;
         case 'ping-req':
-          this.handlePingReq(from, message);
+          this.prober.handlePingReq(from, message);
           break;
         case 'ack':
-          this.pending.get(message.seqNo)?.ack();
+          this.prober.handleAck(message.seqNo);
           break;
         case 'nack':
-          this.pending.get(message.seqNo)?.nack();
+          this.prober.handleNack(message.seqNo);
           break;
         case 'alive':
           this.merges.alive(message);
@@ -424,12 +328,5 @@ export class Membership implements MembershipView {
           break;
       }
     }
-  }
-
-  // ---- bookkeeping -----------------------------------------------------------------------
-
-  private nextSeq(): number {
-    this.seqNo = (this.seqNo + 1) >>> 0;
-    return this.seqNo;
   }
 }
