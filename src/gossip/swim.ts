@@ -7,20 +7,21 @@
 // missed. Everything a peer sends is decoded and checked by codec.ts and bounded here.
 
 import type { Clock, Random } from '../clock.ts';
+import { AntiEntropy } from './anti-entropy.ts';
 import { Awareness } from './awareness.ts';
 import { BroadcastQueue } from './broadcast-queue.ts';
-import { decodePacket, encodePacket, GossipDecodeError } from './codec.ts';
+import { decodePacket, GossipDecodeError } from './codec.ts';
 import { type GossipLogger, type GossipMetrics, NO_GOSSIP_METRICS, SILENT_LOGGER } from './gossip-metrics.ts';
 import { GossipSender } from './gossip-sender.ts';
 import { LocalMember } from './local-member.ts';
 import type { Member, MemberChange, MembershipView } from './member.ts';
 import { MemberTable } from './member-table.ts';
 import { Prober } from './probing.ts';
-import { EMPTY_META, type GossipMessage, type MemberMeta, type MemberState, type PushPull } from './messages.ts';
+import { EMPTY_META, type GossipMessage, type MemberMeta } from './messages.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { StateMerges } from './state-merges.ts';
 import { TimerScope } from './timer-scope.ts';
-import { pushPullInterval, retransmitLimit } from './timing.ts';
+import { retransmitLimit } from './timing.ts';
 import type { Transport } from './transport.ts';
 
 export interface MembershipOptions {
@@ -48,6 +49,7 @@ export class Membership implements MembershipView {
   private readonly self: LocalMember;
   private readonly merges: StateMerges;
   private readonly prober: Prober;
+  private readonly antiEntropy: AntiEntropy;
   private readonly sender: GossipSender;
   private readonly table: MemberTable;
   private readonly timers: TimerScope;
@@ -68,6 +70,7 @@ export class Membership implements MembershipView {
     this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
     this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock: this.clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
     this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
+    this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
   }
 
   get address(): string {
@@ -104,14 +107,14 @@ export class Membership implements MembershipView {
   async start(): Promise<void> {
     await this.transport.listen({
       packet: (from, data) => this.handlePacket(from, data),
-      exchange: async (from, request) => this.handleExchange(from, request),
+      exchange: async (from, request) => this.antiEntropy.handleExchange(from, request),
     });
     const s = this.settings;
     // Random first deadlines, so members started together do not tick in lockstep.
     this.timers.after(this.random() * s.probeIntervalMs, () => this.prober.loop());
     this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
-    this.timers.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
-    this.timers.every(s.reconnectIntervalMs, () => this.reconnect());
+    this.timers.after(this.random() * s.pushPullIntervalMs, () => this.antiEntropy.loop());
+    this.timers.every(s.reconnectIntervalMs, () => this.antiEntropy.reconnect());
     this.timers.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
   }
 
@@ -124,9 +127,9 @@ export class Membership implements MembershipView {
     if (targets.length === 0) return 0;
     let backoff = this.settings.joinBackoffMs;
     for (let attempt = 0; ; attempt++) {
-      const results = await Promise.allSettled(targets.map((seed) => this.pushPull(seed, true)));
+      const results = await Promise.allSettled(targets.map((seed) => this.antiEntropy.pushPull(seed, true)));
       const joined = results.filter((r) => r.status === 'fulfilled').length;
-      if (joined > 0) this.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
+      if (joined > 0) this.antiEntropy.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
       if (joined > 0 || this.timers.closed) {
         this.logger.info({ joined, seeds: targets.length }, 'gossip join');
         return joined;
@@ -137,19 +140,6 @@ export class Membership implements MembershipView {
       if (this.timers.closed) return 0;
       backoff *= 2;
     }
-  }
-
-  /**
-   * A seed answers a join with what it knows then; members started together (a fleet booted
-   * with the same seed list) each get only those that joined before them. One more push-pull
-   * with a seed a probe interval or so later fetches everyone at once, instead of leaving
-   * n² alive messages to gossip (which caps convergence at the packet budget, not log n).
-   */
-  private scheduleJoinResync(seeds: readonly string[]): void {
-    const seed = seeds[Math.floor(this.random() * seeds.length)]!;
-    this.timers.after((0.5 + this.random()) * this.settings.probeIntervalMs, () => {
-      this.pushPull(seed, false).catch((err: unknown) => this.logger.debug({ seed, err: String(err) }, 'gossip join resync failed'));
-    });
   }
 
   /** New metadata (health changed, draining began): a higher incarnation, gossiped as alive. */
@@ -186,101 +176,6 @@ export class Membership implements MembershipView {
     this.prober.clear();
     this.broadcasts.clear();
     await this.transport.close();
-  }
-
-  // ---- gossip and anti-entropy -----------------------------------------------------------
-
-  private pushPullLoop(): void {
-    this.timers.after(pushPullInterval(this.settings.pushPullIntervalMs, this.table.clusterSize()), () => this.pushPullLoop());
-    const [peer] = this.table.randomMembers(1, (s) => s.member.status === 'alive');
-    if (peer) this.pushPull(peer.member.addr, false).catch((err: unknown) => this.logger.debug({ peer: peer.member.node, err: String(err) }, 'gossip push-pull failed'));
-  }
-
-  /** Serf's reconnect: a dead member may be the far side of a healed partition. */
-  private reconnect(): void {
-    const candidates = this.table.reconnectAddresses();
-    if (candidates.length === 0) return;
-    const addr = candidates[Math.floor(this.random() * candidates.length)]!;
-    this.pushPull(addr, false).catch(() => {});
-  }
-
-  private async pushPull(addr: string, join: boolean): Promise<void> {
-    const request = this.localState(join);
-    this.metrics.message('push-pull', 'out');
-    this.metrics.bytes('out', request.length);
-    const answer = await this.transport.exchange(addr, request, this.settings.exchangeTimeoutMs);
-    if (this.timers.closed) return;
-    this.metrics.bytes('in', answer.length);
-    const remote = this.decodePushPull(answer);
-    if (remote) this.mergeState(addr, remote);
-  }
-
-  private handleExchange(from: string, request: Uint8Array): Uint8Array | undefined {
-    if (this.timers.closed) return undefined;
-    this.metrics.bytes('in', request.length);
-    const remote = this.decodePushPull(request);
-    if (!remote) return undefined;
-    this.mergeState(from, remote);
-    // Answered after merging, so a peer that thought us dead gets our refutation back.
-    const answer = this.localState(false);
-    this.metrics.message('push-pull', 'out');
-    this.metrics.bytes('out', answer.length);
-    return answer;
-  }
-
-  private decodePushPull(bytes: Uint8Array): PushPull | undefined {
-    try {
-      const messages = decodePacket(bytes);
-      const [first] = messages;
-      if (messages.length !== 1 || first?.type !== 'push-pull') {
-        this.metrics.dropped('unexpected');
-        return undefined;
-      }
-      this.metrics.message('push-pull', 'in');
-      return first;
-    } catch (err) {
-      if (!(err instanceof GossipDecodeError)) throw err;
-      this.metrics.dropped('decode');
-      return undefined;
-    }
-  }
-
-  /** The encoded answer, kept until the next change: a seed answers a join wave with one encoding. */
-  private encodedState: { tableVersion: number; selfVersion: number; bytes: Uint8Array } | undefined;
-
-  private localState(join: boolean): Uint8Array {
-    const cached = this.encodedState;
-    if (!join && cached?.tableVersion === this.table.version && cached.selfVersion === this.self.version) return cached.bytes;
-    const members: MemberState[] = [this.self.state()];
-    for (const s of this.table.states()) {
-      const m = s.member;
-      members.push({ node: m.node, addr: m.addr, incarnation: m.incarnation, status: m.status, meta: m.meta });
-    }
-    const bytes = encodePacket([{ type: 'push-pull', join, members }]);
-    if (!join) this.encodedState = { tableVersion: this.table.version, selfVersion: this.self.version, bytes };
-    return bytes;
-  }
-
-  /**
-   * A remote's dead is only our suspicion: the member gets its chance to refute to us too.
-   * Alive news is gossiped on only from a join (the joiner is news to everyone); what the
-   * periodic exchanges bring, every member fetches by its own.
-   */
-  private mergeState(from: string, remote: PushPull): void {
-    for (const m of remote.members) {
-      switch (m.status) {
-        case 'alive':
-          this.merges.alive({ type: 'alive', node: m.node, incarnation: m.incarnation, addr: m.addr, meta: m.meta }, remote.join);
-          break;
-        case 'left':
-          this.merges.leave({ type: 'leave', node: m.node, incarnation: m.incarnation });
-          break;
-        case 'suspect':
-        case 'dead':
-          this.merges.suspect({ type: 'suspect', node: m.node, incarnation: m.incarnation, from }, 'suspected-by-peer');
-          break;
-      }
-    }
   }
 
   // ---- incoming packets ------------------------------------------------------------------
