@@ -4,7 +4,13 @@
 // fail too; a member no one reaches is suspected, and declared dead unless it refutes (raises
 // its incarnation) before the suspicion times out. State changes ride as broadcasts on every
 // packet sent, and a periodic TCP push-pull with one random member repairs whatever gossip
-// missed. Everything a peer sends is decoded and checked by codec.ts and bounded here.
+// missed. Everything a peer sends is decoded and checked by codec.ts and bounded by the part
+// that keeps it.
+//
+// This class composes the parts and routes each datagram to the one it concerns:
+// member-table.ts (who we know), local-member.ts (ourselves), probing.ts (failure detection),
+// state-merges.ts (what others claim, and suspicion), gossip-sender.ts (broadcasts going
+// out), anti-entropy.ts (push-pull), timer-scope.ts (what close() stops).
 
 import type { Clock, Random } from '../clock.ts';
 import { AntiEntropy } from './anti-entropy.ts';
@@ -16,8 +22,8 @@ import { GossipSender } from './gossip-sender.ts';
 import { LocalMember } from './local-member.ts';
 import type { Member, MemberChange, MembershipView } from './member.ts';
 import { MemberTable } from './member-table.ts';
-import { Prober } from './probing.ts';
 import { EMPTY_META, type GossipMessage, type MemberMeta } from './messages.ts';
+import { Prober } from './probing.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
 import { StateMerges } from './state-merges.ts';
 import { TimerScope } from './timer-scope.ts';
@@ -40,35 +46,36 @@ export class Membership implements MembershipView {
   readonly node: string;
   private readonly settings: GossipSettings;
   private readonly transport: Transport;
-  private readonly clock: Clock;
   private readonly random: Random;
   private readonly metrics: GossipMetrics;
   private readonly logger: GossipLogger;
+  private readonly timers: TimerScope;
+  private readonly table: MemberTable;
   private readonly awareness: Awareness;
   private readonly broadcasts: BroadcastQueue;
+  private readonly sender: GossipSender;
   private readonly self: LocalMember;
   private readonly merges: StateMerges;
   private readonly prober: Prober;
   private readonly antiEntropy: AntiEntropy;
-  private readonly sender: GossipSender;
-  private readonly table: MemberTable;
-  private readonly timers: TimerScope;
 
   constructor(options: MembershipOptions) {
     this.node = options.node;
     this.transport = options.transport;
-    this.clock = options.clock;
     this.random = options.random;
+    const clock = options.clock;
     this.settings = { ...DEFAULT_GOSSIP_SETTINGS, ...options.settings };
     this.metrics = options.metrics ?? NO_GOSSIP_METRICS;
     this.logger = options.logger ?? SILENT_LOGGER;
-    this.timers = new TimerScope(this.clock);
-    this.table = new MemberTable({ clock: this.clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
+    this.timers = new TimerScope(clock);
+    this.table = new MemberTable({ clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
     this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
-    this.sender = new GossipSender({ transport: this.transport, clock: this.clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
+    this.sender = new GossipSender({ transport: this.transport, clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
     this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
-    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock: this.clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
+    // The merges and the prober call each other (a failed probe suspects; an expired suspicion
+    // probes once more): the merges get the prober's probe as a function, bound late.
+    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
     this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
     this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
   }
