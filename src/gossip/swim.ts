@@ -4,18 +4,30 @@
 // fail too; a member no one reaches is suspected, and declared dead unless it refutes (raises
 // its incarnation) before the suspicion times out. State changes ride as broadcasts on every
 // packet sent, and a periodic TCP push-pull with one random member repairs whatever gossip
-// missed. Everything a peer sends is decoded and checked by codec.ts and bounded here.
+// missed. Everything a peer sends is decoded and checked by codec.ts and bounded by the part
+// that keeps it.
+//
+// This class composes the parts and routes each datagram to the one it concerns:
+// member-table.ts (who we know), local-member.ts (ourselves), probing.ts (failure detection),
+// state-merges.ts (what others claim, and suspicion), gossip-sender.ts (broadcasts going
+// out), anti-entropy.ts (push-pull), timer-scope.ts (what close() stops).
 
-import type { Clock, Random, TimerHandle } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
+import { AntiEntropy } from './anti-entropy.ts';
 import { Awareness } from './awareness.ts';
 import { BroadcastQueue } from './broadcast-queue.ts';
-import { decodePacket, encodeMessage, encodePacket, GossipDecodeError } from './codec.ts';
+import { decodePacket, GossipDecodeError } from './codec.ts';
 import { type GossipLogger, type GossipMetrics, NO_GOSSIP_METRICS, SILENT_LOGGER } from './gossip-metrics.ts';
-import type { Member, MemberChange, MemberChangeReason, MembershipView } from './member.ts';
-import { type Alive, EMPTY_META, type GossipMessage, type GossipMessageType, type MemberMeta, type MemberState, type MemberStatus, type PingReq, type PushPull } from './messages.ts';
+import { GossipSender } from './gossip-sender.ts';
+import { LocalMember } from './local-member.ts';
+import type { Member, MemberChange, MembershipView } from './member.ts';
+import { MemberTable } from './member-table.ts';
+import { EMPTY_META, type GossipMessage, type MemberMeta } from './messages.ts';
+import { Prober } from './probing.ts';
 import { DEFAULT_GOSSIP_SETTINGS, type GossipSettings } from './settings.ts';
-import { Suspicion } from './suspicion.ts';
-import { expectedConfirmations, pushPullInterval, retransmitLimit, suspicionTimeout } from './timing.ts';
+import { StateMerges } from './state-merges.ts';
+import { TimerScope } from './timer-scope.ts';
+import { retransmitLimit } from './timing.ts';
 import type { Transport } from './transport.ts';
 
 export interface MembershipOptions {
@@ -30,64 +42,42 @@ export interface MembershipOptions {
   readonly meta?: MemberMeta;
 }
 
-interface NodeState {
-  member: Member;
-  suspicion: Suspicion | undefined;
-  /** Position in `nodeList`, for O(1) removal. */
-  index: number;
-}
-
-interface PendingProbe {
-  ack(): void;
-  nack(): void;
-}
-
-/** Probes and indirect probes waiting for an answer at once, at most. */
-const MAX_PENDING_PROBES = 1024;
-const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
-
 export class Membership implements MembershipView {
   readonly node: string;
   private readonly settings: GossipSettings;
   private readonly transport: Transport;
-  private readonly clock: Clock;
   private readonly random: Random;
   private readonly metrics: GossipMetrics;
   private readonly logger: GossipLogger;
+  private readonly timers: TimerScope;
+  private readonly table: MemberTable;
   private readonly awareness: Awareness;
   private readonly broadcasts: BroadcastQueue;
-  private readonly nodes = new Map<string, NodeState>();
-  private readonly nodeList: NodeState[] = [];
-  private readonly statusCounts = new Map<MemberStatus, number>(STATUSES.map((s) => [s, 0]));
-  /** Forgotten dead members still worth a reconnect: node → address and until when. */
-  private readonly reconnectCandidates = new Map<string, { addr: string; until: number }>();
-  private readonly pending = new Map<number, PendingProbe>();
-  private readonly listeners = new Set<(change: MemberChange) => void>();
-  private readonly timers = new Set<TimerHandle>();
-  /** join backoffs and leave() waiting; close() lets them go. */
-  private readonly waiting = new Set<() => void>();
-  /** Broadcast types are counted as the queue hands them over, without decoding them again. */
-  private readonly countOut = (type: GossipMessageType) => this.metrics.message(type, 'out');
-  private probeOrder: string[] = [];
-  private probeIndex = 0;
-  private incarnation = 0;
-  private meta: MemberMeta;
-  private seqNo = 0;
-  private leaving = false;
-  private closed = false;
+  private readonly sender: GossipSender;
+  private readonly self: LocalMember;
+  private readonly merges: StateMerges;
+  private readonly prober: Prober;
+  private readonly antiEntropy: AntiEntropy;
 
   constructor(options: MembershipOptions) {
     this.node = options.node;
     this.transport = options.transport;
-    this.clock = options.clock;
     this.random = options.random;
+    const clock = options.clock;
     this.settings = { ...DEFAULT_GOSSIP_SETTINGS, ...options.settings };
     this.metrics = options.metrics ?? NO_GOSSIP_METRICS;
     this.logger = options.logger ?? SILENT_LOGGER;
-    this.meta = options.meta ?? EMPTY_META;
+    this.timers = new TimerScope(clock);
+    this.table = new MemberTable({ clock, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
     this.awareness = new Awareness(this.settings.awarenessMaxMultiplier, (score) => this.metrics.awareness(score));
-    this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.clusterSize()), this.settings.maxQueuedBroadcasts);
-    this.checkSelfFits(this.meta);
+    this.broadcasts = new BroadcastQueue(() => retransmitLimit(this.settings.retransmitMultiplier, this.table.clusterSize()), this.settings.maxQueuedBroadcasts);
+    this.sender = new GossipSender({ transport: this.transport, clock, metrics: this.metrics, settings: this.settings, table: this.table, broadcasts: this.broadcasts });
+    this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
+    // The merges and the prober call each other (a failed probe suspects; an expired suspicion
+    // probes once more): the merges get the prober's probe as a function, bound late.
+    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
+    this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
+    this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
   }
 
   get address(): string {
@@ -100,7 +90,7 @@ export class Membership implements MembershipView {
   }
 
   get currentIncarnation(): number {
-    return this.incarnation;
+    return this.self.incarnation;
   }
 
   /** Broadcasts waiting to be gossiped (for tests and the admin API). */
@@ -109,31 +99,30 @@ export class Membership implements MembershipView {
   }
 
   members(): Iterable<Member> {
-    return this.nodeList.map((s) => s.member);
+    return this.table.states().map((s) => s.member);
   }
 
   member(node: string): Member | undefined {
-    return this.nodes.get(node)?.member;
+    return this.table.get(node)?.member;
   }
 
   subscribe(listener: (change: MemberChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.table.subscribe(listener);
   }
 
   /** Listens on the transport and starts probing, gossiping and anti-entropy. */
   async start(): Promise<void> {
     await this.transport.listen({
       packet: (from, data) => this.handlePacket(from, data),
-      exchange: async (from, request) => this.handleExchange(from, request),
+      exchange: async (from, request) => this.antiEntropy.handleExchange(from, request),
     });
     const s = this.settings;
     // Random first deadlines, so members started together do not tick in lockstep.
-    this.after(this.random() * s.probeIntervalMs, () => this.probeLoop());
-    this.every(s.gossipIntervalMs, () => this.gossip());
-    this.after(this.random() * s.pushPullIntervalMs, () => this.pushPullLoop());
-    this.every(s.reconnectIntervalMs, () => this.reconnect());
-    this.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.reclaim());
+    this.timers.after(this.random() * s.probeIntervalMs, () => this.prober.loop());
+    this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
+    this.timers.after(this.random() * s.pushPullIntervalMs, () => this.antiEntropy.loop());
+    this.timers.every(s.reconnectIntervalMs, () => this.antiEntropy.reconnect());
+    this.timers.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());
   }
 
   /**
@@ -145,40 +134,24 @@ export class Membership implements MembershipView {
     if (targets.length === 0) return 0;
     let backoff = this.settings.joinBackoffMs;
     for (let attempt = 0; ; attempt++) {
-      const results = await Promise.allSettled(targets.map((seed) => this.pushPull(seed, true)));
+      const results = await Promise.allSettled(targets.map((seed) => this.antiEntropy.pushPull(seed, true)));
       const joined = results.filter((r) => r.status === 'fulfilled').length;
-      if (joined > 0) this.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
-      if (joined > 0 || this.closed) {
+      if (joined > 0) this.antiEntropy.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
+      if (joined > 0 || this.timers.closed) {
         this.logger.info({ joined, seeds: targets.length }, 'gossip join');
         return joined;
       }
       if (attempt >= this.settings.joinRetries) throw new Error(`could not join any of ${targets.join(', ')} after ${attempt + 1} attempts`);
       this.logger.warn({ attempt: attempt + 1, retryInMs: backoff }, 'gossip join failed; retrying');
-      await this.wait(backoff);
-      if (this.closed) return 0;
+      await this.timers.wait(backoff);
+      if (this.timers.closed) return 0;
       backoff *= 2;
     }
   }
 
-  /**
-   * A seed answers a join with what it knows then; members started together (a fleet booted
-   * with the same seed list) each get only those that joined before them. One more push-pull
-   * with a seed a probe interval or so later fetches everyone at once, instead of leaving
-   * n² alive messages to gossip (which caps convergence at the packet budget, not log n).
-   */
-  private scheduleJoinResync(seeds: readonly string[]): void {
-    const seed = seeds[Math.floor(this.random() * seeds.length)]!;
-    this.after((0.5 + this.random()) * this.settings.probeIntervalMs, () => {
-      this.pushPull(seed, false).catch((err: unknown) => this.logger.debug({ seed, err: String(err) }, 'gossip join resync failed'));
-    });
-  }
-
   /** New metadata (health changed, draining began): a higher incarnation, gossiped as alive. */
   setMeta(meta: MemberMeta): void {
-    this.checkSelfFits(meta);
-    this.meta = meta;
-    this.incarnation = (this.incarnation + 1) >>> 0;
-    this.broadcastSelf();
+    this.self.setMeta(meta);
   }
 
   /** Feeds Lifeguard the agent's event-loop delay; call about once a probe interval. */
@@ -191,276 +164,31 @@ export class Membership implements MembershipView {
    * message has been sent its retransmit limit's times, or after leaveTimeoutMs.
    */
   async leave(): Promise<void> {
-    if (this.leaving) return;
-    this.leaving = true;
-    this.stateVersion++;
-    if (!this.nodeList.some((s) => s.member.status === 'alive')) return;
+    if (!this.self.startLeaving()) return;
+    if (!this.table.states().some((s) => s.member.status === 'alive')) return;
     await new Promise<void>((resolve) => {
-      const timer = this.after(this.settings.leaveTimeoutMs, resolve);
-      this.waiting.add(resolve);
-      this.broadcasts.enqueue(this.node, { type: 'leave', node: this.node, incarnation: this.incarnation }, () => {
-        this.cancel(timer);
+      const timer = this.timers.after(this.settings.leaveTimeoutMs, resolve);
+      this.timers.releaseOnClose(resolve);
+      this.broadcasts.enqueue(this.node, this.self.leaveMessage(), () => {
+        this.timers.cancel(timer);
         resolve();
       });
     });
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const timer of this.timers) this.clock.clearTimeout(timer);
-    this.timers.clear();
-    for (const state of this.nodeList) state.suspicion?.cancel();
-    this.pending.clear();
+    if (this.timers.closed) return;
+    this.timers.close();
+    this.table.cancelSuspicions();
+    this.prober.clear();
     this.broadcasts.clear();
-    for (const resolve of this.waiting) resolve();
-    this.waiting.clear();
     await this.transport.close();
-  }
-
-  // ---- probing ---------------------------------------------------------------------------
-
-  private probeLoop(): void {
-    const interval = this.awareness.scale(this.settings.probeIntervalMs);
-    this.after(interval, () => this.probeLoop());
-    const target = this.nextProbeTarget();
-    if (target) this.probe(target, interval);
-  }
-
-  /** Randomized round-robin: every member once per pass, in a new random order each pass. */
-  private nextProbeTarget(): Member | undefined {
-    for (let checked = 0; checked <= this.probeOrder.length; checked++) {
-      if (this.probeIndex >= this.probeOrder.length) {
-        this.probeOrder = this.nodeList.map((s) => s.member.node);
-        this.shuffle(this.probeOrder);
-        this.probeIndex = 0;
-        if (this.probeOrder.length === 0) return undefined;
-      }
-      const member = this.nodes.get(this.probeOrder[this.probeIndex++]!)?.member;
-      if (member && (member.status === 'alive' || member.status === 'suspect')) return member;
-    }
-    return undefined;
-  }
-
-  /**
-   * One SWIM probe: a ping, then ping-reqs through indirectChecks members when no ack comes
-   * within the (scaled) probe timeout, all within the (scaled) probe interval. `onResult`,
-   * when given, takes the verdict instead of the usual suspicion of a failed target.
-   */
-  private probe(target: Member, interval: number, onResult?: (acked: boolean) => void): void {
-    if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
-    const seqNo = this.nextSeq();
-    const timeout = this.awareness.scale(this.settings.probeTimeoutMs);
-    let acked = false;
-    let indirect = false;
-    let expectedNacks = 0;
-    let nacks = 0;
-    const finish = (result: 'ack' | 'indirect-ack' | 'failed') => {
-      this.pending.delete(seqNo);
-      this.cancel(ackTimer);
-      this.cancel(deadline);
-      this.metrics.probe(result);
-      if (result === 'ack') this.awareness.applyDelta(-1);
-      if (result === 'failed') {
-        // Lifeguard: peers that did not nack point at our own trouble rather than the
-        // target's; with no one to ask, a failed probe counts against us.
-        this.awareness.applyDelta(expectedNacks > 0 ? expectedNacks - nacks : 1);
-      }
-      if (onResult) return onResult(result !== 'failed');
-      const current = this.nodes.get(target.node)?.member;
-      if (result === 'failed' && current) this.suspect({ type: 'suspect', node: current.node, incarnation: current.incarnation, from: this.node }, 'probe-failed');
-    };
-    this.pending.set(seqNo, {
-      ack: () => {
-        if (acked) return;
-        acked = true;
-        finish(indirect ? 'indirect-ack' : 'ack');
-      },
-      nack: () => {
-        nacks++;
-      },
-    });
-    const ping: GossipMessage = { type: 'ping', seqNo, node: target.node, sourceNode: this.node, sourceAddr: this.address };
-    // Lifeguard's buddy system: a suspect learns of it from the ping itself, so it can refute
-    // even if the gossip about it never reached it.
-    if (target.status === 'suspect') this.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: this.node });
-    else this.send(target.addr, ping);
-    const ackTimer = this.after(timeout, () => {
-      indirect = true;
-      const helpers = this.randomMembers(this.settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
-      const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: this.node, sourceAddr: this.address, nack: true };
-      for (const helper of helpers) this.send(helper.member.addr, request);
-      expectedNacks = helpers.length;
-    });
-    const deadline = this.after(interval, () => finish('failed'));
-  }
-
-  /**
-   * A suspicion ran out. Gossip may have lost the suspect's refutation on its way to us, so
-   * before declaring it dead we probe it once more ourselves: a member that answers is not
-   * dead, and the buddy-system ping tells it to refute.
-   */
-  private suspicionExpired(node: string, incarnation: number): void {
-    const stillSuspect = () => {
-      const state = this.nodes.get(node);
-      return state && state.member.status === 'suspect' && state.member.incarnation === incarnation ? state : undefined;
-    };
-    const state = stillSuspect();
-    if (!state) return;
-    this.probe(state.member, this.awareness.scale(this.settings.probeIntervalMs), (acked) => {
-      const current = stillSuspect();
-      if (!current) return;
-      if (acked) this.startSuspicion(current, this.node, incarnation);
-      else this.dead({ type: 'dead', node, incarnation, from: this.node }, 'suspicion-timeout');
-    });
-  }
-
-  private handlePing(from: string, seqNo: number, node: string): void {
-    // A ping meant for a member that used to live at this address is not ours to answer.
-    if (node !== this.node) return this.metrics.dropped('unexpected');
-    this.send(from, { type: 'ack', seqNo });
-  }
-
-  private handlePingReq(from: string, request: PingReq): void {
-    if (this.pending.size >= MAX_PENDING_PROBES) return this.metrics.dropped('pending-cap');
-    const seqNo = this.nextSeq();
-    // The nack goes at the probe timeout, but a late ack is still passed on until the probe
-    // interval ends: the requester's own window may be stretched by its local health.
-    const nackTimer = this.after(this.settings.probeTimeoutMs, () => {
-      if (request.nack) this.send(from, { type: 'nack', seqNo: request.seqNo });
-    });
-    const expiry = this.after(this.settings.probeIntervalMs, () => this.pending.delete(seqNo));
-    this.pending.set(seqNo, {
-      ack: () => {
-        this.pending.delete(seqNo);
-        this.cancel(nackTimer);
-        this.cancel(expiry);
-        this.send(from, { type: 'ack', seqNo: request.seqNo });
-      },
-      nack: () => {},
-    });
-    this.send(request.addr, { type: 'ping', seqNo, node: request.node, sourceNode: this.node, sourceAddr: this.address });
-  }
-
-  // ---- gossip and anti-entropy -----------------------------------------------------------
-
-  private gossip(): void {
-    if (this.broadcasts.length === 0) return;
-    const now = this.clock.now();
-    const targets = this.randomMembers(this.settings.gossipNodes, (s) => {
-      const m = s.member;
-      return m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && now - m.since < this.settings.gossipToTheDeadMs);
-    });
-    for (const target of targets) {
-      const entries = this.broadcasts.take(this.transport.maxPacketSize, this.countOut);
-      if (entries.length === 0) return;
-      this.sendPacket(target.member.addr, concat(entries));
-    }
-  }
-
-  private pushPullLoop(): void {
-    this.after(pushPullInterval(this.settings.pushPullIntervalMs, this.clusterSize()), () => this.pushPullLoop());
-    const [peer] = this.randomMembers(1, (s) => s.member.status === 'alive');
-    if (peer) this.pushPull(peer.member.addr, false).catch((err: unknown) => this.logger.debug({ peer: peer.member.node, err: String(err) }, 'gossip push-pull failed'));
-  }
-
-  /** Serf's reconnect: a dead member may be the far side of a healed partition. */
-  private reconnect(): void {
-    const now = this.clock.now();
-    const candidates: string[] = [];
-    for (const s of this.nodeList) if (s.member.status === 'dead') candidates.push(s.member.addr);
-    for (const [node, c] of this.reconnectCandidates) {
-      if (c.until <= now) this.reconnectCandidates.delete(node);
-      else candidates.push(c.addr);
-    }
-    if (candidates.length === 0) return;
-    const addr = candidates[Math.floor(this.random() * candidates.length)]!;
-    this.pushPull(addr, false).catch(() => {});
-  }
-
-  private async pushPull(addr: string, join: boolean): Promise<void> {
-    const request = this.localState(join);
-    this.metrics.message('push-pull', 'out');
-    this.metrics.bytes('out', request.length);
-    const answer = await this.transport.exchange(addr, request, this.settings.exchangeTimeoutMs);
-    if (this.closed) return;
-    this.metrics.bytes('in', answer.length);
-    const remote = this.decodePushPull(answer);
-    if (remote) this.mergeState(addr, remote);
-  }
-
-  private handleExchange(from: string, request: Uint8Array): Uint8Array | undefined {
-    if (this.closed) return undefined;
-    this.metrics.bytes('in', request.length);
-    const remote = this.decodePushPull(request);
-    if (!remote) return undefined;
-    this.mergeState(from, remote);
-    // Answered after merging, so a peer that thought us dead gets our refutation back.
-    const answer = this.localState(false);
-    this.metrics.message('push-pull', 'out');
-    this.metrics.bytes('out', answer.length);
-    return answer;
-  }
-
-  private decodePushPull(bytes: Uint8Array): PushPull | undefined {
-    try {
-      const messages = decodePacket(bytes);
-      const [first] = messages;
-      if (messages.length !== 1 || first?.type !== 'push-pull') {
-        this.metrics.dropped('unexpected');
-        return undefined;
-      }
-      this.metrics.message('push-pull', 'in');
-      return first;
-    } catch (err) {
-      if (!(err instanceof GossipDecodeError)) throw err;
-      this.metrics.dropped('decode');
-      return undefined;
-    }
-  }
-
-  /** The encoded answer, kept until the next change: a seed answers a join wave with one encoding. */
-  private encodedState: { version: number; bytes: Uint8Array } | undefined;
-  private stateVersion = 0;
-
-  private localState(join: boolean): Uint8Array {
-    if (!join && this.encodedState?.version === this.stateVersion) return this.encodedState.bytes;
-    const members: MemberState[] = [{ node: this.node, addr: this.address, incarnation: this.incarnation, status: this.leaving ? 'left' : 'alive', meta: this.meta }];
-    for (const s of this.nodeList) {
-      const m = s.member;
-      members.push({ node: m.node, addr: m.addr, incarnation: m.incarnation, status: m.status, meta: m.meta });
-    }
-    const bytes = encodePacket([{ type: 'push-pull', join, members }]);
-    if (!join) this.encodedState = { version: this.stateVersion, bytes };
-    return bytes;
-  }
-
-  /**
-   * A remote's dead is only our suspicion: the member gets its chance to refute to us too.
-   * Alive news is gossiped on only from a join (the joiner is news to everyone); what the
-   * periodic exchanges bring, every member fetches by its own.
-   */
-  private mergeState(from: string, remote: PushPull): void {
-    for (const m of remote.members) {
-      switch (m.status) {
-        case 'alive':
-          this.alive({ type: 'alive', node: m.node, incarnation: m.incarnation, addr: m.addr, meta: m.meta }, remote.join);
-          break;
-        case 'left':
-          this.leaveMember({ type: 'leave', node: m.node, incarnation: m.incarnation });
-          break;
-        case 'suspect':
-        case 'dead':
-          this.suspect({ type: 'suspect', node: m.node, incarnation: m.incarnation, from }, 'suspected-by-peer');
-          break;
-      }
-    }
   }
 
   // ---- incoming packets ------------------------------------------------------------------
 
   private handlePacket(from: string, data: Uint8Array): void {
-    if (this.closed) return;
+    if (this.timers.closed) return;
     this.metrics.bytes('in', data.length);
     let messages: GossipMessage[];
     try {
@@ -474,28 +202,28 @@ export class Membership implements MembershipView {
       this.metrics.message(message.type, 'in');
       switch (message.type) {
         case 'ping':
-          this.handlePing(from, message.seqNo, message.node);
+          this.prober.handlePing(from, message.seqNo, message.node);
           break;
         case 'ping-req':
-          this.handlePingReq(from, message);
+          this.prober.handlePingReq(from, message);
           break;
         case 'ack':
-          this.pending.get(message.seqNo)?.ack();
+          this.prober.handleAck(message.seqNo);
           break;
         case 'nack':
-          this.pending.get(message.seqNo)?.nack();
+          this.prober.handleNack(message.seqNo);
           break;
         case 'alive':
-          this.alive(message);
+          this.merges.alive(message);
           break;
         case 'suspect':
-          this.suspect(message, 'suspected-by-peer');
+          this.merges.suspect(message, 'suspected-by-peer');
           break;
         case 'dead':
-          this.dead(message, 'declared-dead-by-peer');
+          this.merges.dead(message, 'declared-dead-by-peer');
           break;
         case 'leave':
-          this.leaveMember(message);
+          this.merges.leave(message);
           break;
         case 'push-pull':
           this.metrics.dropped('unexpected');
@@ -503,262 +231,4 @@ export class Membership implements MembershipView {
       }
     }
   }
-
-  // ---- state transitions (memberlist's aliveNode, suspectNode, deadNode) ------------------
-
-  /** `gossip` false: learned by anti-entropy, which spreads it by itself; not queued again. */
-  private alive(a: Alive, gossip = true): void {
-    if (a.node === this.node) {
-      // Our own alive echoing back is fine; anything newer claims our name: refute it.
-      if (a.incarnation > this.incarnation && !this.leaving) this.refute(a.incarnation);
-      return;
-    }
-    const state = this.nodes.get(a.node);
-    if (!state) {
-      if (this.nodes.size >= this.settings.maxMembers) return this.metrics.dropped('member-cap');
-      this.reconnectCandidates.delete(a.node);
-      this.add(a);
-      if (gossip) this.broadcasts.enqueue(a.node, a);
-      return;
-    }
-    const m = state.member;
-    if (a.incarnation <= m.incarnation) return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    const reason: MemberChangeReason = m.status === 'suspect' ? 'refuted' : m.status === 'alive' ? 'updated' : 'joined';
-    const visible = m.status !== 'alive' || m.addr !== a.addr || !sameMeta(m.meta, a.meta);
-    this.update(state, { ...m, addr: a.addr, incarnation: a.incarnation, meta: a.meta, status: 'alive' }, reason, visible);
-    if (gossip) this.broadcasts.enqueue(a.node, a);
-  }
-
-  private suspect(s: { readonly type: 'suspect'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
-    if (s.node === this.node) return this.accused(s.incarnation);
-    const state = this.nodes.get(s.node);
-    if (!state || s.incarnation < state.member.incarnation) return;
-    const m = state.member;
-    if (state.suspicion && m.status === 'suspect' && s.incarnation === m.incarnation) {
-      if (state.suspicion.confirm(s.from)) this.broadcasts.enqueue(s.node, s);
-      return;
-    }
-    // A suspicion at a higher incarnation means the member refuted the one we hold (we missed
-    // its alive): that one is over, and this one starts afresh.
-    if (m.status !== 'alive' && m.status !== 'suspect') return;
-    this.startSuspicion(state, s.from, s.incarnation);
-    this.update(state, { ...state.member, incarnation: s.incarnation, status: 'suspect' }, reason, true);
-    this.broadcasts.enqueue(s.node, s);
-  }
-
-  private startSuspicion(state: NodeState, from: string, incarnation: number): void {
-    state.suspicion?.cancel();
-    const n = this.clusterSize();
-    const min = suspicionTimeout(this.settings.suspicionMultiplier, n, this.settings.probeIntervalMs);
-    const max = this.settings.suspicionMaxTimeoutMultiplier * min;
-    const node = state.member.node;
-    // The last-chance probe takes the suspicion's final probe interval, so the member is
-    // declared dead when the timing math says (min is at least four intervals).
-    const lead = this.settings.probeIntervalMs;
-    const k = expectedConfirmations(this.settings.suspicionMultiplier, n);
-    state.suspicion = new Suspicion(this.clock, from, k, min - lead, max - lead, () => this.suspicionExpired(node, incarnation));
-  }
-
-  private dead(d: { readonly type: 'dead'; readonly node: string; readonly incarnation: number; readonly from: string }, reason: MemberChangeReason): void {
-    if (d.node === this.node) return this.accused(d.incarnation);
-    const state = this.nodes.get(d.node);
-    if (!state || d.incarnation < state.member.incarnation) return;
-    if (state.member.status === 'dead' || state.member.status === 'left') return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    this.update(state, { ...state.member, incarnation: d.incarnation, status: 'dead' }, reason, true);
-    this.broadcasts.enqueue(d.node, d);
-  }
-
-  private leaveMember(l: { readonly type: 'leave'; readonly node: string; readonly incarnation: number }): void {
-    if (l.node === this.node) return this.accused(l.incarnation);
-    const state = this.nodes.get(l.node);
-    if (!state || l.incarnation < state.member.incarnation || state.member.status === 'left') return;
-    state.suspicion?.cancel();
-    state.suspicion = undefined;
-    this.update(state, { ...state.member, incarnation: l.incarnation, status: 'left' }, 'left', true);
-    this.broadcasts.enqueue(l.node, l);
-  }
-
-  /** Someone thinks we are suspect, dead or gone; an accusation older than our incarnation is stale. */
-  private accused(incarnation: number): void {
-    if (!this.leaving && incarnation >= this.incarnation) this.refute(incarnation);
-  }
-
-  /** Outbid the accuser's incarnation and say we are alive. */
-  private refute(accused: number): void {
-    this.incarnation = (Math.max(this.incarnation, accused) + 1) >>> 0;
-    this.awareness.applyDelta(1);
-    this.logger.info({ node: this.node, incarnation: this.incarnation }, 'gossip refuted a suspicion about this member');
-    this.broadcastSelf();
-  }
-
-  private broadcastSelf(): void {
-    this.stateVersion++;
-    this.broadcasts.enqueue(this.node, this.selfAlive());
-  }
-
-  private selfAlive(meta = this.meta): Alive {
-    return { type: 'alive', node: this.node, incarnation: this.incarnation, addr: this.address, meta };
-  }
-
-  /** Dead and left members are forgotten after reclaimTime; dead ones stay reconnect candidates. */
-  private reclaim(): void {
-    const now = this.clock.now();
-    for (let i = this.nodeList.length - 1; i >= 0; i--) {
-      const m = this.nodeList[i]!.member;
-      if ((m.status !== 'dead' && m.status !== 'left') || now - m.since < this.settings.reclaimTimeMs) continue;
-      this.remove(this.nodeList[i]!);
-      if (m.status === 'dead' && this.reconnectCandidates.size < this.settings.maxMembers) {
-        this.reconnectCandidates.set(m.node, { addr: m.addr, until: m.since + this.settings.reconnectTimeoutMs });
-      }
-      this.logger.debug({ node: m.node, status: m.status }, 'gossip forgot a member');
-    }
-  }
-
-  // ---- bookkeeping -----------------------------------------------------------------------
-
-  private add(a: Alive): void {
-    const member: Member = { node: a.node, addr: a.addr, status: 'alive', incarnation: a.incarnation, meta: a.meta, since: this.clock.now(), reason: 'joined' };
-    this.stateVersion++;
-    const state: NodeState = { member, suspicion: undefined, index: this.nodeList.length };
-    this.nodes.set(a.node, state);
-    this.nodeList.push(state);
-    // A newcomer goes to a random place in the probe order, so it is probed within one pass.
-    // (Appended, then swapped with a random not-yet-probed place: O(1) however big the list.)
-    const order = this.probeOrder;
-    const at = this.probeIndex + Math.floor(this.random() * (order.length - this.probeIndex + 1));
-    order.push(a.node);
-    [order[at], order[order.length - 1]] = [order[order.length - 1]!, order[at]!];
-    this.count(undefined, 'alive');
-    this.changed(member, undefined);
-  }
-
-  private remove(state: NodeState): void {
-    this.stateVersion++;
-    state.suspicion?.cancel();
-    const last = this.nodeList.pop()!;
-    if (last !== state) {
-      this.nodeList[state.index] = last;
-      last.index = state.index;
-    }
-    this.nodes.delete(state.member.node);
-    this.count(state.member.status, undefined);
-  }
-
-  private update(state: NodeState, next: Omit<Member, 'since' | 'reason'> & Partial<Member>, reason: MemberChangeReason, visible: boolean): void {
-    this.stateVersion++;
-    const previous = state.member;
-    const member: Member = visible ? { ...next, since: this.clock.now(), reason } : { ...next, since: previous.since, reason: previous.reason };
-    state.member = member;
-    if (!visible) return;
-    this.count(previous.status, member.status);
-    this.changed(member, previous);
-  }
-
-  private changed(member: Member, previous: Member | undefined): void {
-    this.logger.info({ node: member.node, addr: member.addr, status: member.status, incarnation: member.incarnation, reason: member.reason, previous: previous?.status }, 'gossip member changed');
-    if (member.status !== previous?.status) this.metrics.memberChange(member.status);
-    for (const listener of this.listeners) listener({ member, previous });
-  }
-
-  private count(from: MemberStatus | undefined, to: MemberStatus | undefined): void {
-    if (from === to) return;
-    for (const [status, delta] of [[from, -1], [to, 1]] as const) {
-      if (status === undefined) continue;
-      const next = this.statusCounts.get(status)! + delta;
-      this.statusCounts.set(status, next);
-      this.metrics.members(status, next);
-    }
-  }
-
-  /** Members that are not dead or gone, plus this one: the n of the timing formulas. */
-  private clusterSize(): number {
-    return this.statusCounts.get('alive')! + this.statusCounts.get('suspect')! + 1;
-  }
-
-  /** Up to k distinct random members passing `accept` (memberlist's kRandomNodes). */
-  private randomMembers(k: number, accept: (s: NodeState) => boolean): NodeState[] {
-    const n = this.nodeList.length;
-    const chosen: NodeState[] = [];
-    for (let tries = 0; tries < 3 * n && chosen.length < k; tries++) {
-      const s = this.nodeList[Math.floor(this.random() * n)]!;
-      if (accept(s) && !chosen.includes(s)) chosen.push(s);
-    }
-    return chosen;
-  }
-
-  private shuffle(list: string[]): void {
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [list[i], list[j]] = [list[j]!, list[i]!];
-    }
-  }
-
-  /** The messages plus as many queued broadcasts as fit beside them, in one packet. */
-  private send(to: string, ...messages: GossipMessage[]): void {
-    const first = messages.length === 1 ? encodeMessage(messages[0]!) : encodePacket(messages);
-    for (const m of messages) this.metrics.message(m.type, 'out');
-    const piggyback = this.broadcasts.take(this.transport.maxPacketSize - first.length, this.countOut);
-    this.sendPacket(to, piggyback.length === 0 ? first : concat([first, ...piggyback]));
-  }
-
-  private sendPacket(to: string, data: Uint8Array): void {
-    this.metrics.bytes('out', data.length);
-    this.transport.sendPacket(to, data);
-  }
-
-  private checkSelfFits(meta: MemberMeta): void {
-    const size = encodeMessage(this.selfAlive(meta)).length;
-    if (size > this.transport.maxPacketSize / 2) throw new Error(`this member's metadata encodes to ${size} bytes; it must fit in half a ${this.transport.maxPacketSize}-byte packet`);
-  }
-
-  private nextSeq(): number {
-    this.seqNo = (this.seqNo + 1) >>> 0;
-    return this.seqNo;
-  }
-
-  private after(ms: number, fn: () => void): TimerHandle {
-    const timer = this.clock.setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed) fn();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
-  }
-
-  /** Resolves after `ms`, or at once when the membership closes. */
-  private wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.waiting.add(resolve);
-      this.after(ms, () => {
-        this.waiting.delete(resolve);
-        resolve();
-      });
-    });
-  }
-
-  private every(ms: number, fn: () => void): void {
-    this.timers.add(this.clock.setInterval(() => !this.closed && fn(), ms));
-  }
-
-  private cancel(timer: TimerHandle): void {
-    this.clock.clearTimeout(timer);
-    this.timers.delete(timer);
-  }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts);
-}
-
-function sameMeta(a: MemberMeta, b: MemberMeta): boolean {
-  if (a === b) return true;
-  if (a.draining !== b.draining || a.version !== b.version || a.services.length !== b.services.length) return false;
-  return a.services.every((s, i) => {
-    const t = b.services[i]!;
-    return s.name === t.name && s.address === t.address && s.protocol === t.protocol && s.weight === t.weight && s.zone === t.zone && s.health === t.health;
-  });
 }
