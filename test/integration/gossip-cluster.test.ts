@@ -56,10 +56,11 @@ function agentConfig(i: number, app: SampleUpstream, seed: string | undefined): 
 
 beforeAll(async () => {
   apps = await Promise.all(Array.from({ length: AGENTS }, (_, i) => startUpstream({ kind: 'http1', id: `orders-${i}` })));
-  agents.push(await startAgent(agentConfig(0, apps[0]!, undefined)));
+  // Ten agents starting at once on a busy 2-core machine can take longer than startAgent's default wait.
+  agents.push(await startAgent(agentConfig(0, apps[0]!, undefined), { readyTimeoutMs: 60_000 }));
   const seed = (await getJson<{ self: { addr: string } }>(agents[0]!, '/api/v1/members')).self.addr;
-  agents.push(...(await Promise.all(apps.slice(1).map((app, i) => startAgent(agentConfig(i + 1, app, seed))))));
-}, 60_000);
+  agents.push(...(await Promise.all(apps.slice(1).map((app, i) => startAgent(agentConfig(i + 1, app, seed), { readyTimeoutMs: 60_000 })))));
+}, 150_000);
 
 afterAll(async () => {
   await Promise.all(agents.map((agent) => agent.stop().catch(() => undefined)));
