@@ -1,4 +1,4 @@
-// `meshlet` command line: agent, validate, keygen, demo. Each command loads its own modules when it
+// `meshlet` command line: agent, control, validate, keygen, demo. Each command loads its own modules when it
 // runs, so the long-running agent never holds what only validate (zod, yaml) or the demo
 // (grpc-js) needs.
 
@@ -35,6 +35,20 @@ program
   .action(async () => {
     const { runKeygen } = await import('./keygen-command.ts');
     process.exitCode = runKeygen();
+  });
+
+program
+  .command('control')
+  .description('run the control plane: policy store, agent streams, operator API (tokens from MESHLET_OPERATOR_TOKEN and MESHLET_AGENT_TOKEN)')
+  .requiredOption('--listen <host:port>', 'gRPC address for agents and operators')
+  .requiredOption('--data <dir>', 'directory the policy versions are kept in')
+  .requiredOption('--admin <host:port>', 'HTTP address for /healthz, /readyz, /metrics and the dashboard')
+  .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM)')
+  .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+  .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+  .action(async (opts: { listen: string; data: string; admin: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
+    const { runControl } = await import('./control-command.ts');
+    process.exitCode = await runControl(opts);
   });
 
 program
