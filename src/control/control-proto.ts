@@ -143,7 +143,15 @@ export type AgentMessageOut =
   | { hello: Partial<Hello> }
   | { ack: Ack }
   | { nack: Partial<Nack> }
-  | { report: Partial<AgentReport> };
+  | { report: AgentReportOut };
+
+/** A report as written: fields left out are sent as their defaults. */
+export interface AgentReportOut {
+  atMs?: number;
+  breakers?: Partial<BreakerReport>[];
+  endpoints?: Partial<EndpointReport>[];
+  upstreams?: Partial<UpstreamReport>[];
+}
 
 export interface ControlMessage {
   kind: 'snapshot';
