@@ -66,11 +66,11 @@ export function controlClient(address: string, credentials?: grpc.ChannelCredent
 
 type UnaryMethod = 'ApplyPolicy' | 'GetPolicy' | 'ListAgents' | 'GetMeshStatus' | 'Rollback' | 'ListPolicyVersions';
 
-/** One unary call with `token` (default: the operator's); rejects with the grpc.ServiceError. */
+/** One unary call with `token` (default: the operator's; null: none); rejects with the grpc.ServiceError. */
 export function call<M extends UnaryMethod>(
-  client: ControlClient, method: M, request: Parameters<ControlClient[M]>[0], token: string | undefined = OPERATOR_TOKEN,
+  client: ControlClient, method: M, request: Parameters<ControlClient[M]>[0], token: string | null = OPERATOR_TOKEN,
 ): Promise<Parameters<Parameters<ControlClient[M]>[3]>[1] & object> {
-  const metadata = token === undefined ? new grpc.Metadata() : bearerMetadata(token);
+  const metadata = token === null ? new grpc.Metadata() : bearerMetadata(token);
   return new Promise((resolve, reject) => {
     const fn = client[method] as unknown as (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: unknown) => void) => void;
     fn.call(client, request, metadata, { deadline: Date.now() + 10_000 }, (error, value) => (error ? reject(error) : resolve(value as never)));
@@ -92,8 +92,9 @@ export class RawAgent {
   readonly status: Promise<grpc.StatusObject>;
   private readonly waiters = new Set<{ version: number; resolve: (s: PolicySnapshot) => void }>();
 
-  constructor(client: ControlClient, token: string | undefined = AGENT_TOKEN) {
-    this.stream = client.Connect(token === undefined ? new grpc.Metadata() : bearerMetadata(token));
+  /** `token` null: none. */
+  constructor(client: ControlClient, token: string | null = AGENT_TOKEN) {
+    this.stream = client.Connect(token === null ? new grpc.Metadata() : bearerMetadata(token));
     this.stream.on('data', (message: ControlMessage) => {
       this.snapshots.push(message.snapshot);
       for (const waiter of this.waiters) {
