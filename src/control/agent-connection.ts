@@ -64,7 +64,6 @@ export class AgentConnection implements AgentSession {
     private readonly onHelloSettled: () => void,
   ) {
     this.helloTimer = context.clock.setTimeout(() => {
-      this.helloTimer = undefined;
       this.refuse(grpc.status.DEADLINE_EXCEEDED, `no hello within ${context.limits.helloTimeoutMs} ms of opening Connect`, 'hello_timeout');
     }, context.limits.helloTimeoutMs);
     call.on('data', (message: AgentMessage) => this.receive(message));
@@ -187,6 +186,7 @@ export class AgentConnection implements AgentSession {
     return value.length > this.context.limits.maxTextChars ? value.slice(0, this.context.limits.maxTextChars) : value;
   }
 
+  /** The stream no longer waits for its hello (it came, or the stream ended): frees its pending slot once. */
   private settleHello(): void {
     if (this.helloTimer === undefined) return;
     this.context.clock.clearTimeout(this.helloTimer);
