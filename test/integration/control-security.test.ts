@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect as http2Connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ControlClient } from '../../src/control/control-proto.ts';
+import { controlProto, type ControlClient } from '../../src/control/control-proto.ts';
 import { AGENT_TOKEN, apply, call, controlClient, OPERATOR_TOKEN, RawAgent, startControl, type RunningControl } from '../helpers/control-plane.ts';
 import { isAlive } from '../helpers/processes.ts';
 import { until } from '../helpers/until.ts';
@@ -101,24 +101,34 @@ describe('meshlet control refuses', () => {
     await unchanged();
   });
 
-  it('bytes that are not protobuf on the Connect stream', async () => {
-    const session = http2Connect(`http://${control.address}`);
-    session.on('error', () => undefined);
-    const stream = session.request({
-      ':method': 'POST', ':path': '/meshlet.v1.Control/Connect', 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${AGENT_TOKEN}`,
-    });
-    const garbage = Buffer.from([0, 0, 0, 0, 16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-    stream.on('error', () => undefined);
-    stream.write(garbage);
-    const trailers = await new Promise<Record<string, unknown>>((resolve) => {
-      stream.on('trailers', (t) => resolve(t as Record<string, unknown>));
-      stream.on('response', (h) => {
-        if (h['grpc-status'] !== undefined) resolve(h as Record<string, unknown>);
+  it('bytes that are not protobuf on the Connect stream, before or after hello: the stream ends, the agent shows as gone', async () => {
+    // A gRPC message: not compressed, a 4-byte big-endian length, the bytes.
+    const grpcFrame = (payload: Buffer) => {
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(payload.length, 1);
+      return Buffer.concat([prefix, payload]);
+    };
+    const garbage = grpcFrame(Buffer.alloc(16, 0xff));
+    const hello = grpcFrame(controlProto().service.Connect!.requestSerialize({ hello: { node: 'garbage-after-hello' } }));
+    for (const frames of [[garbage], [hello, garbage]]) {
+      const session = http2Connect(`http://${control.address}`);
+      session.on('error', () => undefined);
+      const stream = session.request({
+        ':method': 'POST', ':path': '/meshlet.v1.Control/Connect', 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${AGENT_TOKEN}`,
       });
-      stream.resume();
-    });
-    expect(Number(trailers['grpc-status'])).not.toBe(grpc.status.OK);
-    session.close();
+      stream.on('error', () => undefined);
+      for (const frame of frames) stream.write(frame);
+      const trailers = await new Promise<Record<string, unknown>>((resolve) => {
+        stream.on('trailers', (t) => resolve(t as Record<string, unknown>));
+        stream.on('response', (h) => {
+          if (h['grpc-status'] !== undefined) resolve(h as Record<string, unknown>);
+        });
+        stream.resume();
+      });
+      expect(Number(trailers['grpc-status'])).not.toBe(grpc.status.OK);
+      session.close();
+    }
+    await until(async () => (await call(client, 'ListAgents', {})).agents.find((a) => a.node === 'garbage-after-hello')?.connected === false, 10_000, 'agent gone after garbage');
     await unchanged();
   });
 
