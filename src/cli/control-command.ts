@@ -7,6 +7,7 @@ import { TokenAuth, tokensFromEnv } from '../control/control-auth.ts';
 import { startControlAdmin, type ControlAdminServer } from '../control/control-admin.ts';
 import { startControlServer, type ControlTls, type RunningControlServer } from '../control/control-server.ts';
 import { FilePolicyStore } from '../control/file-policy-store.ts';
+import { MeshDashboard } from '../dashboard/mesh-dashboard.ts';
 import { createLogger } from '../observability/logger.ts';
 
 export interface ControlCommandOptions {
@@ -57,6 +58,7 @@ export async function runControl(options: ControlCommandOptions): Promise<number
     await server.close(0);
     return fail(`--admin ${options.admin}: ${(error as Error).message}`);
   }
+  const dashboard = mountDashboard(adminServer, server);
   logger.info({ listen: server.address, admin: adminServer.address, data: options.data, tls: tls === undefined ? 'off' : tls.clientCa ? 'mtls' : 'tls', policyVersion: store.current().version }, 'control ready');
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -65,11 +67,26 @@ export async function runControl(options: ControlCommandOptions): Promise<number
   });
   stopping = true;
   logger.info({ signal }, 'stopping');
+  dashboard.close();
   await server.close();
   await store.close();
   await adminServer.close();
   logger.info('stopped');
   return 0;
+}
+
+/** The mesh dashboard on the admin listener, fed every mesh event and, per request, every agent's last report. */
+function mountDashboard(admin: ControlAdminServer, server: RunningControlServer): MeshDashboard {
+  const { registry, watchers } = server.service;
+  const dashboard = new MeshDashboard({
+    clock: systemClock,
+    wallNow: Date.now,
+    agents: () => registry.list().map((agent) => ({ node: agent.node, report: agent.lastReport })),
+  });
+  // A watcher that never falls behind: heard() records into the dashboard's bounded ring.
+  watchers.add({ write: (event) => dashboard.heard(event), backlog: () => 0, drop: () => undefined });
+  for (const [path, route] of dashboard.routes()) admin.addRoute(path, route);
+  return dashboard;
 }
 
 function splitHostPort(address: string): { host: string; port: number } | undefined {

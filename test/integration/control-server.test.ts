@@ -135,6 +135,10 @@ describe('meshlet control', () => {
     const status = await call(client, 'GetMeshStatus', {});
     expect(status.openBreakers).toEqual([{ ...breaker, node: 'breaking' }]);
     expect(status.ejectedEndpoints.map((e) => [e.node, e.address])).toEqual([['breaking', '10.0.0.7:8080']]);
+    // The dashboard on the admin listener reads the same reports.
+    const stats = await (await fetch(`http://${control.admin}/api/v1/mesh/stats`)).json() as { nodes: { node: string }[] };
+    expect(stats.nodes.map((n) => n.node)).toContain('breaking');
+    expect((await fetch(`http://${control.admin}/dashboard`)).status).toBe(200);
 
     // The same state again is no news; the breaker closing is.
     agent.send({ report: { atMs: 2, breakers: [breaker] } });
