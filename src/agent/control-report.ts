@@ -1,0 +1,92 @@
+// What an agent tells the control plane about itself: every breaker with the reason of its last
+// transition, every endpoint with its health and any ejection and why, and per upstream the
+// retries, fallbacks and ejections so far. Built from the agent's own views on demand; the one
+// thing kept here is each ejected endpoint's reason, heard on the decision log (bounded: an
+// entry goes when its ejection ends or its endpoint or upstream leaves).
+import type { AgentReport, BreakerReport, BreakerState as ReportedState, EndpointReport, UpstreamReport } from '../control/control-proto.ts';
+import type { Decision, DecisionLog } from '../observability/decisions.ts';
+import type { MeshletMetrics } from '../observability/metrics.ts';
+import type { Upstream } from '../proxy/upstream/upstream.ts';
+import type { BreakerState, BreakerView } from '../resilience/circuit-breaker.ts';
+
+const STATES: Readonly<Record<BreakerState, ReportedState>> = {
+  closed: 'BREAKER_STATE_CLOSED',
+  half_open: 'BREAKER_STATE_HALF_OPEN',
+  open: 'BREAKER_STATE_OPEN',
+};
+
+/** Decisions that change what a report says of breakers or ejections: each sends a report at once. */
+export const REPORTED_DECISIONS: ReadonlySet<Decision['kind']> = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected']);
+
+export interface ReportSource {
+  readonly decisions: DecisionLog;
+  readonly metrics: MeshletMetrics;
+  /** The upstreams in force now. */
+  upstreams(): Iterable<Upstream>;
+}
+
+export class ControlReports {
+  /** "upstream\nendpoint" → why it was ejected. */
+  private readonly ejections = new Map<string, string>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly source: ReportSource,
+    /** Wall-clock ms since the epoch, for `atMs`. */
+    private readonly wallNow: () => number,
+  ) {
+    this.unsubscribe = source.decisions.subscribe((decision) => {
+      if (decision.endpoint === undefined) return;
+      const key = `${decision.scope}\n${decision.endpoint}`;
+      if (decision.kind === 'ejected') this.ejections.set(key, decision.reason);
+      else if (decision.kind === 'unejected') this.ejections.delete(key);
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  build(): AgentReport {
+    const breakers: BreakerReport[] = [];
+    const endpoints: EndpointReport[] = [];
+    const upstreams: UpstreamReport[] = [];
+    const live = new Set<string>();
+    for (const upstream of this.source.upstreams()) {
+      const view = upstream.describe();
+      const breakerView = upstream.describeBreakers();
+      if (breakerView?.breaker) breakers.push(breakerReport(view.name, '', breakerView.breaker));
+      for (const endpoint of breakerView?.endpoints ?? []) {
+        if ('state' in endpoint) breakers.push(breakerReport(view.name, endpoint.address, endpoint));
+      }
+      for (const endpoint of view.endpoints) {
+        const key = `${view.name}\n${endpoint.address}`;
+        live.add(key);
+        const ejected = endpoint.excluded.includes('ejected');
+        endpoints.push({
+          upstream: view.name,
+          address: endpoint.address,
+          health: endpoint.health,
+          ejected,
+          ejectionReason: ejected ? (this.ejections.get(key) ?? '') : '',
+          // Rates and latencies: not measured per endpoint yet (see the report's README note).
+          requestsPerSecond: 0,
+          errorPercent: 0,
+          p50Ms: 0,
+          p99Ms: 0,
+          // The server names the node where it lists many agents' endpoints.
+          node: '',
+        });
+      }
+      const totals = this.source.metrics.bindUpstream(view.name).totals();
+      upstreams.push({ name: view.name, requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, ...totals });
+    }
+    for (const key of this.ejections.keys()) if (!live.has(key)) this.ejections.delete(key);
+    return { atMs: this.wallNow(), breakers, endpoints, upstreams };
+  }
+}
+
+function breakerReport(upstream: string, endpoint: string, view: BreakerView): BreakerReport {
+  const last = view.lastTransition;
+  return { upstream, endpoint, state: STATES[view.state], reason: last?.reason ?? '', sinceMs: last ? Date.parse(last.at) : 0, node: '' };
+}
