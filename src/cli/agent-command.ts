@@ -12,7 +12,7 @@ import { MESHLET_VERSION } from '../agent/version.ts';
 import type { AgentConfig, ControlConfig, LoadResult } from '../config/types.ts';
 import type { CachedPolicy } from '../control/policy-cache.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { loadConfig } from './config-source.ts';
+import { keepConfigWorkerWarm, loadConfig } from './config-source.ts';
 
 export async function runAgent(path: string, options: { watch: boolean }): Promise<number> {
   const first = await loadConfig({ path });
@@ -26,6 +26,7 @@ export async function runAgent(path: string, options: { watch: boolean }): Promi
   for (const warning of first.result.warnings) logger.warn({ field: warning.path }, warning.message);
   const text = first.text!;
   const control = first.result.config.control && resolveControlPaths(first.result.config.control, path);
+  keepConfigWorkerWarm(control !== undefined);
   const cached = control ? await startingPolicy(control, text, logger) : undefined;
   const config = cached?.config ?? first.result.config;
 
@@ -35,6 +36,7 @@ export async function runAgent(path: string, options: { watch: boolean }): Promi
     listeners = await agent.start();
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, 'agent failed to start');
+    keepConfigWorkerWarm(false);
     await agent.stop();
     return 1;
   }
@@ -59,6 +61,7 @@ export async function runAgent(path: string, options: { watch: boolean }): Promi
   });
   watcher?.close();
   link?.stop();
+  keepConfigWorkerWarm(false);
   const drainTimeout = state.current.drainTimeout;
   logger.info({ signal, drainTimeoutMs: drainTimeout }, 'draining');
   const clean = await agent.drain(drainTimeout);

@@ -2,7 +2,7 @@
 // (the agent's -c, validate) and a document held in memory go through the same child process
 // and the same checks, and so does either with the control plane's policy merged in.
 
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { LoadResult } from '../config/types.ts';
 
@@ -34,15 +34,44 @@ export async function readConfigDocument(text: string): Promise<LoadResult> {
 }
 
 /**
+ * A worker forked ahead of need, its modules already loaded, for an agent that takes policy
+ * from a control plane: loading zod and the schemas is most of a load's time (hundreds of ms on
+ * a busy host), and a snapshot should be in force in milliseconds. It lives in its own process,
+ * so the agent's heap still never holds what it loads; it exits with the agent.
+ */
+let warm: ChildProcess | undefined;
+let keepWarm = false;
+
+export function keepConfigWorkerWarm(on: boolean): void {
+  keepWarm = on;
+  if (on) warm ??= forkWorker(true);
+  else {
+    warm?.kill();
+    warm = undefined;
+  }
+}
+
+/**
  * Runs from dist/ as .js and, under a TypeScript loader, as .ts, so the child's file takes
  * this module's extension.
  */
-export function loadConfig(source: ConfigSource, policy?: string): Promise<ConfigResponse> {
+function forkWorker(ahead: boolean): ChildProcess {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const child = fork(new URL(`./config-worker.${extension}`, import.meta.url), [], {
+  const child = fork(new URL(`./config-worker.${extension}`, import.meta.url), ahead ? ['--warm'] : [], {
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  // Waiting idle, it must not keep the agent alive.
+  child.unref();
+  child.channel?.unref();
+  return child;
+}
+
+export function loadConfig(source: ConfigSource, policy?: string): Promise<ConfigResponse> {
+  const child = warm ?? forkWorker(false);
+  warm = keepWarm ? forkWorker(true) : undefined;
+  child.ref();
+  child.channel?.ref();
   return new Promise((resolve, reject) => {
     child.once('message', (response) => resolve(response as ConfigResponse));
     child.once('error', reject);
