@@ -1,11 +1,13 @@
 // What an agent tells the control plane about itself: every breaker with the reason of its last
-// transition, every endpoint with its health and any ejection and why, and per upstream the
-// retries, fallbacks and ejections so far. Built from the agent's own views on demand; the one
+// transition, every endpoint with its health and any ejection and why, per upstream and endpoint
+// the request rate, error percentage and p50/p99 of the last 10 s (traffic-stats.ts), and per
+// upstream the retries, fallbacks and ejections since the agent started. Built from the agent's own views on demand; the one
 // thing kept here is each ejected endpoint's reason, heard on the decision log (bounded: an
 // entry goes when its ejection ends or its endpoint or upstream leaves).
 import type { AgentReport, BreakerReport, BreakerState as ReportedState, EndpointReport, UpstreamReport } from '../control/control-proto.ts';
 import type { Decision, DecisionLog } from '../observability/decisions.ts';
 import type { MeshletMetrics } from '../observability/metrics.ts';
+import type { TrafficFigures, TrafficView } from '../observability/traffic-stats.ts';
 import type { Upstream } from '../proxy/upstream/upstream.ts';
 import type { BreakerState, BreakerView } from '../resilience/circuit-breaker.ts';
 
@@ -23,6 +25,11 @@ export interface ReportSource {
   readonly metrics: MeshletMetrics;
   /** The upstreams in force now. */
   upstreams(): Iterable<Upstream>;
+}
+
+/** Rates and latencies as a report carries them: 0 where nothing was measured. */
+function traffic(figures: TrafficFigures | undefined): Pick<EndpointReport, 'requestsPerSecond' | 'errorPercent' | 'p50Ms' | 'p99Ms'> {
+  return { requestsPerSecond: figures?.requestsPerSecond ?? 0, errorPercent: figures?.errorPercent ?? 0, p50Ms: figures?.p50Ms ?? 0, p99Ms: figures?.p99Ms ?? 0 };
 }
 
 export class ControlReports {
@@ -47,13 +54,16 @@ export class ControlReports {
     this.unsubscribe();
   }
 
-  build(): AgentReport {
+  /** `recent`: the traffic figures over the last seconds (TrafficStats). */
+  build(recent: TrafficView): AgentReport {
     const breakers: BreakerReport[] = [];
     const endpoints: EndpointReport[] = [];
     const upstreams: UpstreamReport[] = [];
     const live = new Set<string>();
+    const figures = new Map(recent.upstreams.map((u) => [u.name, u]));
     for (const upstream of this.source.upstreams()) {
       const view = upstream.describe();
+      const seen = figures.get(view.name);
       const breakerView = upstream.describeBreakers();
       if (breakerView?.breaker) breakers.push(breakerReport(view.name, '', breakerView.breaker));
       for (const endpoint of breakerView?.endpoints ?? []) {
@@ -69,17 +79,14 @@ export class ControlReports {
           health: endpoint.health,
           ejected,
           ejectionReason: ejected ? (this.ejections.get(key) ?? '') : '',
-          // Rates and latencies: not measured per endpoint yet (see the report's README note).
-          requestsPerSecond: 0,
-          errorPercent: 0,
-          p50Ms: 0,
-          p99Ms: 0,
+          ...traffic(seen?.endpoints.find((e) => e.address === endpoint.address)),
           // The server names the node where it lists many agents' endpoints.
           node: '',
         });
       }
-      const totals = this.source.metrics.bindUpstream(view.name).totals();
-      upstreams.push({ name: view.name, requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, ...totals });
+      // Counters since the agent started, as Prometheus counters are: the control plane takes differences.
+      const counters = this.source.metrics.bindUpstream(view.name);
+      upstreams.push({ name: view.name, ...traffic(seen), retries: counters.retriesTotal(), fallbacks: counters.fallbacksTotal(), ejections: counters.ejectionsTotal() });
     }
     for (const key of this.ejections.keys()) if (!live.has(key)) this.ejections.delete(key);
     return { atMs: this.wallNow(), breakers, endpoints, upstreams };

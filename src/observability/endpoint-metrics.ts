@@ -270,15 +270,6 @@ export class UpstreamMetrics {
     if (this.retryOverflows > 0) overflows.inc({ upstream }, this.retryOverflows);
   }
 
-  /** Totals since the agent started, for the control plane's reports. */
-  totals(): { readonly retries: number; readonly fallbacks: number; readonly ejections: number } {
-    let retries = 0;
-    for (const n of this.retries.values()) retries += n;
-    let fallbacks = 0;
-    for (const byCause of [this.fallbacks.static, this.fallbacks.stale]) for (const n of byCause.values()) fallbacks += n;
-    return { retries, fallbacks, ejections: this.ejections.consecutive + this.ejections.success_rate };
-  }
-
   /** A call refused at once because an upstream-wide limit (`limit`: maxConcurrent, maxPending) was reached. */
   overflow(limit: string): void {
     this.overflows.set(limit, (this.overflows.get(limit) ?? 0) + 1);

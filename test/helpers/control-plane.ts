@@ -3,7 +3,7 @@
 // bearer token (when given one), answers each Hello with the current snapshot, pushes every
 // snapshot published to each open stream, and keeps what agents sent, with the time it came.
 import * as grpc from '@grpc/grpc-js';
-import { loadControlProto, type PolicySnapshot } from '../../src/control/control-proto.ts';
+import { controlProto, type PolicySnapshot } from '../../src/control/control-proto.ts';
 
 /** An AgentMessage as proto-loader reads it: `kind` names the field that is set. */
 export interface ReadAgentMessage {
@@ -14,8 +14,8 @@ export interface ReadAgentMessage {
   report?: {
     atMs: number;
     breakers: { upstream: string; endpoint: string; state: string; reason: string; sinceMs: number }[];
-    endpoints: { upstream: string; address: string; health: string; ejected: boolean; ejectionReason: string }[];
-    upstreams: { name: string; retries: number; fallbacks: number; ejections: number }[];
+    endpoints: { upstream: string; address: string; health: string; ejected: boolean; ejectionReason: string; requestsPerSecond: number }[];
+    upstreams: { name: string; requestsPerSecond: number; errorPercent: number; p50Ms: number; p99Ms: number; retries: number; fallbacks: number; ejections: number }[];
   };
 }
 
@@ -60,7 +60,7 @@ export class TestControlPlane {
     });
     const initial = options.snapshot ? snapshotOf(options.snapshot.version, options.snapshot.document) : snapshotOf(0, {});
     const plane = new TestControlPlane(server, `127.0.0.1:${port}`, initial);
-    server.addService(loadControlProto().service, { Connect: (stream: ConnectStream) => plane.connect(stream, options.token) });
+    server.addService(controlProto().service, { Connect: (stream: ConnectStream) => plane.connect(stream, options.token) });
     return plane;
   }
 

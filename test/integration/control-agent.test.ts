@@ -150,6 +150,11 @@ describe('an agent connected to a control plane', () => {
     expect(elapsed).toBeLessThan(2_000);
     expect(report.message.report!.endpoints).toContainEqual(expect.objectContaining({ upstream: 'catalog', address: upstream.address, ejected: false }));
     expect(report.message.report!.upstreams.map((u) => u.name)).toEqual(['catalog', 'payments']);
+    // The request just sent is in the last 10 s of traffic: a rate and a latency, for the upstream and its endpoint.
+    const catalog = report.message.report!.upstreams[0]!;
+    expect(catalog.requestsPerSecond).toBeGreaterThan(0);
+    expect(catalog.p50Ms).toBeGreaterThan(0);
+    expect(report.message.report!.endpoints.find((e) => e.address === upstream.address)!.requestsPerSecond).toBeGreaterThan(0);
     await fetch(`http://${agent.admin}/api/v1/breakers/catalog/${upstream.address}`, { method: 'POST', body: '{"state":"auto"}' });
   });
 
