@@ -33,6 +33,8 @@ export interface TestControlPlaneOptions {
   /** Default: any free port. */
   readonly port?: number;
   readonly snapshot?: { readonly version: number; readonly document: object };
+  /** PEM: serve TLS with this key and certificate; with `clientCa`, require client certificates it signed (mTLS). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly clientCa?: Buffer };
 }
 
 type ConnectStream = grpc.ServerDuplexStream<ReadAgentMessage, { snapshot: PolicySnapshot }>;
@@ -56,7 +58,11 @@ export class TestControlPlane {
   static async start(options: TestControlPlaneOptions = {}): Promise<TestControlPlane> {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      const { tls } = options;
+      const credentials = tls
+        ? grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined)
+        : grpc.ServerCredentials.createInsecure();
+      server.bindAsync(`127.0.0.1:${options.port ?? 0}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
     const initial = options.snapshot ? snapshotOf(options.snapshot.version, options.snapshot.document) : snapshotOf(0, {});
     const plane = new TestControlPlane(server, `127.0.0.1:${port}`, initial);

@@ -2,6 +2,7 @@
 // test/helpers/control-plane.ts): it says hello, applies each snapshot live and ACKs it, NACKs
 // what it cannot apply with the fields named while the last good policy stays, reports breakers
 // at once, caches the last good snapshot and comes up on it when the control plane is down.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +238,47 @@ describe('an agent whose control plane refuses its token', () => {
       await pool.close();
     } finally {
       await agent.stop();
+      await plane.stop();
+    }
+  });
+});
+
+/** A CA and, signed by it, a certificate for 127.0.0.1 (server) and one for a client: PEM files in `folder`. */
+async function certificates(folder: string): Promise<void> {
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: folder, stdio: 'ignore' });
+  };
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=meshlet test CA');
+  await writeFile(join(folder, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const name of ['server', 'client']) {
+    openssl('req', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+  }
+}
+
+describe('an agent reaching its control plane over mTLS', () => {
+  it('connects with control.tls (its CA, its client certificate), and never without them', async () => {
+    const folder = await mkdtemp(join(dir, 'tls-'));
+    await certificates(folder);
+    const pem = (name: string): Promise<Buffer> => readFile(join(folder, name));
+    const plane = await TestControlPlane.start({
+      token: TOKEN,
+      snapshot: { version: 3, document: { upstreams: { catalog: { timeout: '4s' } } } },
+      tls: { key: await pem('server.key'), cert: await pem('server.pem'), clientCa: await pem('ca.pem') },
+    });
+    const base = agentConfig(plane.address, join(folder, 'cache.json'), upstream.address) as { control: object };
+    const agent = await startAgent({ ...base, control: { ...base.control, tls: { ca: join(folder, 'ca.pem'), cert: join(folder, 'client.pem'), key: join(folder, 'client.key') } } });
+    const plain = await startAgent(agentConfig(plane.address, join(folder, 'plain-cache.json'), upstream.address));
+    try {
+      await plane.waitFor((m) => m.kind === 'ack' && m.ack!.version === 3);
+      expect((await upstreamNamed(agent, 'catalog')).timeoutMs).toBe(4000);
+      await plain.waitForLog((l) => l.msg === 'control plane unreachable: running on the policy in force');
+      expect(plane.received.filter((r) => r.message.kind === 'hello')).toHaveLength(1);
+      expect((await upstreamNamed(plain, 'catalog')).timeoutMs).toBe(9000);
+    } finally {
+      await agent.stop();
+      await plain.stop();
       await plane.stop();
     }
   });
