@@ -30,7 +30,7 @@ export interface ControlClientOptions {
   readonly logger: Logger;
   /** Built each time a stream opens: the policy version in force changes between streams. */
   hello(): Hello;
-  /** Applies a snapshot; resolves with the verdict, never rejects. */
+  /** Applies a snapshot; resolves with the verdict (a rejection is a NACK naming the error). */
   apply(snapshot: PolicySnapshot): Promise<ApplyVerdict>;
   /** A stream is up (the server's first snapshot came): a good moment for a full report. */
   onConnected?(): void;
@@ -119,7 +119,7 @@ export class ControlClient {
       while (this.pending !== undefined) {
         const snapshot = this.pending;
         this.pending = undefined;
-        const verdict = await this.options.apply(snapshot);
+        const verdict = await this.options.apply(snapshot).catch((err: unknown): ApplyVerdict => ({ ok: false, errors: [{ path: '', message: `the agent could not apply it: ${(err as Error).message}` }] }));
         // A stream opened since gets the current snapshot again and answers that one.
         const call = this.call;
         if (!this.established || call === undefined) continue;

@@ -91,6 +91,22 @@ describe('control client reconnects', () => {
   });
 });
 
+describe('control client applies', () => {
+  it('NACKs a snapshot whose apply failed outright, naming the error, and stays connected', async () => {
+    const plane = await TestControlPlane.start({ snapshot: { version: 4, document: {} } });
+    cleanups.push(() => plane.kill());
+    const client = new ControlClient({
+      address: plane.address, credentials: grpc.credentials.createInsecure(), clock: new FakeClock(), random: () => 0, logger: recordingLogger().logger,
+      hello, apply: () => Promise.reject(new Error('config loader exited with code 1')),
+    });
+    cleanups.push(() => client.stop());
+    client.start();
+    const nack = await plane.waitFor((m) => m.kind === 'nack');
+    expect(nack.message.nack).toEqual({ version: 4, errors: [{ path: '', message: 'the agent could not apply it: config loader exited with code 1' }] });
+    expect(client.connected).toBe(true);
+  });
+});
+
 describe('control runtime reports', () => {
   it('reports on connect, at once on a breaker transition or ejection, at most one per 100 ms, and not for other decisions', async () => {
     const plane = await TestControlPlane.start();
