@@ -1,6 +1,7 @@
 // The agent's end of Control.Connect: one stream to the control plane for as long as the agent
-// runs. Each stream opens with Hello; every snapshot the server sends is applied (one at a time,
-// the newest waiting one next) and answered with ACK or NACK; reports go out on the same stream.
+// runs. Each stream opens with Hello; every snapshot the server sends (at once if it has a
+// policy, and each new one) is applied one at a time, the newest waiting one next, and answered
+// with ACK or NACK; reports go out on the same stream once its channel is connected.
 // A stream that fails or ends is opened again after a full-jitter backoff (base 500 ms, cap
 // 30 s) on a fresh channel, so grpc-js's own reconnect backoff never stacks on ours. Nothing
 // here is on the request path: while no stream is up the agent runs on what it has.
@@ -12,8 +13,13 @@ import { bearerMetadata, createControlClient, type AgentMessageOut, type AgentRe
 
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
-/** The server sends the current snapshot as soon as a stream opens; a stream silent this long is given up. */
-export const FIRST_SNAPSHOT_TIMEOUT_MS = 10_000;
+/** A channel not connected this long after a stream was opened is given up (a host that drops SYNs). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A stream counts as having worked, so the backoff starts again from its base, once a snapshot
+ * came on it or it stayed open this long (a control plane with no policy yet sends nothing).
+ */
+export const STABLE_STREAM_MS = 10_000;
 /** A snapshot is configuration: far below grpc-js's 4 MiB default, but bounded all the same. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -32,12 +38,17 @@ export interface ControlClientOptions {
   hello(): Hello;
   /** Applies a snapshot; resolves with the verdict (a rejection is a NACK naming the error). */
   apply(snapshot: PolicySnapshot): Promise<ApplyVerdict>;
-  /** A stream is up (the server's first snapshot came): a good moment for a full report. */
+  /** A stream is up (its channel connected): a good moment for a full report. */
   onConnected?(): void;
 }
 
-/** Channel settings: keepalive finds a control plane that vanished without closing its sockets. */
+/**
+ * Channel settings: keepalive finds a control plane that vanished without closing its sockets;
+ * a subchannel of the channel's own (not grpc-js's process-wide pool, which would carry the last
+ * failed connection's backoff into the next channel) makes each attempt a real connect.
+ */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.use_local_subchannel_pool': 1,
   'grpc.keepalive_time_ms': 15_000,
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
@@ -50,12 +61,13 @@ type ConnectCall = grpc.ClientDuplexStream<AgentMessageOut, ControlMessage>;
 export class ControlClient {
   private client: ControlStub | undefined;
   private call: ConnectCall | undefined;
-  /** The stream has received the server's first snapshot. */
+  /** The stream's channel is connected: ACKs and reports can go out. */
   private established = false;
-  /** Failed attempts in a row since the last established stream: the backoff's exponent. */
+  /** Failed attempts in a row since the last stream that worked: the backoff's exponent. */
   private failures = 0;
   private retryTimer: TimerHandle | undefined;
-  private silenceTimer: TimerHandle | undefined;
+  /** While connecting: gives up at CONNECT_TIMEOUT_MS; once connected: resets the backoff at STABLE_STREAM_MS. */
+  private streamTimer: TimerHandle | undefined;
   private stopped = false;
   /** The newest snapshot not yet applied, and whether an apply is running. */
   private pending: PolicySnapshot | undefined;
@@ -94,19 +106,28 @@ export class ControlClient {
     call.on('data', (message: ControlMessage) => this.received(call, message));
     call.on('error', (err: grpc.ServiceError) => this.ended(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code));
     call.on('end', () => this.ended(call, 'the server ended the stream'));
-    this.silenceTimer = this.options.clock.setTimeout(() => this.ended(call, `no snapshot within ${FIRST_SNAPSHOT_TIMEOUT_MS} ms`), FIRST_SNAPSHOT_TIMEOUT_MS);
+    this.streamTimer = this.options.clock.setTimeout(() => this.ended(call, `not connected within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS);
+    client.waitForReady(Infinity, (err) => {
+      if (!err && call === this.call) this.channelReady(call);
+    });
     this.write(call, { hello: this.options.hello() });
+  }
+
+  private channelReady(call: ConnectCall): void {
+    this.established = true;
+    this.clearStreamTimer();
+    this.streamTimer = this.options.clock.setTimeout(() => this.worked(call), STABLE_STREAM_MS);
+    this.options.logger.info({ control: this.options.address }, 'control plane connected');
+    this.options.onConnected?.();
+  }
+
+  private worked(call: ConnectCall): void {
+    if (call === this.call) this.failures = 0;
   }
 
   private received(call: ConnectCall, message: ControlMessage): void {
     if (call !== this.call || message.kind !== 'snapshot') return;
-    if (!this.established) {
-      this.established = true;
-      this.failures = 0;
-      this.clearSilenceTimer();
-      this.options.logger.info({ control: this.options.address }, 'control plane connected');
-      this.options.onConnected?.();
-    }
+    this.worked(call);
     this.pending = message.snapshot;
     void this.applyPending();
   }
@@ -155,13 +176,13 @@ export class ControlClient {
     }
   }
 
-  private clearSilenceTimer(): void {
-    if (this.silenceTimer) this.options.clock.clearTimeout(this.silenceTimer);
-    this.silenceTimer = undefined;
+  private clearStreamTimer(): void {
+    if (this.streamTimer) this.options.clock.clearTimeout(this.streamTimer);
+    this.streamTimer = undefined;
   }
 
   private close(): void {
-    this.clearSilenceTimer();
+    this.clearStreamTimer();
     this.established = false;
     const call = this.call;
     this.call = undefined;

@@ -33,6 +33,8 @@ export interface TestControlPlaneOptions {
   /** Default: any free port. */
   readonly port?: number;
   readonly snapshot?: { readonly version: number; readonly document: object };
+  /** Send nothing on hello, as `meshlet control` does while it has no policy (default: the current snapshot, version 0 included). */
+  readonly quietWithoutPolicy?: boolean;
   /** PEM: serve TLS with this key and certificate; with `clientCa`, require client certificates it signed (mTLS). */
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly clientCa?: Buffer };
 }
@@ -66,7 +68,7 @@ export class TestControlPlane {
     });
     const initial = options.snapshot ? snapshotOf(options.snapshot.version, options.snapshot.document) : snapshotOf(0, {});
     const plane = new TestControlPlane(server, `127.0.0.1:${port}`, initial);
-    server.addService(controlProto().service, { Connect: (stream: ConnectStream) => plane.connect(stream, options.token) });
+    server.addService(controlProto().service, { Connect: (stream: ConnectStream) => plane.connect(stream, options.token, options.quietWithoutPolicy === true) });
     return plane;
   }
 
@@ -118,7 +120,7 @@ export class TestControlPlane {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  private connect(stream: ConnectStream, token: string | undefined): void {
+  private connect(stream: ConnectStream, token: string | undefined, quiet: boolean): void {
     if (token !== undefined && stream.metadata.get('authorization')[0] !== `Bearer ${token}`) {
       stream.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
       return;
@@ -127,7 +129,7 @@ export class TestControlPlane {
     this.streams.add(stream);
     stream.on('data', (message: ReadAgentMessage) => {
       this.received.push({ at: performance.now(), stream: id, message });
-      if (message.kind === 'hello') stream.write({ snapshot: this.current });
+      if (message.kind === 'hello' && !(quiet && this.current.version === 0)) stream.write({ snapshot: this.current });
       for (const waiter of [...this.waiters]) waiter();
     });
     const gone = (): void => {

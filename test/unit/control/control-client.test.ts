@@ -91,6 +91,29 @@ describe('control client reconnects', () => {
   });
 });
 
+describe('control client with a control plane that has no policy yet', () => {
+  it('counts the stream as up once its channel connects: it reports, and stays connected past the connect timeout', async () => {
+    const plane = await TestControlPlane.start({ quietWithoutPolicy: true });
+    cleanups.push(() => plane.kill());
+    const clock = new FakeClock();
+    const { lines, logger } = recordingLogger();
+    const client = new ControlClient({
+      address: plane.address, credentials: grpc.credentials.createInsecure(), clock, random: () => 0, logger,
+      hello, apply: () => Promise.resolve({ ok: true }),
+    });
+    cleanups.push(() => client.stop());
+    client.start();
+    await waitFor(() => client.connected, 'connected');
+    expect(client.report({ atMs: 1, breakers: [], endpoints: [], upstreams: [] })).toBe(true);
+    await plane.waitFor((m) => m.kind === 'report');
+    clock.advance(30_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(lines).toEqual([]);
+    expect(plane.openStreams).toBe(1);
+    expect(plane.received.map((r) => r.message.kind)).toEqual(['hello', 'report']);
+  });
+});
+
 describe('control client applies', () => {
   it('NACKs a snapshot whose apply failed outright, naming the error, and stays connected', async () => {
     const plane = await TestControlPlane.start({ snapshot: { version: 4, document: {} } });
