@@ -7,7 +7,7 @@
 import type { AgentReport, BreakerReport, BreakerState as ReportedState, EndpointReport, UpstreamReport } from '../control/control-proto.ts';
 import type { Decision, DecisionLog } from '../observability/decisions.ts';
 import type { MeshletMetrics } from '../observability/metrics.ts';
-import type { TrafficFigures, TrafficView } from '../observability/traffic-stats.ts';
+import type { TrafficFigures, TrafficStats, TrafficView } from '../observability/traffic-stats.ts';
 import type { Upstream } from '../proxy/upstream/upstream.ts';
 import type { BreakerState, BreakerView } from '../resilience/circuit-breaker.ts';
 
@@ -25,6 +25,8 @@ export interface ReportSource {
   readonly metrics: MeshletMetrics;
   /** The upstreams in force now. */
   upstreams(): Iterable<Upstream>;
+  /** The agent's recent traffic (the dashboard reads the same). */
+  readonly traffic: Pick<TrafficStats, 'read'>;
 }
 
 /** Rates and latencies as a report carries them: 0 where nothing was measured. */
@@ -54,8 +56,8 @@ export class ControlReports {
     this.unsubscribe();
   }
 
-  /** `recent`: the traffic figures over the last seconds (TrafficStats). */
-  build(recent: TrafficView): AgentReport {
+  build(): AgentReport {
+    const recent: TrafficView = this.source.traffic.read();
     const breakers: BreakerReport[] = [];
     const endpoints: EndpointReport[] = [];
     const upstreams: UpstreamReport[] = [];

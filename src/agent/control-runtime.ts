@@ -10,7 +10,6 @@ import type { Clock, Random, TimerHandle } from '../clock.ts';
 import type { ControlConfig } from '../config/types.ts';
 import { ControlClient, type ApplyVerdict } from '../control/control-client.ts';
 import type { Hello, PolicySnapshot } from '../control/control-proto.ts';
-import { TrafficStats } from '../observability/traffic-stats.ts';
 import { ControlReports, REPORTED_DECISIONS, type ReportSource } from './control-report.ts';
 
 /** Reports on breaker transitions and ejections go out at most this often. */
@@ -29,7 +28,6 @@ export interface ControlRuntimeOptions {
 export class ControlRuntime {
   private readonly client: ControlClient;
   private readonly reports: ControlReports;
-  private readonly traffic: TrafficStats;
   private readonly interval: TimerHandle;
   private readonly unsubscribe: () => void;
   private lastReportAt = Number.NEGATIVE_INFINITY;
@@ -38,8 +36,6 @@ export class ControlRuntime {
   constructor(private readonly options: ControlRuntimeOptions) {
     const { control, clock } = options;
     this.reports = new ControlReports(options.source, Date.now);
-    this.traffic = new TrafficStats(() => options.source.metrics.trafficHandles(), clock);
-    this.traffic.start();
     this.client = new ControlClient({
       address: control.address.text,
       ...(control.token !== undefined ? { token: control.token } : {}),
@@ -68,7 +64,6 @@ export class ControlRuntime {
     this.options.clock.clearInterval(this.interval);
     if (this.soon) this.options.clock.clearTimeout(this.soon);
     this.reports.close();
-    this.traffic.stop();
     this.client.stop();
   }
 
@@ -85,7 +80,7 @@ export class ControlRuntime {
   private sendReport(): void {
     if (!this.client.connected) return;
     this.lastReportAt = this.options.clock.now();
-    this.client.report(this.reports.build(this.traffic.read()));
+    this.client.report(this.reports.build());
   }
 }
 

@@ -123,7 +123,7 @@ async function startControlLink(agent: Agent, state: ConfigState, control: Contr
     clock: systemClock,
     random: systemRandom,
     logger,
-    source: { decisions: agent.decisions, metrics: agent.metrics, upstreams: () => agent.upstreamsInForce() },
+    source: { decisions: agent.decisions, metrics: agent.metrics, traffic: agent.traffic, upstreams: () => agent.upstreamsInForce() },
     hello: () => ({
       node: state.current.node,
       version: MESHLET_VERSION,

@@ -139,7 +139,7 @@ describe('control runtime reports', () => {
     const runtime = new ControlRuntime({
       control: { address: { host: '127.0.0.1', port: Number(plane.address.split(':')[1]), text: plane.address }, reportInterval: 5_000 },
       clock, random: () => 0, logger: recordingLogger().logger,
-      source: { decisions, metrics: new MeshletMetrics(), upstreams: () => [] },
+      source: { decisions, metrics: new MeshletMetrics(), traffic: { read: () => ({ windowMs: 0, upstreams: [] }) }, upstreams: () => [] },
       hello, apply: () => Promise.resolve({ ok: true }),
     });
     cleanups.push(() => runtime.stop());
