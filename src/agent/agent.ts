@@ -165,6 +165,7 @@ export class Agent {
       logger: this.logger,
       decisions: this.decisions,
       clock: this.clock,
+      token: () => this.config.admin.token,
       source: {
         isLive: () => true,
         isReady: () => this.ready && !this.draining,
@@ -208,6 +209,11 @@ export class Agent {
       endpoints: [...upstream.endpointStates()].map((s) => ({ address: s.address, health: s.endpoint.health, exclusions: s.exclusions.list(), breaker: s.breaker?.describe() ?? null })),
     }));
     return nodeStats({ node: this.config.node, atMs: Date.now(), traffic: this.traffic.read(), states, decisions: this.decisions.recent() });
+  }
+
+  /** The outbound upstreams in force, in config order. */
+  upstreamsInForce(): Upstream[] {
+    return [...this.slots.values()].map((slot) => slot.upstream);
   }
 
   listenerAddresses(): Record<string, string> {
@@ -273,6 +279,9 @@ export class Agent {
     }
     if (JSON.stringify(config.listeners) !== JSON.stringify(this.config.listeners)) {
       this.logger.warn({ field: 'listeners' }, 'listeners changed: takes effect after a restart');
+    }
+    if (JSON.stringify(config.control) !== JSON.stringify(this.config.control)) {
+      this.logger.warn({ field: 'control' }, 'control changed: takes effect after a restart');
     }
     if (JSON.stringify(config.gossip) !== JSON.stringify(this.config.gossip)) {
       this.logger.warn({ field: 'gossip' }, 'gossip changed: takes effect after a restart (rotate keys with /api/v1/gossip/keys)');

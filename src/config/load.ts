@@ -18,11 +18,17 @@ export interface LoadOptions {
   readonly hostname: string;
 }
 
-export function parseConfig(text: string, opts: LoadOptions): LoadResult {
+/**
+ * `overlay` rewrites the tree after ${VAR} interpolation and before validation: the control
+ * plane's policy goes in there, so what it sends is validated as config but never interpolated
+ * (a pushed policy cannot read the agent's environment).
+ */
+export function parseConfig(text: string, opts: LoadOptions, overlay?: (tree: unknown) => unknown): LoadResult {
   const document = parseYaml(text);
   if (!document.ok) return document;
   const interpolated = interpolateTree(document.value, opts.env);
-  const parsed = agentConfigSchema.safeParse(interpolated.value, { error: configErrorMap });
+  const tree = overlay ? overlay(interpolated.value) : interpolated.value;
+  const parsed = agentConfigSchema.safeParse(tree, { error: configErrorMap });
   if (!parsed.success) {
     // A value left as written because its ${VAR} failed would only add a second, confusing issue.
     const reported = new Set(interpolated.issues.map((issue) => issue.path));
@@ -37,13 +43,17 @@ export function parseConfig(text: string, opts: LoadOptions): LoadResult {
 
 /** Reads and parses a config file; an unreadable file is an issue, not an exception. */
 export async function loadConfigFile(path: string | URL, opts: LoadOptions): Promise<LoadResult> {
-  let text: string;
+  const read = await readConfigText(path);
+  return read.ok ? parseConfig(read.text, opts) : read;
+}
+
+/** A config file's text; an unreadable file is an issue, not an exception. */
+export async function readConfigText(path: string | URL): Promise<{ readonly ok: true; readonly text: string } | { readonly ok: false; readonly issues: readonly ConfigIssue[] }> {
   try {
-    text = await readFile(path, 'utf8');
+    return { ok: true, text: await readFile(path, 'utf8') };
   } catch (error) {
     return { ok: false, issues: [{ path: '', message: `cannot read ${String(path)}: ${readFailure(error)}` }] };
   }
-  return parseConfig(text, opts);
 }
 
 /** One line per issue (or warning): "upstreams[0].policy.timeout: must be longer than 0, got 0". */

@@ -9,6 +9,7 @@ export const REDACTED = '[redacted]';
 export function redactConfig(config: AgentConfig): unknown {
   const copy = structuredClone(config) as { -readonly [K in keyof AgentConfig]: AgentConfig[K] };
   if (copy.control?.token !== undefined) copy.control = { ...copy.control, token: REDACTED };
+  if (copy.admin.token !== undefined) copy.admin = { ...copy.admin, token: REDACTED };
   if (copy.gossip) copy.gossip = { ...copy.gossip, keys: copy.gossip.keys.map(() => REDACTED) };
   return copy;
 }

@@ -19,16 +19,30 @@ const logSchema = z
   .strictObject({ level: z.enum(LOG_LEVELS).optional(), access: z.boolean().optional() })
   .transform((raw): LogConfig => ({ level: raw.level ?? 'info', access: raw.access ?? false }));
 
+export const DEFAULT_REPORT_INTERVAL = 5_000;
+
+const controlTlsSchema = z
+  .strictObject({ ca: nonEmptyString.optional(), cert: nonEmptyString.optional(), key: nonEmptyString.optional() })
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) !== (tls.key === undefined)) ctx.addIssue({ code: 'custom', message: 'cert and key go together (mTLS), or neither', path: [tls.cert === undefined ? 'cert' : 'key'] });
+  });
+
 const controlSchema = z
-  .strictObject({ address, token: nonEmptyString.optional() })
-  .transform((raw): ControlConfig => ({ address: raw.address, ...(raw.token !== undefined ? { token: raw.token } : {}) }));
+  .strictObject({ address, token: nonEmptyString.optional(), cache: nonEmptyString.optional(), reportInterval: duration.optional(), tls: controlTlsSchema.optional() })
+  .transform((raw): ControlConfig => ({
+    address: raw.address,
+    ...(raw.token !== undefined ? { token: raw.token } : {}),
+    ...(raw.cache !== undefined ? { cache: raw.cache } : {}),
+    reportInterval: raw.reportInterval ?? DEFAULT_REPORT_INTERVAL,
+    ...(raw.tls !== undefined ? { tls: raw.tls } : {}),
+  }));
 
 export type ConfigWithoutNode = Omit<AgentConfig, 'node'> & { readonly node?: string };
 
 export const agentConfigSchema = z
   .strictObject({
     node: nonEmptyString.optional(),
-    admin: z.strictObject({ listen: listenAddress.optional() }).optional(),
+    admin: z.strictObject({ listen: listenAddress.optional(), token: nonEmptyString.optional() }).optional(),
     proxy: z.strictObject({ listen: listenAddress }).optional(),
     log: logSchema.optional(),
     drainTimeout: duration.optional(),
@@ -41,7 +55,7 @@ export const agentConfigSchema = z
   .transform(
     (raw): ConfigWithoutNode => ({
       ...(raw.node !== undefined ? { node: raw.node } : {}),
-      admin: { listen: raw.admin?.listen ?? DEFAULT_ADMIN_LISTEN },
+      admin: { listen: raw.admin?.listen ?? DEFAULT_ADMIN_LISTEN, ...(raw.admin?.token !== undefined ? { token: raw.admin.token } : {}) },
       ...(raw.proxy ? { proxy: raw.proxy } : {}),
       log: raw.log ?? { level: 'info', access: false },
       drainTimeout: raw.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,

@@ -257,7 +257,14 @@ export interface GossipTimingConfig {
 
 export interface ControlConfig {
   readonly address: HostPort;
+  /** The agent role's token, sent as `authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Where the last good snapshot is kept, as written; relative to the config file's folder (default: `<config file>.policy-cache.json`). */
+  readonly cache?: string;
+  /** ms between reports (default 5000); breaker transitions and ejections are reported at once besides. */
+  readonly reportInterval: number;
+  /** TLS to the control plane: PEM files; without `ca` the system's roots; `cert` and `key` together for mTLS. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 export interface LogConfig {
@@ -295,7 +302,8 @@ export interface ListenersConfig {
 
 export interface AgentConfig {
   readonly node: string;
-  readonly admin: { readonly listen: HostPort };
+  /** `token`: when set, every admin POST needs `authorization: Bearer <token>`; else only a loopback listener takes them. */
+  readonly admin: { readonly listen: HostPort; readonly token?: string };
   readonly proxy?: { readonly listen: HostPort };
   readonly log: LogConfig;
   /** How long SIGTERM waits for in-flight requests, ms (default 10000). */

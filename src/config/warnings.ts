@@ -5,9 +5,7 @@
 import type { AgentConfig, ConfigWarning } from './types.ts';
 
 /** Field paths, "[]" standing for every index of a list. */
-export const NOT_YET_ENFORCED: readonly string[] = [
-  'control',
-];
+export const NOT_YET_ENFORCED: readonly string[] = [];
 
 export const HEALTH_WITHOUT_GOSSIP_MESSAGE = 'has no effect without gossip: its result is what other agents learn about the service';
 

@@ -1,7 +1,9 @@
 // The admin HTTP API: liveness and readiness probes, Prometheus metrics, JSON views of the
-// agent, and one operator action (forcing a circuit breaker), taken only on a listener bound to
-// loopback until the control plane brings tokens. It listens on its own address so probes and
-// scrapes never compete with proxied traffic.
+// agent, and operator actions (forcing a circuit breaker, rotating gossip keys). An action needs
+// `authorization: Bearer <admin.token>` when the config sets one; without one it is taken only
+// on a listener bound to loopback. It listens on its own address so probes and scrapes never
+// compete with proxied traffic.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.ts';
@@ -63,6 +65,8 @@ export interface AdminServerOptions {
   readonly clock: Clock;
   /** Fixed documents served on GET, such as the dashboard's page (src/dashboard/). */
   readonly pages?: readonly StaticPage[];
+  /** admin.token in force now (a reload may change it); undefined: the loopback rule. */
+  readonly token?: () => string | undefined;
 }
 
 /** A fixed document at a path; the dashboard's routes have this shape, so any HTTP server can mount them. */
@@ -114,12 +118,26 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     await route(res, req);
   }
 
-  /** Whether an operator action may go ahead; answered with 405 or 403 when not. */
+  /** Whether an operator action may go ahead; answered with 405, 401 or 403 when not. */
   function actionAllowed(req: IncomingMessage, res: ServerResponse, what: string): boolean {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       sendJson(res, 405, { error: 'method not allowed', method: req.method });
       return false;
+    }
+    const token = opts.token?.();
+    if (token !== undefined) {
+      const given = bearerToken(req.headers.authorization);
+      if (given === undefined) {
+        res.setHeader('www-authenticate', 'Bearer realm="meshlet-admin"');
+        sendJson(res, 401, { error: `${what} only with the agent's admin.token: send "authorization: Bearer <token>"` });
+        return false;
+      }
+      if (!sameToken(given, token)) {
+        sendJson(res, 403, { error: `the bearer token is not this agent's admin.token; ${what} only with it` });
+        return false;
+      }
+      return true;
     }
     if (!isLoopback(bound.address)) {
       sendJson(res, 403, { error: `${what} only through an admin listener bound to loopback; this one is bound to ${bound.address}` });
@@ -180,6 +198,18 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback: only processes on this host reach such a listener. */
 export function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** The token of an `authorization: Bearer <token>` header; undefined for any other or none. */
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+  return match?.[1];
+}
+
+/** Compared as digests in constant time: neither the token's length nor its bytes leak through timing. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** `field` of a JSON object body; undefined when the body is missing, not JSON or not an object. */

@@ -10,7 +10,12 @@ import type { RetryRules } from './retry-rules.ts';
  * for the n-th retry (n from 0), so retries of many calls that failed together spread out.
  */
 export function backoffMs(retry: number, rules: RetryRules, random: Random): number {
-  return random() * Math.min(rules.backoffMaxMs, rules.backoffBaseMs * 2 ** retry);
+  return fullJitterMs(retry, rules.backoffBaseMs, rules.backoffMaxMs, random);
+}
+
+/** Uniform over [0, min(capMs, baseMs × 2^n)) for the n-th try from 0 (also the control client's reconnects). */
+export function fullJitterMs(n: number, baseMs: number, capMs: number, random: Random): number {
+  return random() * Math.min(capMs, baseMs * 2 ** n);
 }
 
 /** What the response says of retrying it: a wait in ms, nothing (undefined), or no retry at all. */

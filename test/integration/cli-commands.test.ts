@@ -106,15 +106,12 @@ describe('meshlet CLI', () => {
     expect(result.stdout).toBe('examples/agent.local.yaml: valid (2 upstreams, 0 services)\n');
   });
 
-  it('validates the documented example config with MESHLET_TOKEN and MESHLET_GOSSIP_KEY set and warns about what is not enforced yet', async () => {
+  it('validates the documented example config with MESHLET_TOKEN and MESHLET_GOSSIP_KEY set, with no warning', async () => {
     const key = (await meshlet(['keygen'])).stdout.trim();
     const result = await meshlet(['validate', '-c', 'examples/agent.yaml'], { ...process.env, MESHLET_TOKEN: 'secret', MESHLET_GOSSIP_KEY: key });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('examples/agent.yaml: valid (2 upstreams, 1 services)\n');
-    const warnings = result.stderr.trim().split('\n');
-    expect(warnings).toEqual(['control: accepted but not yet enforced']);
-    // Retries are enforced: no warning says otherwise.
-    expect(result.stderr).not.toContain('policy.retry');
+    expect(result.stderr).toBe('');
     expect(result.stderr).not.toContain('secret');
     expect(result.stderr).not.toContain(key);
   });

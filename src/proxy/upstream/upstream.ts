@@ -115,6 +115,26 @@ function sameSection(section: object, before: object | undefined): boolean {
   return before !== undefined && JSON.stringify(section) === JSON.stringify(before);
 }
 
+/** What /api/v1/upstreams shows of one upstream (and the control plane's reports read). */
+export interface UpstreamView {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly listen: string | null;
+  readonly algorithm: string;
+  readonly panic: boolean;
+  readonly timeoutMs: number;
+  readonly endpoints: {
+    readonly address: string;
+    readonly weight: number;
+    readonly zone: string | null;
+    readonly backup: boolean;
+    readonly health: EndpointHealth;
+    readonly excluded: Exclusion[];
+    readonly outlier: { readonly ejections: number; readonly ejectionLeftMs: number | null };
+    readonly picker: unknown;
+  }[];
+}
+
 /** A change prepared for an upstream: nothing of it is in force until commit(). */
 export interface UpstreamChange {
   readonly settings: UpstreamSettings;
@@ -405,7 +425,7 @@ export class Upstream implements OutlierHost {
   }
 
   /** The view /api/v1/upstreams shows. */
-  describe(): unknown {
+  describe(): UpstreamView {
     const { set, picker } = this.snapshot;
     const state = picker.describe();
     const config = this.current.config;

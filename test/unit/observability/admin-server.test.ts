@@ -323,3 +323,54 @@ describe('admin server gossip', () => {
     expect(source.keyChanges).toHaveLength(3);
   });
 });
+
+describe('admin server with admin.token', () => {
+  let token: string | undefined = 's3cret-admin';
+  let guarded: AdminServer;
+
+  beforeEach(async () => {
+    token = 's3cret-admin';
+    guarded = await startAdminServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, source, logger: silent, decisions, clock: systemClock, token: () => token });
+  });
+
+  afterEach(async () => {
+    await guarded.close();
+  });
+
+  async function post(path: string, body: string, authorization?: string) {
+    const res = await request(`http://127.0.0.1:${guarded.address.port}${path}`, {
+      method: 'POST', body, dispatcher: client, headers: authorization === undefined ? {} : { authorization },
+    });
+    return { status: res.statusCode, headers: res.headers, body: JSON.parse(await res.body.text()) as { error?: string } };
+  }
+
+  it('refuses every admin POST without a bearer token with 401, and with another token with 403, changing nothing', async () => {
+    for (const [path, body] of [['/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"open"}'], ['/api/v1/gossip/keys/install', '{"key":"k1"}']] as const) {
+      const missing = await post(path, body);
+      expect(missing.status).toBe(401);
+      expect(missing.headers['www-authenticate']).toBe('Bearer realm="meshlet-admin"');
+      expect(missing.body.error).toMatch(/admin\.token: send "authorization: Bearer <token>"/);
+      expect((await post(path, body, 'Basic czNjcmV0LWFkbWlu')).status).toBe(401);
+      const wrong = await post(path, body, 'Bearer s3cret-admim');
+      expect(wrong.status).toBe(403);
+      expect(wrong.body.error).toMatch(/not this agent's admin\.token/);
+    }
+    expect(source.forced).toEqual([]);
+    expect(source.keyChanges).toEqual([]);
+  });
+
+  it('takes them with the token, and follows a token changed by reload', async () => {
+    expect((await post('/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"open"}', 'Bearer s3cret-admin')).status).toBe(200);
+    expect((await post('/api/v1/gossip/keys/install', '{"key":"k1"}', 'bearer s3cret-admin')).status).toBe(200);
+    token = 'rotated';
+    expect((await post('/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"auto"}', 'Bearer s3cret-admin')).status).toBe(403);
+    expect((await post('/api/v1/breakers/payments/10.0.0.7:8080', '{"state":"auto"}', 'Bearer rotated')).status).toBe(200);
+    expect(source.forced).toEqual([['payments', '10.0.0.7:8080', 'open'], ['payments', '10.0.0.7:8080', 'auto']]);
+  });
+
+  it('leaves reads open: GET needs no token', async () => {
+    const res = await request(`http://127.0.0.1:${guarded.address.port}/api/v1/breakers`, { dispatcher: client });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+  });
+});
