@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestControlPlane } from '../helpers/control-plane.ts';
+import { TestControlPlane } from '../helpers/fake-control-plane.ts';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
 import { until } from '../helpers/until.ts';
 import { adminJson } from './http-support.ts';

@@ -10,7 +10,7 @@ import { ControlClient } from '../../../src/control/control-client.ts';
 import { DecisionLog } from '../../../src/observability/decisions.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
-import { TestControlPlane } from '../../helpers/control-plane.ts';
+import { TestControlPlane } from '../../helpers/fake-control-plane.ts';
 
 const hello = () => ({ node: 'n1', version: '0.1.0', services: [], upstreams: [], policyVersion: 0 });
 
