@@ -61,9 +61,10 @@ export function formatIssues(issues: readonly ConfigIssue[]): string {
   return issues.map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`)).join('\n');
 }
 
-type YamlResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+export type YamlResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
-function parseYaml(text: string): YamlResult {
+/** YAML text → plain value; syntax errors come with their line and column. */
+export function parseYaml(text: string): YamlResult {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
@@ -94,7 +95,8 @@ const READ_FAILURES: Readonly<Record<string, string>> = {
   EISDIR: 'it is a directory',
 };
 
-function readFailure(error: unknown): string {
+/** Why a file could not be read, in words: "no such file". */
+export function readFailure(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return (code && READ_FAILURES[code]) ?? (error instanceof Error ? error.message : String(error));
 }

@@ -1,31 +1,11 @@
 // The meshlet command line as a user runs it: exit codes, what is printed, and no stack traces.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/cli/demo/repo-root.ts';
 import { parseGossipKey } from '../../src/gossip/keyring.ts';
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command from the repository root, never longer than 20 s. */
-function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: repoRoot, env, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function meshlet(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Run> {
-  return run(process.execPath, ['bin/meshlet.js', ...args], env);
-}
+import { meshlet, run } from '../helpers/meshlet-cli.ts';
 
 const stackFrame = /^\s+at .+[(:]\d+/m;
 

@@ -1,0 +1,431 @@
+// The operator commands as a user and a script run them (`node bin/meshlet.js …`), against a
+// real gRPC server in the test process serving canned mesh state: what is printed, the JSON
+// shapes, and the exit codes (0 done, 1 invalid, 2 conflict, 3 not acked by all, 4 unreachable).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentReport } from '../../src/control/control-proto.ts';
+import { FakeControl, type FakeAgent } from '../helpers/fake-control.ts';
+import { meshlet, RunningCommand, type Run } from '../helpers/meshlet-cli.ts';
+import { until } from '../helpers/until.ts';
+
+const token = 'operator-secret';
+const stackFrame = /^\s+at .+[(:]\d+/m;
+
+const goodPolicy = `
+defaults:
+  timeout: 2s
+upstreams:
+  payments:
+    retry: { attempts: 3 }
+    lb: { algorithm: least_request }
+`;
+
+const badPolicy = `
+upstreams:
+  payments:
+    retry: { attempts: 50 }
+    lb: { algorithm: fastest }
+    timeuot: 2s
+`;
+
+const openBreakerReport: AgentReport = {
+  atMs: 1_700_000_000_000,
+  breakers: [
+    { upstream: 'payments', endpoint: '127.0.0.1:9001', state: 'BREAKER_STATE_OPEN', reason: '5 consecutive failures (connect refused)', sinceMs: 1_700_000_000_000, node: '' },
+    { upstream: 'payments', endpoint: '127.0.0.1:9002', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0, node: '' },
+    { upstream: 'search', endpoint: '', state: 'BREAKER_STATE_HALF_OPEN', reason: 'trial after 30s open', sinceMs: 1_700_000_000_500, node: '' },
+  ],
+  endpoints: [
+    { upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx', requestsPerSecond: 0, errorPercent: 100, p50Ms: 0, p99Ms: 0, node: '' },
+  ],
+  upstreams: [],
+};
+
+describe('meshlet operator commands', () => {
+  let dir: string;
+  let goodPath: string;
+  let badPath: string;
+  let control: FakeControl | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshlet-operator-'));
+    goodPath = join(dir, 'policy.yaml');
+    badPath = join(dir, 'bad.yaml');
+    await writeFile(goodPath, goodPolicy);
+    await writeFile(badPath, badPolicy);
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await control?.stop();
+    control = undefined;
+  });
+
+  async function start(agents: readonly FakeAgent[] = [{ node: 'node-a' }, { node: 'node-b' }, { node: 'node-c' }]): Promise<FakeControl> {
+    control = await FakeControl.start({ token, agents });
+    return control;
+  }
+
+  function cli(server: FakeControl, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+    return meshlet([...args, '--server', server.address], { ...process.env, MESHLET_TOKEN: token, ...env });
+  }
+
+  function expectClean(result: Run): void {
+    expect(result.stderr).not.toMatch(stackFrame);
+    expect(result.stdout).not.toMatch(stackFrame);
+  }
+
+  describe('apply', () => {
+    it('applies compare-and-set on the version it read, prints the diff and one progress line per change, and exits 0 once every agent acked', async () => {
+      const server = await start();
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '1s' } } });
+      const result = await cli(server, ['apply', '-f', goodPath]);
+      expectClean(result);
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines[0]).toBe('applied v2 (4 changes)');
+      expect(lines.slice(1, 5)).toEqual([
+        '  + defaults.timeout: 2s',
+        '  + upstreams.payments.lb.algorithm: least_request',
+        '  + upstreams.payments.retry.attempts: 3',
+        '  - upstreams.payments.timeout: 1s',
+      ]);
+      const progress = lines.filter((line) => /agents acked v2/.test(line));
+      expect(progress.at(-1)).toBe('3/3 agents acked v2');
+      expect(new Set(progress).size).toBe(progress.length);
+      const apply = server.calls.find((call) => call.method === 'ApplyPolicy')?.request as { expectedVersion: number; force: boolean; documentJson: string };
+      expect(apply.expectedVersion).toBe(1);
+      expect(apply.force).toBe(false);
+      expect(JSON.parse(apply.documentJson)).toEqual({ defaults: { timeout: '2s' }, upstreams: { payments: { retry: { attempts: 3 }, lb: { algorithm: 'least_request' } } } });
+      expect(server.currentVersion).toBe(2);
+    });
+
+    it('refuses an invalid document before contacting the control plane: exit 1, one line per field', async () => {
+      const server = await start();
+      const result = await cli(server, ['apply', '-f', badPath]);
+      expectClean(result);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${badPath}: invalid policy document`);
+      expect(result.stderr).toContain('upstreams.payments.retry.attempts: must be at most 10, got 50');
+      expect(result.stderr).toContain('upstreams.payments.lb.algorithm: expected one of');
+      expect(result.stderr).toContain('upstreams.payments.timeuot: unknown field');
+      expect(server.calls).toEqual([]);
+      expect(server.snapshots).toEqual([]);
+    });
+
+    it('says where a YAML syntax error is, and that a file is missing, with exit 1', async () => {
+      const server = await start();
+      const broken = join(dir, 'broken.yaml');
+      await writeFile(broken, 'upstreams:\n  payments: { timeout: 2s\n');
+      const syntax = await cli(server, ['apply', '-f', broken]);
+      expect(syntax.code).toBe(1);
+      expect(syntax.stderr).toMatch(/YAML syntax error at line \d+, column \d+/);
+      const missing = await cli(server, ['apply', '-f', join(dir, 'nope.yaml')]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no such file');
+      expectClean(missing);
+    });
+
+    it('exits 2 on a version conflict and stores nothing', async () => {
+      const server = await start();
+      server.storeBehindTheBack({ upstreams: {} });
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '1s' } } });
+      const result = await cli(server, ['apply', '-f', goodPath, '--expected-version', '1']);
+      expectClean(result);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('meshlet: conflict: the policy is at version 2, not 1: read it again (meshlet get policy)');
+      expect(server.currentVersion).toBe(2);
+    });
+
+    it('--force skips the compare-and-set', async () => {
+      const server = await start();
+      server.storeBehindTheBack({ upstreams: {} });
+      const result = await cli(server, ['apply', '-f', goodPath, '--force', '-o', 'json']);
+      expect(result.code).toBe(0);
+      const apply = server.calls.find((call) => call.method === 'ApplyPolicy')?.request as { force: boolean };
+      expect(apply.force).toBe(true);
+      expect(server.calls.some((call) => call.method === 'GetPolicy')).toBe(false);
+      expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, version: 2, basedOn: null });
+    });
+
+    it('--dry-run prints the diff, stores nothing and waits for nobody', async () => {
+      const server = await start();
+      const result = await cli(server, ['apply', '-f', goodPath, '--dry-run']);
+      expectClean(result);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('dry run, nothing stored: this would be v1 (3 changes)');
+      expect(result.stdout).toContain('  + upstreams.payments.retry.attempts: 3\n');
+      expect(result.stdout).not.toContain('agents acked');
+      expect(server.snapshots).toEqual([]);
+    });
+
+    it('exits 3 and lists each NACK with the agent\'s errors, and agents shows them', async () => {
+      const server = await start([
+        { node: 'node-a' },
+        { node: 'node-b', behaviour: 'nack', nackErrors: [{ path: 'upstreams.payments.lb.algorithm', message: 'ring_hash needs a hash key on this upstream' }] },
+      ]);
+      const result = await cli(server, ['apply', '-f', goodPath]);
+      expectClean(result);
+      expect(result.code).toBe(3);
+      expect(result.stdout).toContain('1/2 agents acked v1, 1 nacked');
+      expect(result.stdout).toContain('v1 refused (NACK) by 1 agent:\n  node-b: upstreams.payments.lb.algorithm: ring_hash needs a hash key on this upstream');
+
+      const agents = await cli(server, ['agents']);
+      expect(agents.code).toBe(0);
+      const rows = agents.stdout.trim().split('\n');
+      expect(rows[0]).toMatch(/^NODE\s+SOFTWARE\s+CONNECTED\s+ACKED\s+NACK\s+LAST SEEN$/);
+      expect(rows[1]).toMatch(/^node-a\s+0\.1\.0\s+yes\s+v1\s+-\s+\d+s ago$/);
+      expect(rows[2]).toMatch(/^node-b\s+0\.1\.0\s+yes\s+-\s+v1: upstreams\.payments\.lb\.algorithm: ring_hash needs a hash key on this upstream\s+\d+s ago$/);
+      expect(rows[3]).toBe('2 agents, 2 connected, 1 on v1');
+
+      const json = await cli(server, ['agents', '-o', 'json']);
+      expect(json.code).toBe(0);
+      const parsed = JSON.parse(json.stdout) as { currentVersion: number; agents: Record<string, unknown>[] };
+      expect(parsed.currentVersion).toBe(1);
+      expect(parsed.agents).toEqual([
+        expect.objectContaining({ node: 'node-a', version: 1, nack: null, connected: true, softwareVersion: '0.1.0', onCurrent: true }),
+        expect.objectContaining({ node: 'node-b', version: 0, nack: { version: 1, errors: [{ path: 'upstreams.payments.lb.algorithm', message: 'ring_hash needs a hash key on this upstream' }] }, onCurrent: false }),
+      ]);
+      expect(typeof parsed.agents[0]?.lastSeen).toBe('string');
+    });
+
+    it('exits 3 after --wait when an agent never answers, naming it, and waits for no disconnected agent', async () => {
+      const server = await start([{ node: 'node-a' }, { node: 'node-b', behaviour: 'silent' }, { node: 'node-z', connected: false }]);
+      const started = Date.now();
+      const result = await cli(server, ['apply', '-f', goodPath, '--wait', '1s']);
+      expectClean(result);
+      expect(result.code).toBe(3);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(result.stdout).toContain('1/2 agents acked v1');
+      expect(result.stdout).toContain('not acked within 1s by 1 agent: node-b');
+      expect(result.stdout).toContain('not waited for, disconnected: node-z');
+    });
+
+    it('-o json gives one summary a script can read, with the rollout', async () => {
+      const server = await start([{ node: 'node-a' }, { node: 'node-b', behaviour: 'silent' }]);
+      const result = await cli(server, ['apply', '-f', goodPath, '--wait', '500ms', '-o', 'json']);
+      expect(result.code).toBe(3);
+      expect(JSON.parse(result.stdout)).toEqual({
+        ok: true, dryRun: false, version: 1, basedOn: 0, conflict: false, unchanged: false, errors: [],
+        diff: expect.arrayContaining(['+ defaults.timeout: 2s']),
+        rollout: { version: 1, connected: 2, acked: ['node-a'], nacked: [], pending: ['node-b'], disconnected: [], complete: false },
+      });
+      const invalid = await cli(server, ['apply', '-f', badPath, '-o', 'json']);
+      expect(invalid.code).toBe(1);
+      expect(JSON.parse(invalid.stdout)).toMatchObject({ ok: false, errors: expect.arrayContaining([{ path: 'upstreams.payments.timeuot', message: 'unknown field' }]) });
+    });
+  });
+
+  describe('reaching the control plane', () => {
+    it('exits 4 naming MESHLET_TOKEN when it is not set', async () => {
+      const server = await start();
+      const result = await meshlet(['status', '--server', server.address], { ...process.env, MESHLET_TOKEN: '' });
+      expectClean(result);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain('MESHLET_TOKEN is not set');
+      expect(server.calls).toEqual([]);
+    });
+
+    it('exits 4 when the token is refused, with the server\'s reason', async () => {
+      const server = await start();
+      const result = await cli(server, ['agents'], { MESHLET_TOKEN: 'wrong' });
+      expectClean(result);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain(`the control plane at ${server.address} refused the token in MESHLET_TOKEN: the token is not an operator token`);
+    });
+
+    it('exits 4 when nothing listens, and takes the address from MESHLET_CONTROL', async () => {
+      const server = await start();
+      const address = server.address;
+      await server.stop();
+      control = undefined;
+      const result = await meshlet(['apply', '-f', goodPath], { ...process.env, MESHLET_TOKEN: token, MESHLET_CONTROL: address });
+      expectClean(result);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain(`cannot reach the control plane at ${address}`);
+    });
+
+    it('documents the exit codes in --help', async () => {
+      const result = await meshlet(['apply', '--help']);
+      expect(result.code).toBe(0);
+      for (const line of ['0  done', '1  invalid', '2  conflict', '3  stored, but not every connected agent', '4  the control plane cannot be reached']) {
+        expect(result.stdout).toContain(line);
+      }
+    });
+  });
+
+  describe('get policy and rollback', () => {
+    it('prints the current policy as YAML that apply takes back, or as JSON with its history fields', async () => {
+      const server = await start();
+      const applied = await cli(server, ['apply', '-f', goodPath]);
+      expect(applied.code).toBe(0);
+      const yaml = await cli(server, ['get', 'policy']);
+      expect(yaml.code).toBe(0);
+      expect(yaml.stdout).toMatch(/^# policy v1, stored \d{4}-\d\d-\d\dT[^,]+, by \S+@\S+\n/);
+      expect(parse(yaml.stdout)).toEqual({ defaults: { timeout: '2s' }, upstreams: { payments: { retry: { attempts: 3 }, lb: { algorithm: 'least_request' } } } });
+      const again = join(dir, 'again.yaml');
+      await writeFile(again, yaml.stdout);
+      const unchanged = await cli(server, ['apply', '-f', again]);
+      expect(unchanged.code).toBe(0);
+      expect(unchanged.stdout).toBe('unchanged: the document is v1\'s; nothing stored\n3/3 agents acked v1\n');
+      expect(server.currentVersion).toBe(1);
+
+      const json = await cli(server, ['get', 'policy', '-o', 'json']);
+      expect(JSON.parse(json.stdout)).toMatchObject({ version: 1, rolledBackFrom: null, document: { defaults: { timeout: '2s' } } });
+      expect(JSON.parse(json.stdout).createdAt).toMatch(/^\d{4}-/);
+    });
+
+    it('reads an earlier version with --version, and exits 1 for one that does not exist', async () => {
+      const server = await start();
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '1s' } } });
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '3s' } } });
+      const first = await cli(server, ['get', 'policy', '--version', '1', '-o', 'json']);
+      expect(JSON.parse(first.stdout)).toMatchObject({ version: 1, document: { upstreams: { payments: { timeout: '1s' } } } });
+      const missing = await cli(server, ['get', 'policy', '--version', '9']);
+      expectClean(missing);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('meshlet: there is no policy version 9');
+    });
+
+    it('says when no policy was applied yet', async () => {
+      const server = await start();
+      const result = await cli(server, ['get', 'policy']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe('# no policy applied yet (version 0)\nupstreams: {}\n');
+    });
+
+    it('rolls back to an earlier version as a new one, follows it out, and --dry-run only shows the diff', async () => {
+      const server = await start();
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '1s' } } });
+      server.storeBehindTheBack({ upstreams: { payments: { timeout: '3s' } } });
+      const dry = await cli(server, ['rollback', '--to', '1', '--dry-run']);
+      expectClean(dry);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toContain('dry run, nothing stored: this would be v3 (1 change)\n  ~ upstreams.payments.timeout: 3s → 1s');
+      expect(server.currentVersion).toBe(2);
+
+      const result = await cli(server, ['rollback', '--to', '1']);
+      expectClean(result);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('applied v3 (1 change)');
+      expect(result.stdout).toContain('3/3 agents acked v3');
+      expect(server.snapshots.at(-1)).toMatchObject({ version: 3, rolledBackFrom: 1, documentJson: server.snapshots[0]?.documentJson });
+      expect((server.calls.find((call) => call.method === 'Rollback')?.request as { expectedVersion: number }).expectedVersion).toBe(2);
+
+      const missing = await cli(server, ['rollback', '--to', '7']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('meshlet: refused by the control plane:\nto_version: there is no version 7');
+    });
+  });
+
+  describe('status and breakers', () => {
+    const meshAgents: FakeAgent[] = [
+      { node: 'node-a', version: 0, lastReport: openBreakerReport },
+      { node: 'node-b', version: 0 },
+      { node: 'node-c', connected: false },
+    ];
+
+    it('status shows version, agents, open breakers and ejected endpoints; -o json the same in fields', async () => {
+      const server = await start(meshAgents);
+      const text = await cli(server, ['status']);
+      expectClean(text);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^policy\s+none applied yet\nagents\s+3 \(2 connected, 3 on v0\)\nbreakers\s+2 open or half-open\nejected\s+1 endpoint\n/);
+      expect(text.stdout).toMatch(/node-a\s+payments\s+127\.0\.0\.1:9001\s+open\s+\S+ ago\s+5 consecutive failures \(connect refused\)/);
+      expect(text.stdout).toMatch(/node-a\s+search\s+\(all\)\s+half-open\s+\S+ ago\s+trial after 30s open/);
+      expect(text.stdout).toMatch(/node-a\s+payments\s+127\.0\.0\.1:9001\s+unhealthy\s+5 consecutive 5xx/);
+      expect(text.stdout).not.toContain('\x1b[');
+
+      const json = await cli(server, ['status', '-o', 'json']);
+      expect(JSON.parse(json.stdout)).toEqual({
+        currentVersion: 0, agents: 3, agentsConnected: 2, agentsOnCurrent: 3,
+        openBreakers: [
+          { node: 'node-a', upstream: 'payments', endpoint: '127.0.0.1:9001', state: 'open', reason: '5 consecutive failures (connect refused)', sinceMs: 1_700_000_000_000, since: '2023-11-14T22:13:20.000Z' },
+          { node: 'node-a', upstream: 'search', endpoint: null, state: 'half-open', reason: 'trial after 30s open', sinceMs: 1_700_000_000_500, since: '2023-11-14T22:13:20.500Z' },
+        ],
+        ejectedEndpoints: [{ node: 'node-a', upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx' }],
+      });
+    });
+
+    it('breakers lists the open and half-open ones with their reasons', async () => {
+      const server = await start(meshAgents);
+      const text = await cli(server, ['breakers']);
+      expect(text.code).toBe(0);
+      const rows = text.stdout.trim().split('\n');
+      expect(rows).toHaveLength(3);
+      expect(rows[0]).toMatch(/^NODE\s+UPSTREAM\s+ENDPOINT\s+STATE\s+SINCE\s+REASON$/);
+      expect(rows[1]).toMatch(/^node-a\s+payments\s+127\.0\.0\.1:9001\s+open\s+\S+ ago\s+5 consecutive failures \(connect refused\)$/);
+      const json = await cli(server, ['breakers', '-o', 'json']);
+      expect(JSON.parse(json.stdout).breakers).toEqual([
+        expect.objectContaining({ node: 'node-a', upstream: 'payments', endpoint: '127.0.0.1:9001', state: 'open', agentConnected: true }),
+        expect.objectContaining({ node: 'node-a', upstream: 'search', endpoint: null, state: 'half-open' }),
+      ]);
+      const none = await start([{ node: 'node-b' }]);
+      expect((await cli(none, ['breakers'])).stdout).toBe('no open or half-open breakers\n');
+      await none.stop();
+    });
+
+    it('breakers --watch prints the open ones, then each change as a line, and exits 0 on Ctrl-C', async () => {
+      const server = await start(meshAgents);
+      const watch = new RunningCommand(['breakers', '--watch', '--server', server.address], { ...process.env, MESHLET_TOKEN: token });
+      try {
+        await until(async () => watch.stdout.includes('search (all endpoints)'), 15_000, 'the current breakers printed');
+        expect(server.watcherCount()).toBe(1);
+        server.emit({
+          atMs: 1_700_000_100_000, node: 'node-b', kind: 'breaker',
+          breaker: { upstream: 'payments', endpoint: '127.0.0.1:9003', state: 'BREAKER_STATE_OPEN', reason: '50% errors over 20 calls', sinceMs: 1_700_000_100_000, node: '' },
+        });
+        server.emit({
+          atMs: 1_700_000_101_000, node: 'node-b', kind: 'agent',
+          agent: { node: 'node-b', softwareVersion: '0.1.0', connected: true, version: 0, nack: null, lastSeenMs: 0, lastReport: null },
+        });
+        server.emit({
+          atMs: 1_700_000_102_000, node: 'node-b', kind: 'breaker',
+          breaker: { upstream: 'payments', endpoint: '127.0.0.1:9003', state: 'BREAKER_STATE_CLOSED', reason: 'trial call succeeded', sinceMs: 1_700_000_102_000, node: '' },
+        });
+        await until(async () => watch.stdout.includes('trial call succeeded'), 15_000, 'the changes printed');
+        watch.signal('SIGINT');
+        expect(await watch.exited).toBe(0);
+        expect(watch.stdout.trim().split('\n')).toEqual([
+          '2023-11-14T22:13:20.000Z  node-a  payments 127.0.0.1:9001  open  5 consecutive failures (connect refused)',
+          '2023-11-14T22:13:20.500Z  node-a  search (all endpoints)  half-open  trial after 30s open',
+          '2023-11-14T22:15:00.000Z  node-b  payments 127.0.0.1:9003  open  50% errors over 20 calls',
+          '2023-11-14T22:15:02.000Z  node-b  payments 127.0.0.1:9003  closed  trial call succeeded',
+        ]);
+        expect(watch.stderr).toBe('');
+      } finally {
+        watch.signal('SIGKILL');
+      }
+    });
+
+    it('breakers --watch -o json prints one JSON object per line, and exits 4 when the control plane goes away', async () => {
+      const server = await start([{ node: 'node-b' }]);
+      const watch = new RunningCommand(['breakers', '--watch', '-o', 'json', '--server', server.address], { ...process.env, MESHLET_TOKEN: token });
+      try {
+        await until(async () => server.watcherCount() === 1, 15_000, 'the watch open');
+        await until(async () => server.calls.some((call) => call.method === 'ListAgents'), 15_000, 'the current breakers read');
+        server.emit({
+          atMs: 1_700_000_100_000, node: 'node-b', kind: 'breaker',
+          breaker: { upstream: 'payments', endpoint: '', state: 'BREAKER_STATE_OPEN', reason: 'every endpoint is down', sinceMs: 1_700_000_100_000, node: '' },
+        });
+        await until(async () => watch.stdout.includes('every endpoint is down'), 15_000, 'the change printed');
+        expect(JSON.parse(watch.stdout.trim())).toEqual({
+          atMs: 1_700_000_100_000, at: '2023-11-14T22:15:00.000Z', node: 'node-b', upstream: 'payments', endpoint: null,
+          state: 'open', reason: 'every endpoint is down', sinceMs: 1_700_000_100_000, since: '2023-11-14T22:15:00.000Z',
+        });
+        await server.stop();
+        control = undefined;
+        expect(await watch.exited).toBe(4);
+        expect(watch.stderr).toContain(`the control plane at ${server.address}`);
+      } finally {
+        watch.signal('SIGKILL');
+      }
+    });
+  });
+});
