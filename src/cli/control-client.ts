@@ -79,7 +79,8 @@ export class ControlConnection {
 
   /** What a gRPC status means to the operator, and the exit code that says so. */
   failure(error: grpc.ServiceError): CommandFailure {
-    const details = error.details || error.message;
+    // grpc-js ends a connect failure's details with an empty "Resolution note: ".
+    const details = (error.details || error.message).replace(/\s*Resolution note:\s*$/, '');
     switch (error.code) {
       case grpc.status.UNAVAILABLE:
         return new CommandFailure(`cannot reach the control plane at ${this.server}: ${details}`, EXIT.unreachable);

@@ -26,6 +26,8 @@ export interface FakeControlOptions {
   readonly agents?: readonly FakeAgent[];
   /** Milliseconds between one agent's answer to a new version and the next one's. */
   readonly answerStepMs?: number;
+  /** Serve TLS with this key and certificate (PEM). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 export interface ReceivedCall {
@@ -60,7 +62,10 @@ export class FakeControl {
   static async start(options: FakeControlOptions): Promise<FakeControl> {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      const credentials = options.tls
+        ? grpc.ServerCredentials.createSsl(null, [{ private_key: options.tls.key, cert_chain: options.tls.cert }])
+        : grpc.ServerCredentials.createInsecure();
+      server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
     const control = new FakeControl(server, `127.0.0.1:${port}`, options);
     server.addService(controlProto().service, control.handlers());

@@ -1,7 +1,9 @@
 // The operator commands as a user and a script run them (`node bin/meshlet.js …`), against a
 // real gRPC server in the test process serving canned mesh state: what is printed, the JSON
 // shapes, and the exit codes (0 done, 1 invalid, 2 conflict, 3 not acked by all, 4 unreachable).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -43,6 +45,20 @@ const openBreakerReport: AgentReport = {
   ],
   upstreams: [],
 };
+
+/** A key and a certificate for 127.0.0.1, made by openssl in `folder`. */
+async function selfSignedCertificate(folder: string): Promise<{ key: Buffer; cert: Buffer; certPath: string }> {
+  await mkdir(folder, { recursive: true });
+  const keyPath = join(folder, 'key.pem');
+  const certPath = join(folder, 'cert.pem');
+  await new Promise<void>((resolve, reject) => {
+    execFile('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=meshlet-control', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
+    ], { timeout: 20_000 }, (error) => (error ? reject(error) : resolve()));
+  });
+  return { key: await readFile(keyPath), cert: await readFile(certPath), certPath };
+}
 
 describe('meshlet operator commands', () => {
   let dir: string;
@@ -249,6 +265,38 @@ describe('meshlet operator commands', () => {
       expectClean(result);
       expect(result.code).toBe(4);
       expect(result.stderr).toContain(`cannot reach the control plane at ${address}`);
+    });
+
+    it('exits 4 at --timeout when the control plane accepts but never answers', async () => {
+      const silent = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const address = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      try {
+        const started = Date.now();
+        const result = await meshlet(['agents', '--server', address, '--timeout', '500ms'], { ...process.env, MESHLET_TOKEN: token });
+        expectClean(result);
+        expect(result.code).toBe(4);
+        expect(result.stderr).toContain(`no answer from the control plane at ${address} within 500 ms (--timeout)`);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      } finally {
+        silent.close();
+      }
+    });
+
+    it('speaks TLS with --tls-ca, and exits 4 when the certificate is not trusted', async () => {
+      const certificate = await selfSignedCertificate(dir);
+      const server = await FakeControl.start({ token, agents: [{ node: 'node-a' }], tls: certificate });
+      control = server;
+      const trusted = await cli(server, ['agents', '-o', 'json', '--tls-ca', certificate.certPath]);
+      expect(trusted.code).toBe(0);
+      expect(JSON.parse(trusted.stdout).agents).toEqual([expect.objectContaining({ node: 'node-a' })]);
+      const plain = await cli(server, ['agents', '--timeout', '2s']);
+      expect(plain.code).toBe(4);
+      const other = await selfSignedCertificate(join(dir, 'other'));
+      const untrusted = await cli(server, ['agents', '--tls-ca', other.certPath, '--timeout', '2s']);
+      expectClean(untrusted);
+      expect(untrusted.code).toBe(4);
+      expect(untrusted.stderr).toContain(`control plane at ${server.address}`);
     });
 
     it('documents the exit codes in --help', async () => {
