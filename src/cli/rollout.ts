@@ -27,13 +27,13 @@ export interface Rollout {
   readonly complete: boolean;
 }
 
-/** An agent on this version or a later one has taken it; a NACK of it or later, without that, is a refusal. */
+/** An agent on this version or a later one has taken it; a NACK of it or later, without that, is a refusal. Nodes come sorted. */
 export function tallyRollout(agents: readonly AgentStatus[], version: number): Rollout {
   const acked: string[] = [];
   const nacked: NackedAgent[] = [];
   const pending: string[] = [];
   const disconnected: string[] = [];
-  for (const agent of agents) {
+  for (const agent of [...agents].sort((x, y) => x.node.localeCompare(y.node))) {
     if (!agent.connected) disconnected.push(agent.node);
     else if (agent.version >= version) acked.push(agent.node);
     else if (agent.nack !== null && agent.nack.version >= version) nacked.push({ node: agent.node, version: agent.nack.version, errors: agent.nack.errors });

@@ -14,7 +14,7 @@ function stream(isTTY: boolean): { written: string[]; stream: NodeJS.WriteStream
 }
 
 describe('tallyRollout', () => {
-  it('counts a later version as acked, a NACK of this or a later one as refused, and waits for no disconnected agent', () => {
+  it('counts a later version as acked, a NACK of this or a later one as refused, waits for no disconnected agent, and names nodes in order', () => {
     const rollout = tallyRollout([
       agent('on-it', { version: 7 }),
       agent('past-it', { version: 8 }),
@@ -26,7 +26,7 @@ describe('tallyRollout', () => {
     expect(rollout).toEqual({
       version: 7, connected: 5, acked: ['on-it', 'past-it'],
       nacked: [{ node: 'refused', version: 7, errors: [{ path: 'upstreams.a.lb', message: 'bad' }] }],
-      pending: ['old-nack', 'behind'], disconnected: ['gone'], complete: false,
+      pending: ['behind', 'old-nack'], disconnected: ['gone'], complete: false,
     });
     expect(rolloutLine(rollout)).toBe('2/5 agents acked v7, 1 nacked');
   });
