@@ -26,8 +26,8 @@ export interface FakeControlOptions {
   readonly agents?: readonly FakeAgent[];
   /** Milliseconds between one agent's answer to a new version and the next one's. */
   readonly answerStepMs?: number;
-  /** Serve TLS with this key and certificate (PEM). */
-  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+  /** Serve TLS with this key and certificate (PEM); with clientCa, require client certificates it signed (mTLS). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly clientCa?: Buffer };
 }
 
 export interface ReceivedCall {
@@ -63,7 +63,7 @@ export class FakeControl {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) => {
       const credentials = options.tls
-        ? grpc.ServerCredentials.createSsl(null, [{ private_key: options.tls.key, cert_chain: options.tls.cert }])
+        ? grpc.ServerCredentials.createSsl(options.tls.clientCa ?? null, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], options.tls.clientCa !== undefined)
         : grpc.ServerCredentials.createInsecure();
       server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });

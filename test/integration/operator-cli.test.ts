@@ -47,7 +47,7 @@ const openBreakerReport: AgentReport = {
 };
 
 /** A key and a certificate for 127.0.0.1, made by openssl in `folder`. */
-async function selfSignedCertificate(folder: string): Promise<{ key: Buffer; cert: Buffer; certPath: string }> {
+async function selfSignedCertificate(folder: string): Promise<{ key: Buffer; cert: Buffer; certPath: string; keyPath: string }> {
   await mkdir(folder, { recursive: true });
   const keyPath = join(folder, 'key.pem');
   const certPath = join(folder, 'cert.pem');
@@ -57,7 +57,7 @@ async function selfSignedCertificate(folder: string): Promise<{ key: Buffer; cer
       '-subj', '/CN=meshlet-control', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
     ], { timeout: 20_000 }, (error) => (error ? reject(error) : resolve()));
   });
-  return { key: await readFile(keyPath), cert: await readFile(certPath), certPath };
+  return { key: await readFile(keyPath), cert: await readFile(certPath), certPath, keyPath };
 }
 
 describe('meshlet operator commands', () => {
@@ -297,6 +297,22 @@ describe('meshlet operator commands', () => {
       expectClean(untrusted);
       expect(untrusted.code).toBe(4);
       expect(untrusted.stderr).toContain(`control plane at ${server.address}`);
+    });
+
+    it('presents a client certificate with --tls-cert and --tls-key where the control plane requires mTLS', async () => {
+      const serverCertificate = await selfSignedCertificate(join(dir, 'mtls-server'));
+      const clientCertificate = await selfSignedCertificate(join(dir, 'mtls-client'));
+      const server = await FakeControl.start({ token, agents: [{ node: 'node-a' }], tls: { ...serverCertificate, clientCa: clientCertificate.cert } });
+      control = server;
+      const withCertificate = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--tls-cert', clientCertificate.certPath, '--tls-key', clientCertificate.keyPath]);
+      expect(withCertificate.code).toBe(0);
+      expect(withCertificate.stdout).toContain('agents    1 (1 connected');
+      const without = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--timeout', '2s']);
+      expectClean(without);
+      expect(without.code).toBe(4);
+      const halfPair = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--tls-cert', clientCertificate.certPath]);
+      expect(halfPair.code).toBe(1);
+      expect(halfPair.stderr).toContain('--tls-cert and --tls-key go together');
     });
 
     it('documents the exit codes in --help', async () => {
