@@ -94,6 +94,7 @@ export async function finishChange(
     if (!(error instanceof CommandFailure)) throw error;
     // Stored is stored: a script must not read this as "not applied" (4) and apply again blindly.
     progress?.finish();
+    if (json) printJson({ ...summary, rollout: null });
     process.stderr.write(`meshlet: v${response.version} is stored, but its rollout cannot be followed: ${error.message}\n`);
     return EXIT.notAcked;
   }

@@ -223,6 +223,20 @@ describe('meshlet operator commands', () => {
       expect(result.stdout).toContain('not waited for, disconnected: node-z');
     });
 
+    it('exits 3, not 4, when the control plane goes away after storing the version', async () => {
+      const server = await start([{ node: 'node-a', behaviour: 'silent' }]);
+      const applying = cli(server, ['apply', '-f', goodPath, '--wait', '20s', '-o', 'json']);
+      await until(async () => server.currentVersion === 1 && server.calls.some((call) => call.method === 'ListAgents'), 15_000, 'the version stored and its rollout followed');
+      await server.stop();
+      control = undefined;
+      const result = await applying;
+      expectClean(result);
+      expect(result.code).toBe(3);
+      // UNAVAILABLE between polls, or a reset of the poll in flight: either names the server.
+      expect(result.stderr).toMatch(/^meshlet: v1 is stored, but its rollout cannot be followed: .*control plane at 127\.0\.0\.1:\d+/m);
+      expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, version: 1, rollout: null });
+    });
+
     it('-o json gives one summary a script can read, with the rollout', async () => {
       const server = await start([{ node: 'node-a' }, { node: 'node-b', behaviour: 'silent' }]);
       const result = await cli(server, ['apply', '-f', goodPath, '--wait', '500ms', '-o', 'json']);
