@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentReport } from '../../src/control/control-proto.ts';
 import { FakeControl, type FakeAgent } from '../helpers/fake-control.ts';
-import { meshlet, RunningCommand, type Run } from '../helpers/meshlet-cli.ts';
+import { meshlet, run, RunningCommand, type Run } from '../helpers/meshlet-cli.ts';
 import { until } from '../helpers/until.ts';
 
 const token = 'operator-secret';
@@ -120,6 +120,18 @@ describe('meshlet operator commands', () => {
       expect(apply.force).toBe(false);
       expect(JSON.parse(apply.documentJson)).toEqual({ defaults: { timeout: '2s' }, upstreams: { payments: { retry: { attempts: 3 }, lb: { algorithm: 'least_request' } } } });
       expect(server.currentVersion).toBe(2);
+    });
+
+    it('rewrites the progress line in place on a terminal (a pty from util-linux script)', async () => {
+      const server = await start();
+      const command = `node bin/meshlet.js apply -f ${goodPath} --server ${server.address}`;
+      const result = await run('script', ['-qec', command, '/dev/null'], { ...process.env, MESHLET_TOKEN: token });
+      expect(result.code).toBe(0);
+      const progress = result.stdout.slice(result.stdout.indexOf('\r\x1b[2K'));
+      const rewrites = progress.split('\r\x1b[2K').slice(1);
+      expect(rewrites.length).toBeGreaterThanOrEqual(1);
+      for (const text of rewrites.slice(0, -1)) expect(text).toMatch(/^[0-2]\/3 agents acked v1$/);
+      expect(progress).toContain('\r\x1b[2K3/3 agents acked v1\r\n');
     });
 
     it('refuses an invalid document before contacting the control plane: exit 1, one line per field', async () => {
