@@ -1,7 +1,7 @@
 // `meshlet agents`: every agent the control plane knows, the policy version it acknowledged
 // and any NACK with the agent's errors.
 import type { AgentStatus, Nack } from '../control/control-proto.ts';
-import { EXIT, withControl, type ConnectionFlags } from './control-client.ts';
+import { EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { formatAgo, formatTable, isoTime, plural, printJson, styleFor, type OutputFormat } from './control-output.ts';
 import { formatFieldError } from './policy-change.ts';
 

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { formatIssues, parseYaml, readFailure } from '../config/load.ts';
 import { parsePolicyDocument, type FieldError, type PolicyDocument } from '../control/policy-document.ts';
-import { EXIT, withControl, type ConnectionFlags } from './control-client.ts';
+import { EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { printJson } from './control-output.ts';
 import { author, basedOn, finishChange, rolloutWaitMs, type ChangeFlags } from './policy-change.ts';
 

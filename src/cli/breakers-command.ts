@@ -3,7 +3,7 @@
 // change, until Ctrl-C.
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentStatus, BreakerReport, MeshEvent } from '../control/control-proto.ts';
-import { CommandFailure, EXIT, withControl, type ConnectionFlags, type ControlConnection } from './control-client.ts';
+import { CommandFailure, EXIT, withControl, type ConnectionFlags, type ControlConnection } from './operator-client.ts';
 import { breakerJson, breakerTarget } from './breaker-json.ts';
 import { formatAgo, formatTable, isoTime, printJson, styleFor, styledBreakerState, type OutputFormat, type Style } from './control-output.ts';
 

@@ -2,7 +2,7 @@
 // apply -f` takes back, or as JSON with its version and history fields.
 import { stringify } from 'yaml';
 import type { PolicySnapshot } from '../control/control-proto.ts';
-import { CommandFailure, EXIT, withControl, type ConnectionFlags } from './control-client.ts';
+import { CommandFailure, EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { isoTime, printJson } from './control-output.ts';
 
 export type PolicyFormat = 'yaml' | 'json';

@@ -63,7 +63,7 @@ program
     process.exitCode = await runDemo(opts.requests !== undefined ? { requests: opts.requests } : {});
   });
 
-// Kept in step with src/cli/control-client.ts (EXIT), which this file does not load up front.
+// Kept in step with src/cli/operator-client.ts (EXIT), which this file does not load up front.
 const EXIT_CODES_HELP = `
 Exit codes:
   0  done (apply, rollback: stored and acknowledged by every connected agent)

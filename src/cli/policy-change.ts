@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { formatDuration, parseDuration } from '../config/duration.ts';
 import type { ApplyPolicyResponse, FieldError } from '../control/control-proto.ts';
-import { CommandFailure, EXIT, type ControlConnection } from './control-client.ts';
+import { CommandFailure, EXIT, type ControlConnection } from './operator-client.ts';
 import { plural, printJson, type OutputFormat } from './control-output.ts';
 import { followRollout, ProgressLine, type Rollout } from './rollout.ts';
 

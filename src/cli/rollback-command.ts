@@ -1,7 +1,7 @@
 // `meshlet rollback --to V`: an earlier version's document becomes current again as a new
 // version, compare-and-set like apply and followed out to the agents the same way. A dry run
 // is an ApplyPolicy dry run of that version's document: the same diff, nothing stored.
-import { CommandFailure, EXIT, withControl, type ConnectionFlags } from './control-client.ts';
+import { CommandFailure, EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { author, basedOn, finishChange, rolloutWaitMs, type ChangeFlags } from './policy-change.ts';
 
 export interface RollbackFlags extends ConnectionFlags, ChangeFlags {

@@ -2,7 +2,7 @@
 // every 100 ms until every connected agent has acknowledged or refused it, or the wait is over.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentStatus, FieldError } from '../control/control-proto.ts';
-import type { ControlConnection } from './control-client.ts';
+import type { ControlConnection } from './operator-client.ts';
 
 const POLL_INTERVAL_MS = 100;
 

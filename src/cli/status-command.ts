@@ -1,5 +1,5 @@
 // `meshlet status`: the mesh on one screen: policy version, agents, open breakers, ejected endpoints.
-import { EXIT, withControl, type ConnectionFlags } from './control-client.ts';
+import { EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { breakerJson, endpointJson } from './breaker-json.ts';
 import { formatAgo, formatRows, formatTable, plural, printJson, styleFor, styledBreakerState, type OutputFormat } from './control-output.ts';
 

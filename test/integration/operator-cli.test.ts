@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentReport } from '../../src/control/control-proto.ts';
-import { FakeControl, type FakeAgent } from '../helpers/fake-control.ts';
+import { FakeOperatorApi, type FakeAgent } from '../helpers/fake-operator-api.ts';
 import { meshlet, run, RunningCommand, type Run } from '../helpers/meshlet-cli.ts';
 import { until } from '../helpers/until.ts';
 
@@ -64,7 +64,7 @@ describe('meshlet operator commands', () => {
   let dir: string;
   let goodPath: string;
   let badPath: string;
-  let control: FakeControl | undefined;
+  let control: FakeOperatorApi | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshlet-operator-'));
@@ -83,12 +83,12 @@ describe('meshlet operator commands', () => {
     control = undefined;
   });
 
-  async function start(agents: readonly FakeAgent[] = [{ node: 'node-a' }, { node: 'node-b' }, { node: 'node-c' }]): Promise<FakeControl> {
-    control = await FakeControl.start({ token, agents });
+  async function start(agents: readonly FakeAgent[] = [{ node: 'node-a' }, { node: 'node-b' }, { node: 'node-c' }]): Promise<FakeOperatorApi> {
+    control = await FakeOperatorApi.start({ token, agents });
     return control;
   }
 
-  function cli(server: FakeControl, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  function cli(server: FakeOperatorApi, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     return meshlet([...args, '--server', server.address], { ...process.env, MESHLET_TOKEN: token, ...env });
   }
 
@@ -311,7 +311,7 @@ describe('meshlet operator commands', () => {
 
     it('speaks TLS with --tls-ca, and exits 4 when the certificate is not trusted', async () => {
       const certificate = await selfSignedCertificate(dir);
-      const server = await FakeControl.start({ token, agents: [{ node: 'node-a' }], tls: certificate });
+      const server = await FakeOperatorApi.start({ token, agents: [{ node: 'node-a' }], tls: certificate });
       control = server;
       const trusted = await cli(server, ['agents', '-o', 'json', '--tls-ca', certificate.certPath]);
       expect(trusted.code).toBe(0);
@@ -328,7 +328,7 @@ describe('meshlet operator commands', () => {
     it('presents a client certificate with --tls-cert and --tls-key where the control plane requires mTLS', async () => {
       const serverCertificate = await selfSignedCertificate(join(dir, 'mtls-server'));
       const clientCertificate = await selfSignedCertificate(join(dir, 'mtls-client'));
-      const server = await FakeControl.start({ token, agents: [{ node: 'node-a' }], tls: { ...serverCertificate, clientCa: clientCertificate.cert } });
+      const server = await FakeOperatorApi.start({ token, agents: [{ node: 'node-a' }], tls: { ...serverCertificate, clientCa: clientCertificate.cert } });
       control = server;
       const withCertificate = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--tls-cert', clientCertificate.certPath, '--tls-key', clientCertificate.keyPath]);
       expect(withCertificate.code).toBe(0);

@@ -1,7 +1,8 @@
-// A control plane for the operator CLI's tests: a real @grpc/grpc-js server on 127.0.0.1
-// serving the operator calls of proto/meshlet/v1/control.proto over canned state. Policies are
-// validated with the real parsePolicyDocument and stored compare-and-set; after an apply each
-// canned agent acks, nacks or stays silent, as the test scripted it, one by one.
+// A stand-in for `meshlet control` in the operator CLI's tests (control-plane.ts starts the
+// real one): a real @grpc/grpc-js server on 127.0.0.1 serving the operator calls of
+// proto/meshlet/v1/control.proto over canned state, with the real server's conventions.
+// Policies are validated with the real parsePolicyDocument and stored compare-and-set; after
+// an apply each canned agent acks, nacks or stays silent, as the test scripted it, one by one.
 import * as grpc from '@grpc/grpc-js';
 import {
   controlProto,
@@ -21,7 +22,7 @@ export interface FakeAgent {
   readonly lastReport?: AgentReport;
 }
 
-export interface FakeControlOptions {
+export interface FakeOperatorApiOptions {
   readonly token: string;
   readonly agents?: readonly FakeAgent[];
   /** Milliseconds between one agent's answer to a new version and the next one's. */
@@ -37,7 +38,7 @@ export interface ReceivedCall {
 
 const emptyReport: AgentReport = { atMs: 0, breakers: [], endpoints: [], upstreams: [] };
 
-export class FakeControl {
+export class FakeOperatorApi {
   readonly snapshots: PolicySnapshot[] = [];
   readonly calls: ReceivedCall[] = [];
   readonly agents: AgentStatus[];
@@ -48,7 +49,7 @@ export class FakeControl {
   private constructor(
     private readonly server: grpc.Server,
     readonly address: string,
-    private readonly options: FakeControlOptions,
+    private readonly options: FakeOperatorApiOptions,
   ) {
     this.agents = (options.agents ?? []).map((agent) => {
       this.behaviours.set(agent.node, agent);
@@ -59,7 +60,7 @@ export class FakeControl {
     });
   }
 
-  static async start(options: FakeControlOptions): Promise<FakeControl> {
+  static async start(options: FakeOperatorApiOptions): Promise<FakeOperatorApi> {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) => {
       const credentials = options.tls
@@ -67,7 +68,7 @@ export class FakeControl {
         : grpc.ServerCredentials.createInsecure();
       server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
-    const control = new FakeControl(server, `127.0.0.1:${port}`, options);
+    const control = new FakeOperatorApi(server, `127.0.0.1:${port}`, options);
     server.addService(controlProto().service, control.handlers());
     return control;
   }
