@@ -1,5 +1,6 @@
 // `npm run bench`: meshlet against no proxy, bare Node forwarders and HAProxy, side by side in
-// one run. See bench/README.md for what each row and scenario is.
+// one run, and meshlet's gossip against Serf's. See bench/README.md for what each row, scenario
+// and suite is.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import { evaluatePolicyCost, evaluateTargets, formatTargetCheck } from './lib/ta
 import { ensureTools } from './lib/tools.ts';
 import { renderFaults, runFaults } from './faults/run-faults.ts';
 import { FAULT_PROXIES } from './faults/proxies.ts';
+import { gossipInfo, runGossipSuite } from './gossip/gossip-suite.ts';
 import { startUpstreams } from './lib/upstreams.ts';
 import { baselineAgent, currentAgent } from './rows/meshlet.ts';
 import { skipAll, type Row, type RowTarget } from './rows/row.ts';
@@ -103,11 +105,12 @@ async function main(options: BenchOptions, baseline: Baseline | undefined, group
   const startedAt = new Date();
   const throughput = options.suites.includes('throughput') ? await runThroughput(options, baseline, group, tmpDir, startedAt) : undefined;
   const faults = options.suites.includes('faults') ? await runFaults(group, tmpDir, FAULT_PROXIES, log) : undefined;
-  const report = [throughput?.report ?? `# meshlet bench, ${startedAt.toISOString()}\n`, faults ? renderFaults(faults) : ''].join('\n');
-  const files = writeResults(startedAt, report, { startedAt, options, baseline, ...throughput?.raw, faults });
+  const gossip = options.suites.includes('gossip') ? await runGossipSuite(group, tmpDir, options.gossip, gossipInfo(), log) : undefined;
+  const report = [throughput?.report ?? `# meshlet bench, ${startedAt.toISOString()}\n`, faults ? renderFaults(faults) : '', gossip?.report ?? ''].join('\n');
+  const files = writeResults(startedAt, report, { startedAt, options, baseline, ...throughput?.raw, faults, gossip: gossip?.runs });
   log('');
   log(report);
-  for (const check of throughput?.targets ?? []) log(formatTargetCheck(check));
+  for (const check of [...(throughput?.targets ?? []), ...(gossip?.goals ?? [])]) log(formatTargetCheck(check));
   log(`\nwrote ${files.join(', ')}`);
 }
 
@@ -178,7 +181,13 @@ const parsed = optionsOrExit(process.argv.slice(2));
 if (parsed === 'help') {
   log(USAGE);
 } else {
-  ensureTools(['taskset', 'wrk', 'h2load', ...(parsed.rows.includes('haproxy') || parsed.suites.includes('faults') ? ['haproxy'] : [])]);
+  const throughputSuite = parsed.suites.includes('throughput');
+  ensureTools([
+    'taskset',
+    ...(throughputSuite ? ['wrk', 'h2load'] : []),
+    ...((throughputSuite && parsed.rows.includes('haproxy')) || parsed.suites.includes('faults') ? ['haproxy'] : []),
+    ...(parsed.suites.includes('gossip') ? ['serf', 'stress-ng', 'iptables', 'iptables-restore'] : []),
+  ]);
   // This harness shares CPU 0 with the load generators, leaving CPU 1 to the proxy under test.
   spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
   const baseline = parsed.baseline === undefined ? undefined : await baselineOrExit(parsed.baseline);

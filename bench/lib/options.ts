@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { GOSSIP_SYSTEMS } from '../gossip/cluster.ts';
+import type { GossipOptions } from '../gossip/run-gossip.ts';
 import { DEFAULT_ROWS, ROW_NAMES, SCENARIOS, type RowName, type Scenario } from './scenarios.ts';
 
 export interface BenchOptions {
@@ -9,11 +11,15 @@ export interface BenchOptions {
   readonly scenarios: readonly Scenario[];
   /** The git ref whose agent runs as the meshlet-base row, if any. */
   readonly baseline?: string;
-  /** Throughput (rows × scenarios), the fault scenarios (meshlet and HAProxy), or both. */
+  /** Throughput (rows × scenarios), the fault scenarios (meshlet and HAProxy), gossip (meshlet and Serf), or several. */
   readonly suites: readonly Suite[];
+  readonly gossip: GossipOptions;
 }
 
-export const SUITES = ['throughput', 'faults'] as const;
+export const SUITES = ['throughput', 'faults', 'gossip'] as const;
+const GOSSIP_SIZES = [10, 25, 50] as const;
+/** 127.0.0.2 up to 127.0.0.254. */
+const MAX_GOSSIP_SIZE = 253;
 export type Suite = (typeof SUITES)[number];
 
 export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--rows a,b] [--scenarios a,b] [--against REF]
@@ -23,7 +29,12 @@ export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--war
   --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
   --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
   --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet
-  --suite      throughput, faults, or both (default throughput,faults)`;
+  --suite      throughput, faults, gossip, or a list of them (default all three)
+  --gossip-sizes    cluster sizes of the gossip suite (default ${GOSSIP_SIZES.join(',')})
+  --gossip-systems  subset of ${GOSSIP_SYSTEMS.join(',')}
+  --gossip-stress   seconds of stress-ng on both cores per cluster (default 60; 10 for a smoke run)
+  --gossip-idle     seconds of idle gossip the bytes per member are counted over (default 30)
+  --gossip-kills    members killed -9 one after another per cluster, each timed (default 3)`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -51,6 +62,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       scenarios: { type: 'string' },
       against: { type: 'string' },
       suite: { type: 'string' },
+      'gossip-sizes': { type: 'string' },
+      'gossip-systems': { type: 'string' },
+      'gossip-stress': { type: 'string', default: '60' },
+      'gossip-idle': { type: 'string', default: '30' },
+      'gossip-kills': { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,5 +85,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
     baseline,
     suites: subset('suite', values.suite, SUITES),
+    gossip: {
+      sizes: gossipSizes(values['gossip-sizes']),
+      systems: subset('gossip-systems', values['gossip-systems'], GOSSIP_SYSTEMS),
+      stressS: positiveInteger('gossip-stress', values['gossip-stress']),
+      idleS: positiveInteger('gossip-idle', values['gossip-idle']),
+      kills: positiveInteger('gossip-kills', values['gossip-kills']),
+    },
   };
+}
+
+/** Cluster sizes: at least 2 (a seed and the member whose join is timed), at most one per 127.0.0.x. */
+function gossipSizes(raw: string | undefined): number[] {
+  if (raw === undefined) return [...GOSSIP_SIZES];
+  const sizes = raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => positiveInteger('gossip-sizes', s));
+  const bad = sizes.filter((n) => n < 2 || n > MAX_GOSSIP_SIZE);
+  if (sizes.length === 0 || bad.length > 0) throw new Error(`--gossip-sizes: each size must be 2..${MAX_GOSSIP_SIZE}, got ${raw}\n${USAGE}`);
+  return sizes;
 }

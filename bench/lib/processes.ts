@@ -2,10 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from './paths.ts';
 
-// Every process the bench starts goes through one ProcessGroup, pinned to a CPU with taskset
-// (which execs the command, so the PID is the command's own), and is stopped by that PID.
+// Every process the bench starts goes through one ProcessGroup, pinned to a CPU (or a list of
+// them) with taskset (which execs the command, so the PID is the command's own), and is stopped
+// by that PID.
 
 const OUTPUT_TAIL_CHARS = 4096;
+
+/** One CPU, or several (stress-ng loading both cores). */
+export type Cpus = number | readonly number[];
 
 export interface ManagedProcess {
   readonly name: string;
@@ -28,8 +32,11 @@ export interface RunResult {
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>();
 
-  /** Starts a long-running process pinned to `cpu`; its output is kept only as a short tail. */
-  start(name: string, cpu: number, command: string, args: readonly string[]): ManagedProcess {
+  /**
+   * Starts a long-running process pinned to `cpu`; its output is kept only as a short tail, and
+   * given line by line to `onLine` when there is one (an agent's log is how Serf reports changes).
+   */
+  start(name: string, cpu: Cpus, command: string, args: readonly string[], onLine?: (line: string) => void): ManagedProcess {
     const child = this.spawnPinned(cpu, command, args);
     let tail = '';
     const keep = (chunk: Buffer): void => {
@@ -37,6 +44,9 @@ export class ProcessGroup {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
+    if (onLine) {
+      for (const stream of [child.stdout, child.stderr]) stream?.on('data', lineSplitter(onLine));
+    }
     let running = true;
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => {
@@ -48,7 +58,7 @@ export class ProcessGroup {
   }
 
   /** Runs a process pinned to `cpu` to completion; killed if it outlives `timeoutMs`. */
-  async run(cpu: number, command: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  async run(cpu: Cpus, command: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
     const child = this.spawnPinned(cpu, command, args);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
@@ -78,8 +88,8 @@ export class ProcessGroup {
     for (const child of this.children) child.kill('SIGKILL');
   }
 
-  private spawnPinned(cpu: number, command: string, args: readonly string[]): ChildProcess {
-    const child = spawn('taskset', ['-c', String(cpu), command, ...args], {
+  private spawnPinned(cpu: Cpus, command: string, args: readonly string[]): ChildProcess {
+    const child = spawn('taskset', ['-c', typeof cpu === 'number' ? String(cpu) : cpu.join(','), command, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -88,6 +98,16 @@ export class ProcessGroup {
     child.once('exit', () => this.children.delete(child));
     return child;
   }
+}
+
+/** Whole lines out of a stream's chunks; a line split across chunks is given once it is complete. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let partial = '';
+  return (chunk) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  };
 }
 
 function exitOf(child: ChildProcess): Promise<void> {

@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process';
 
-// The load generators and HAProxy come from Debian; installed here only when missing.
+// The load generators, HAProxy, Serf, stress-ng and iptables come from Debian; installed here only when missing.
 const DEBIAN_PACKAGE_OF: Readonly<Record<string, string>> = {
   wrk: 'wrk',
   h2load: 'nghttp2-client',
   haproxy: 'haproxy',
   taskset: 'util-linux',
+  serf: 'serf',
+  'stress-ng': 'stress-ng',
+  iptables: 'iptables',
+  'iptables-restore': 'iptables',
 };
 
 export function isOnPath(command: string): boolean {

@@ -1,0 +1,59 @@
+// What a Meshlet agent's admin API says about membership: GET /api/v1/members, and the
+// member-change counter in GET /metrics.
+import type { ChangeCounts, MemberStatus } from './cluster.ts';
+
+const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
+
+export interface ListedMember {
+  readonly node: string;
+  readonly status: MemberStatus;
+  /** When it entered that status, epoch ms, if the API says so in a form that can be read as one. */
+  readonly since: number | undefined;
+}
+
+/**
+ * `since` as epoch ms: an ISO date, or a number of ms that is one (a monotonic clock reading is
+ * not, and is ignored: the poll's own time stands in for it).
+ */
+export function sinceEpochMs(since: unknown): number | undefined {
+  if (typeof since === 'number') return since > 1e12 ? since : undefined;
+  if (typeof since !== 'string') return undefined;
+  const parsed = Date.parse(since);
+  return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+/** The body of GET /api/v1/members: `{ self, members: [{ node, status, since, … }] }`, self left out. */
+export function parseMeshletMembers(body: unknown): ListedMember[] {
+  const { self, members } = (body ?? {}) as { self?: { node?: unknown }; members?: unknown };
+  if (!Array.isArray(members)) throw new Error('GET /api/v1/members: no members array');
+  const listed: ListedMember[] = [];
+  for (const raw of members as { node?: unknown; status?: unknown; since?: unknown }[]) {
+    if (typeof raw.node !== 'string' || raw.node === self?.node) continue;
+    const status = STATUSES.find((s) => s === raw.status);
+    if (!status) throw new Error(`GET /api/v1/members: ${raw.node} has status ${String(raw.status)}`);
+    listed.push({ node: raw.node, status, since: sinceEpochMs(raw.since) });
+  }
+  return listed;
+}
+
+/** meshlet_gossip_member_changes_total by status, summed over any other labels, from the Prometheus text. */
+export function parseMemberChanges(metrics: string): ChangeCounts {
+  const counts = { suspect: 0, dead: 0 };
+  for (const line of metrics.split('\n')) {
+    const match = /^meshlet_gossip_member_changes_total\{([^}]*)\}\s+([\d.e+]+)/.exec(line);
+    if (!match) continue;
+    const status = /(?:^|,)\s*status="([^"]*)"/.exec(match[1]!)?.[1];
+    if (status === 'suspect' || status === 'dead') counts[status] += Number(match[2]);
+  }
+  return counts;
+}
+
+/**
+ * When a change a poll found happened: its `since` when that falls in the window the change can
+ * have happened in (after the previous poll of this agent was sent, before this one answered),
+ * else the end of that window.
+ */
+export function changedAt(since: number | undefined, previousPollSentAt: number, answeredAt: number): number {
+  if (since === undefined || since > answeredAt) return answeredAt;
+  return Math.max(since, previousPollSentAt);
+}
