@@ -35,3 +35,25 @@ describe('parseBenchOptions --against', () => {
     expect(() => parse('--rows', 'meshlet-base')).toThrow(/--against +a git ref/);
   });
 });
+
+describe('parseBenchOptions gossip', () => {
+  it('runs the gossip suite by default, next to throughput and faults, with the issue\'s sizes and a minute of stress', () => {
+    const options = parse();
+    expect(options.suites).toEqual(['throughput', 'faults', 'gossip']);
+    expect(options.gossip).toEqual({ sizes: [10, 25, 50], systems: ['meshlet', 'serf'], stressS: 60, idleS: 30, kills: 3 });
+  });
+
+  it('takes a short smoke run of one size and system', () => {
+    const options = parse('--suite', 'gossip', '--gossip-sizes', '10', '--gossip-systems', 'serf', '--gossip-stress', '10', '--gossip-idle', '5', '--gossip-kills', '1');
+    expect(options.suites).toEqual(['gossip']);
+    expect(options.gossip).toEqual({ sizes: [10], systems: ['serf'], stressS: 10, idleS: 5, kills: 1 });
+  });
+
+  it('refuses sizes that do not fit a seed and a joiner on 127.0.0.x, and unknown systems', () => {
+    expect(() => parse('--gossip-sizes', '1')).toThrow('--gossip-sizes: each size must be 2..253');
+    expect(() => parse('--gossip-sizes', '10,300')).toThrow('--gossip-sizes: each size must be 2..253');
+    expect(() => parse('--gossip-sizes', 'ten')).toThrow('--gossip-sizes must be a whole number');
+    expect(() => parse('--gossip-systems', 'consul')).toThrow('--gossip-systems: unknown consul; choose from meshlet, serf');
+    expect(() => parse('--gossip-stress', '0')).toThrow('--gossip-stress must be a whole number above 0');
+  });
+});
