@@ -7,16 +7,19 @@ const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 export interface ListedMember {
   readonly node: string;
   readonly status: MemberStatus;
-  /** When it entered that status, epoch ms, if the API says so in a form that can be read as one. */
-  readonly since: number | undefined;
+  /** When it entered that status, as the API wrote it (sinceEpochMs reads it). */
+  readonly since: unknown;
 }
 
+/** Epoch ms are above this; a monotonic reading (ms since the process started) is far below. */
+const EPOCH_MS_FLOOR = 1e12;
+
 /**
- * `since` as epoch ms: an ISO date, or a number of ms that is one (a monotonic clock reading is
- * not, and is ignored: the poll's own time stands in for it).
+ * `since` as epoch ms: an ISO date, epoch ms, or the agent's monotonic clock (performance.now(),
+ * counted from the process's start), placed on the wall clock by when the agent was started.
  */
-export function sinceEpochMs(since: unknown): number | undefined {
-  if (typeof since === 'number') return since > 1e12 ? since : undefined;
+export function sinceEpochMs(since: unknown, agentStartedAt: number): number | undefined {
+  if (typeof since === 'number' && Number.isFinite(since) && since >= 0) return since >= EPOCH_MS_FLOOR ? since : agentStartedAt + since;
   if (typeof since !== 'string') return undefined;
   const parsed = Date.parse(since);
   return Number.isNaN(parsed) ? undefined : parsed;
@@ -31,7 +34,7 @@ export function parseMeshletMembers(body: unknown): ListedMember[] {
     if (typeof raw.node !== 'string' || raw.node === self?.node) continue;
     const status = STATUSES.find((s) => s === raw.status);
     if (!status) throw new Error(`GET /api/v1/members: ${raw.node} has status ${String(raw.status)}`);
-    listed.push({ node: raw.node, status, since: sinceEpochMs(raw.since) });
+    listed.push({ node: raw.node, status, since: raw.since });
   }
   return listed;
 }

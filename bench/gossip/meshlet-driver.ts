@@ -1,6 +1,8 @@
 // The Meshlet side: one `bin/meshlet.js agent` process per member (the agent's V8 flags, as the
 // other suites start it), each with its own admin listener on 127.0.0.1; changes are found by
-// polling GET /api/v1/members, timed by each member's `since`.
+// polling GET /api/v1/members, timed by each member's `since` (the agent's spawn time places a
+// monotonic `since` on the wall clock: node starts its performance clock as the process starts,
+// a few ms after the spawn, so such a change reads those few ms early).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -9,7 +11,7 @@ import { PROXY_CPU } from '../lib/cpus.ts';
 import { freePorts } from '../lib/ports.ts';
 import { waitForHttpOk } from '../lib/readiness.ts';
 import { gossipAddress, SEED_INDEX, wallClockMs, type ClusterDriver, type GossipAgent, type MemberStatus, type DriverContext } from './cluster.ts';
-import { changedAt, parseMemberChanges, parseMeshletMembers, type ListedMember } from './meshlet-api.ts';
+import { changedAt, parseMemberChanges, parseMeshletMembers, sinceEpochMs, type ListedMember } from './meshlet-api.ts';
 
 const REQUEST_TIMEOUT_MS = 5000;
 
@@ -38,6 +40,7 @@ async function getText(url: string): Promise<string> {
 
 interface Polled {
   readonly admin: string;
+  readonly startedAt: number;
   /** When the last poll that got an answer was sent; the agent's start before any did. */
   lastSentAt: number;
   readonly known: Map<string, MemberStatus>;
@@ -62,7 +65,7 @@ export class MeshletDriver implements ClusterDriver {
     const startedAt = wallClockMs();
     const child = this.context.group.start(node, PROXY_CPU, process.execPath, agentNodeArgs(['-c', configFile]));
     await waitForHttpOk(child, `${admin}/readyz`);
-    this.polled.set(node, { admin, lastSentAt: startedAt, known: new Map() });
+    this.polled.set(node, { admin, startedAt, lastSentAt: startedAt, known: new Map() });
     return {
       index,
       node,
@@ -92,7 +95,7 @@ export class MeshletDriver implements ClusterDriver {
     for (const member of listed) {
       if (state.known.get(member.node) === member.status) continue;
       state.known.set(member.node, member.status);
-      this.context.onObservation({ observer: node, member: member.node, status: member.status, at: changedAt(member.since, state.lastSentAt, answeredAt) });
+      this.context.onObservation({ observer: node, member: member.node, status: member.status, at: changedAt(sinceEpochMs(member.since, state.startedAt), state.lastSentAt, answeredAt) });
     }
     state.lastSentAt = sentAt;
   }

@@ -63,12 +63,12 @@ describe('Meshlet', () => {
       members: [
         { node: 'm1', addr: '127.0.0.2:7946', status: 'alive', incarnation: 0 },
         { node: 'm2', addr: '127.0.0.3:7946', status: 'suspect', incarnation: 1, since: '2026-12-01T17:00:00.250Z', reason: 'probe-failed' },
-        { node: 'm3', addr: '127.0.0.4:7946', status: 'dead', incarnation: 0, since: 1_796_144_400_000, reason: 'suspicion-timeout' },
+        { node: 'm3', addr: '127.0.0.4:7946', status: 'dead', incarnation: 0, since: 5120.5, reason: 'suspicion-timeout' },
       ],
     };
     expect(parseMeshletMembers(body)).toEqual([
-      { node: 'm2', status: 'suspect', since: Date.parse('2026-12-01T17:00:00.250Z') },
-      { node: 'm3', status: 'dead', since: 1_796_144_400_000 },
+      { node: 'm2', status: 'suspect', since: '2026-12-01T17:00:00.250Z' },
+      { node: 'm3', status: 'dead', since: 5120.5 },
     ]);
   });
 
@@ -77,12 +77,14 @@ describe('Meshlet', () => {
     expect(() => parseMeshletMembers({ members: [{ node: 'm2', status: 'failed' }] })).toThrow('m2 has status failed');
   });
 
-  it('takes since as epoch ms or an ISO date, not as a monotonic clock reading', () => {
-    expect(sinceEpochMs(1_796_144_400_000)).toBe(1_796_144_400_000);
-    expect(sinceEpochMs('2026-12-01T17:00:00Z')).toBe(Date.parse('2026-12-01T17:00:00Z'));
-    expect(sinceEpochMs(123_456.7)).toBeUndefined();
-    expect(sinceEpochMs('soon')).toBeUndefined();
-    expect(sinceEpochMs(undefined)).toBeUndefined();
+  it('takes since as epoch ms, an ISO date, or the agent\'s monotonic clock counted from its start', () => {
+    const started = 1_796_144_000_000;
+    expect(sinceEpochMs(1_796_144_400_000, started)).toBe(1_796_144_400_000);
+    expect(sinceEpochMs('2026-12-01T17:00:00Z', started)).toBe(Date.parse('2026-12-01T17:00:00Z'));
+    expect(sinceEpochMs(5120.5, started)).toBe(started + 5120.5);
+    expect(sinceEpochMs(-1, started)).toBeUndefined();
+    expect(sinceEpochMs('soon', started)).toBeUndefined();
+    expect(sinceEpochMs(undefined, started)).toBeUndefined();
   });
 
   it('times a polled change by since when it falls between the polls, else by the answer', () => {
