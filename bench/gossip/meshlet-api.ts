@@ -1,6 +1,6 @@
 // What a Meshlet agent's admin API says about membership: GET /api/v1/members, and the
 // member-change counter in GET /metrics.
-import type { ChangeCounts, MemberStatus } from './cluster.ts';
+import type { ChangeCounts, MemberStatus, Observation } from './cluster.ts';
 
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
@@ -59,4 +59,26 @@ export function parseMemberChanges(metrics: string): ChangeCounts {
 export function changedAt(since: number | undefined, previousPollSentAt: number, answeredAt: number): number {
   if (since === undefined || since > answeredAt) return answeredAt;
   return Math.max(since, previousPollSentAt);
+}
+
+/** What one agent's poll found and when, against what its polls showed before. */
+export interface PollOfAgent {
+  readonly observer: string;
+  readonly listed: readonly ListedMember[];
+  /** When the agent was spawned: places a monotonic `since` on the wall clock. */
+  readonly startedAt: number;
+  /** When the previous answered poll was sent (the spawn, before any). */
+  readonly previousSentAt: number;
+  readonly answeredAt: number;
+}
+
+/** The members whose status differs from `known` (updated in place), each as an observation timed by its `since`. */
+export function changesFound(poll: PollOfAgent, known: Map<string, MemberStatus>): Observation[] {
+  const found: Observation[] = [];
+  for (const member of poll.listed) {
+    if (known.get(member.node) === member.status) continue;
+    known.set(member.node, member.status);
+    found.push({ observer: poll.observer, member: member.node, status: member.status, at: changedAt(sinceEpochMs(member.since, poll.startedAt), poll.previousSentAt, poll.answeredAt) });
+  }
+  return found;
 }

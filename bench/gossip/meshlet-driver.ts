@@ -11,7 +11,7 @@ import { PROXY_CPU } from '../lib/cpus.ts';
 import { freePorts } from '../lib/ports.ts';
 import { waitForHttpOk } from '../lib/readiness.ts';
 import { gossipAddress, SEED_INDEX, wallClockMs, type ClusterDriver, type GossipAgent, type MemberStatus, type DriverContext } from './cluster.ts';
-import { changedAt, parseMemberChanges, parseMeshletMembers, sinceEpochMs, type ListedMember } from './meshlet-api.ts';
+import { changesFound, parseMemberChanges, parseMeshletMembers, type ListedMember } from './meshlet-api.ts';
 
 const REQUEST_TIMEOUT_MS = 5000;
 
@@ -91,12 +91,8 @@ export class MeshletDriver implements ClusterDriver {
       // A loaded or dying agent may not answer this round; the next poll catches up.
       return;
     }
-    const answeredAt = wallClockMs();
-    for (const member of listed) {
-      if (state.known.get(member.node) === member.status) continue;
-      state.known.set(member.node, member.status);
-      this.context.onObservation({ observer: node, member: member.node, status: member.status, at: changedAt(sinceEpochMs(member.since, state.startedAt), state.lastSentAt, answeredAt) });
-    }
+    const poll = { observer: node, listed, startedAt: state.startedAt, previousSentAt: state.lastSentAt, answeredAt: wallClockMs() };
+    for (const observation of changesFound(poll, state.known)) this.context.onObservation(observation);
     state.lastSentAt = sentAt;
   }
 

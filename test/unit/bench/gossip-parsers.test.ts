@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gossipAddress, gossipHost } from '../../../bench/gossip/cluster.ts';
-import { changedAt, parseMemberChanges, parseMeshletMembers, sinceEpochMs } from '../../../bench/gossip/meshlet-api.ts';
+import { changedAt, changesFound, parseMemberChanges, parseMeshletMembers, sinceEpochMs } from '../../../bench/gossip/meshlet-api.ts';
 import { meshletGossipConfig } from '../../../bench/gossip/meshlet-driver.ts';
 import { parseSerfMembers, serfAgentArgs } from '../../../bench/gossip/serf-driver.ts';
 import { parseSerfLogLine } from '../../../bench/gossip/serf-log.ts';
@@ -92,6 +92,17 @@ describe('Meshlet', () => {
     expect(changedAt(500, 1000, 2000)).toBe(1000);
     expect(changedAt(2500, 1000, 2000)).toBe(2000);
     expect(changedAt(undefined, 1000, 2000)).toBe(2000);
+  });
+
+  it('turns a poll into the changes since the agent\'s previous poll, each once, timed by since', () => {
+    const known = new Map<string, 'alive' | 'suspect' | 'dead' | 'left'>([['m2', 'alive'], ['m3', 'alive']]);
+    const poll = { observer: 'm1', startedAt: 1_000_000, previousSentAt: 1_009_000, answeredAt: 1_010_000 };
+    const first = changesFound({ ...poll, listed: [{ node: 'm2', status: 'alive', since: 100 }, { node: 'm3', status: 'dead', since: 9500 }, { node: 'm4', status: 'alive', since: undefined }] }, known);
+    expect(first).toEqual([
+      { observer: 'm1', member: 'm3', status: 'dead', at: 1_009_500 },
+      { observer: 'm1', member: 'm4', status: 'alive', at: 1_010_000 },
+    ]);
+    expect(changesFound({ ...poll, listed: [{ node: 'm3', status: 'dead', since: 9500 }] }, known)).toEqual([]);
   });
 
   it('sums meshlet_gossip_member_changes_total by status over its other labels', () => {
