@@ -59,6 +59,8 @@ export interface ClusterDriver {
   start(index: number): Promise<GossipAgent>;
   /** Brings the observations of every running agent up to date (a no-op where they are pushed). */
   refresh(agents: readonly GossipAgent[]): Promise<void>;
+  /** The last error an agent's API gave when asked (a poll that failed, a body of another shape), for a timeout's message. */
+  lastProblem(): string | undefined;
   /** Closes what the driver holds open besides the agents (the runner stops those, by PID). */
   close(): Promise<void>;
 }

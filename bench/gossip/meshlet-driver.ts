@@ -49,6 +49,7 @@ interface Polled {
 export class MeshletDriver implements ClusterDriver {
   readonly system = 'meshlet';
   private readonly polled = new Map<string, Polled>();
+  private problem: string | undefined;
 
   constructor(private readonly context: DriverContext) {}
 
@@ -87,13 +88,18 @@ export class MeshletDriver implements ClusterDriver {
     let listed: ListedMember[];
     try {
       listed = parseMeshletMembers(await getJson(`${state.admin}/api/v1/members`));
-    } catch {
+    } catch (error) {
       // A loaded or dying agent may not answer this round; the next poll catches up.
+      this.problem = `${node}: ${(error as Error).message}`;
       return;
     }
     const poll = { observer: node, listed, startedAt: state.startedAt, previousSentAt: state.lastSentAt, answeredAt: wallClockMs() };
     for (const observation of changesFound(poll, state.known)) this.context.onObservation(observation);
     state.lastSentAt = sentAt;
+  }
+
+  lastProblem(): string | undefined {
+    return this.problem;
   }
 
   close(): Promise<void> {

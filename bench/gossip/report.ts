@@ -20,15 +20,21 @@ const MIB = 1024;
 /** A timing that did not finish within its bound counts as infinitely slow, so a median or a goal cannot hide it. */
 const orInfinity = (ms: number | undefined): number => ms ?? Infinity;
 
-export function detectionMedianMs(result: GossipResult): number {
-  const values = result.detectionMs.map(orInfinity).sort((a, b) => a - b);
+/** The median of timings, one that never finished counting as infinitely slow; NaN for none. */
+export function medianMs(timings: readonly (number | undefined)[]): number {
+  const values = timings.map(orInfinity).sort((a, b) => a - b);
   if (values.length === 0) return NaN;
   const mid = values.length >> 1;
   return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
 }
 
-export function detectionMaxMs(result: GossipResult): number {
-  return result.detectionMs.length === 0 ? NaN : Math.max(...result.detectionMs.map(orInfinity));
+export function maxMs(timings: readonly (number | undefined)[]): number {
+  return timings.length === 0 ? NaN : Math.max(...timings.map(orInfinity));
+}
+
+function millis(ms: number): string {
+  if (Number.isNaN(ms)) return DASH;
+  return Number.isFinite(ms) ? ms.toFixed(0) : 'never';
 }
 
 function seconds(ms: number): string {
@@ -38,14 +44,15 @@ function seconds(ms: number): string {
 
 function line(run: GossipRun): string {
   const r = run.result;
-  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} |||||||||||`;
+  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} ||||||||||||`;
   const rss = r.rssKiB.length === 0 ? DASH : `${(median([...r.rssKiB]) / MIB).toFixed(1)} / ${(Math.max(...r.rssKiB) / MIB).toFixed(1)}`;
   return `| ${[
     run.n,
     run.system,
-    r.joinMs === undefined ? 'never' : r.joinMs.toFixed(0),
-    seconds(detectionMedianMs(r)),
-    seconds(detectionMaxMs(r)),
+    millis(medianMs(r.joinMs)),
+    millis(maxMs(r.joinMs)),
+    seconds(medianMs(r.detectionMs)),
+    seconds(maxMs(r.detectionMs)),
     r.detectionMs.length,
     r.stress.suspicions,
     r.stress.deaths,
@@ -66,7 +73,7 @@ function goal(target: string, mine: number | undefined, theirs: number | undefin
   return { status: passes(mine, theirs) ? 'PASS' : 'MISS', target, detail: detail(mine, theirs) };
 }
 
-/** Issue 9's goals at each size: detection median and join no slower than Serf, no false death under stress, no more bytes per member than Serf. */
+/** Issue 9's goals at each size: detection and join medians no slower than Serf, no false death under stress, no more bytes per member than Serf. */
 export function evaluateGossipGoals(runs: readonly GossipRun[], sizes: readonly number[]): TargetCheck[] {
   return sizes.flatMap((n) => {
     const meshlet = resultOf(runs, 'meshlet', n);
@@ -75,8 +82,8 @@ export function evaluateGossipGoals(runs: readonly GossipRun[], sizes: readonly 
     const noMoreThan = (a: number, b: number): boolean => a <= b;
     const deaths = meshlet?.stress.deaths;
     return [
-      goal(`n=${n} detection median <= Serf`, meshlet && detectionMedianMs(meshlet), serf && detectionMedianMs(serf), noMoreThan, (a, b) => `meshlet ${sec(a)} vs serf ${sec(b)}`),
-      goal(`n=${n} join <= Serf`, meshlet && orInfinity(meshlet.joinMs), serf && orInfinity(serf.joinMs), noMoreThan, (a, b) => `meshlet ${sec(a)} vs serf ${sec(b)}`),
+      goal(`n=${n} detection median <= Serf`, meshlet && medianMs(meshlet.detectionMs), serf && medianMs(serf.detectionMs), noMoreThan, (a, b) => `meshlet ${sec(a)} vs serf ${sec(b)}`),
+      goal(`n=${n} join median <= Serf`, meshlet && medianMs(meshlet.joinMs), serf && medianMs(serf.joinMs), noMoreThan, (a, b) => `meshlet ${sec(a)} vs serf ${sec(b)}`),
       deaths === undefined
         ? { status: 'SKIP', target: `n=${n} no false death under stress`, detail: 'not measured' }
         : { status: deaths === 0 ? 'PASS' : 'MISS', target: `n=${n} no false death under stress`, detail: `meshlet ${deaths} (serf ${serf?.stress.deaths ?? DASH}) in ${meshlet!.stress.seconds} s` },
@@ -92,14 +99,14 @@ export function renderGossip(runs: readonly GossipRun[], options: GossipOptions,
     '',
     `- ${info.serf} with \`-profile=lan\` and \`-encrypt\` (a 32-byte key, as Meshlet's); Meshlet ${info.commit}, \`bin/meshlet.js agent\` on Node ${info.node} with its default (LAN) gossip timings; both probe every 1 s`,
     `- member i binds 127.0.0.(i+1):7946, everyone joins through member 1; every agent on CPU 1, the harness on CPU 0; load average when the suite started: ${info.loadAverage.toFixed(2)}`,
-    '- join: n − 1 members converged, then the n-th starts; from its gossip UDP socket being bound (/proc/net/udp) until every agent lists every other alive',
+    '- join: n − 3 members converged, then the last three start one at a time; each from its gossip UDP socket being bound (/proc/net/udp) until every agent so far lists every other alive; median and max over the three',
     `- detection: kill -9 of ${options.kills} member(s) one after another (never the seed); until every survivor lists it dead (Serf: failed); median and max over the kills ("never": not within 60 s)`,
     `- stress: \`stress-ng --cpu 2\` for ${options.stressS} s plus 10 s after; suspicions and deaths are alive→suspect and →dead transitions summed over the agents (Meshlet: \`meshlet_gossip_member_changes_total\`; Serf: memberlist's \`msg.suspect\` / \`msg.dead\` counters over statsd); every member was healthy, so each is false. Recovered: all listed all alive again within 30 s`,
     `- bytes: iptables counters (IP packet bytes) on each member's gossip UDP and TCP port over ${options.idleS} s idle, after the join; per member = all gossip bytes on the wire ÷ n ÷ s; busiest: one member's own sent + received. RSS: VmRSS per agent at the end of that window, median / max`,
     `- ${info.stressNg}`,
     '',
-    '| n | system | join ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+    '| n | system | join median ms | join max ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
     ...runs.map(line),
     '',
     '### Gossip goals',

@@ -1,7 +1,7 @@
 // The gossip suite of `npm run bench`: for each cluster size, Meshlet and Serf in turn on the
 // same loopback addresses and port, the same key length and probe interval. Per cluster: start
-// n − 1 members and let them converge, time the n-th member's join, count gossip bytes and RSS
-// while idle, count suspicions and deaths while stress-ng loads both cores, then kill -9 members
+// n − 3 members and let them converge, time the joins of the last three one at a time, count
+// gossip bytes and RSS while idle, count suspicions and deaths while stress-ng loads both cores, then kill -9 members
 // one at a time and time until every survivor lists each dead.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,8 +37,11 @@ export interface StressResult {
 }
 
 export interface GossipResult {
-  /** From the joiner's gossip socket being bound until all n list all alive; undefined: not within JOIN_TIMEOUT_MS. */
-  readonly joinMs: number | undefined;
+  /**
+   * Per joiner (the last JOIN_SAMPLES members, one at a time): from its gossip socket being bound
+   * until every member so far lists every other alive; undefined: not within JOIN_TIMEOUT_MS.
+   */
+  readonly joinMs: readonly (number | undefined)[];
   /** Per kill, until the last survivor listed the victim dead; undefined: not within DETECT_TIMEOUT_MS. */
   readonly detectionMs: readonly (number | undefined)[];
   readonly stress: StressResult;
@@ -55,6 +58,9 @@ export interface GossipRun {
 }
 
 const START_BATCH = 5;
+const JOIN_SAMPLES = 3;
+/** Between one timed join and the next. */
+const JOIN_PAUSE_MS = 1000;
 const POLL_MS = 200;
 const FORM_TIMEOUT_MS = 60_000;
 const JOIN_TIMEOUT_MS = 30_000;
@@ -84,22 +90,6 @@ function newDriver(system: GossipSystem, context: DriverContext): ClusterDriver 
   return system === 'serf' ? new SerfDriver(context) : new MeshletDriver(context);
 }
 
-/** Polls (where the driver must) until `done()` or `timeoutMs`; whether it got there. */
-async function waitUntil(driver: ClusterDriver, agents: () => readonly GossipAgent[], done: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    await driver.refresh(agents());
-    if (done()) return true;
-    if (performance.now() >= deadline) return false;
-    await sleep(POLL_MS);
-  }
-}
-
-async function summedCounts(agents: readonly GossipAgent[]): Promise<ChangeCounts> {
-  const all = await Promise.all(agents.map((a) => a.changeCounts()));
-  return all.reduce((sum, c) => ({ suspect: sum.suspect + c.suspect, dead: sum.dead + c.dead }), { suspect: 0, dead: 0 });
-}
-
 /** SIGTERM to each agent still running, SIGKILL by PID to any left after the grace. */
 async function stopAgents(agents: readonly GossipAgent[]): Promise<void> {
   const running = agents.filter((a) => a.process.isRunning());
@@ -120,75 +110,139 @@ async function stressBothCores(group: ProcessGroup, seconds: number): Promise<vo
   if (code !== 0) throw new Error(`stress-ng exited with ${code}: ${lastError(stress.outputTail())}`);
 }
 
-async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSystem, n: number, options: GossipOptions, log: (line: string) => void): Promise<GossipResult> {
-  const hosts = range(1, n).map(gossipHost);
-  const taken = addressesInUse(hosts, GOSSIP_PORT);
-  if (taken.length > 0) throw new Error(`gossip addresses in use by another process: ${taken.join(', ')}`);
-  const observations: Observation[] = [];
-  const driver = newDriver(system, { group, tmpDir, key: randomBytes(32).toString('base64'), onObservation: (o) => observations.push(o) });
-  const nodes = (indices: readonly number[]): string[] => indices.map((i) => driver.nodeName(i));
-  const agents: GossipAgent[] = [];
-  const running = (): GossipAgent[] => agents.filter((a) => a.process.isRunning());
-  const traffic = await TrafficCounters.install(group, tmpDir, range(1, n).map((i) => ({ node: driver.nodeName(i), host: gossipHost(i) })));
-  try {
-    agents.push(await driver.start(SEED_INDEX));
-    for (let i = SEED_INDEX + 1; i < n; i += START_BATCH) {
-      agents.push(...(await Promise.all(range(i, Math.min(i + START_BATCH - 1, n - 1)).map((j) => driver.start(j)))));
-    }
-    const first = nodes(range(1, n - 1));
-    if (!(await waitUntil(driver, running, () => convergedAt(observations, first, 0) !== undefined, FORM_TIMEOUT_MS))) {
-      throw new Error(`the first ${n - 1} members did not all list each other alive within ${FORM_TIMEOUT_MS / 1000} s`);
-    }
+/** One cluster under test: its driver, the agents started, everything they were seen to see. */
+class Cluster {
+  readonly observations: Observation[] = [];
+  readonly agents: GossipAgent[] = [];
+  readonly driver: ClusterDriver;
 
-    let joinerFailed: string | undefined;
-    const joiner = driver.start(n).then(
-      (agent) => void agents.push(agent),
+  constructor(system: GossipSystem, group: ProcessGroup, tmpDir: string) {
+    this.driver = newDriver(system, { group, tmpDir, key: randomBytes(32).toString('base64'), onObservation: (o) => this.observations.push(o) });
+  }
+
+  running(): GossipAgent[] {
+    return this.agents.filter((a) => a.process.isRunning());
+  }
+
+  nodes(indices: readonly number[]): string[] {
+    return indices.map((i) => this.driver.nodeName(i));
+  }
+
+  /** Polls (where the driver must) until `done()` or `timeoutMs`; whether it got there. */
+  async waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      await this.driver.refresh(this.running());
+      if (done()) return true;
+      if (performance.now() >= deadline) return false;
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Starts the seed, then members 2..`to` START_BATCH at a time, and waits until they all list each other alive. */
+  async form(to: number): Promise<void> {
+    this.agents.push(await this.driver.start(SEED_INDEX));
+    for (let i = SEED_INDEX + 1; i <= to; i += START_BATCH) {
+      this.agents.push(...(await Promise.all(range(i, Math.min(i + START_BATCH - 1, to)).map((j) => this.driver.start(j)))));
+    }
+    const members = this.nodes(range(1, to));
+    if (!(await this.waitUntil(() => convergedAt(this.observations, members, 0) !== undefined, FORM_TIMEOUT_MS))) {
+      throw new Error(`the first ${to} members did not all list each other alive within ${FORM_TIMEOUT_MS / 1000} s${this.problem()}`);
+    }
+  }
+
+  /** Starts member `index` and times its join: from its gossip socket being bound until members 1..`index` list each other alive. */
+  async timeJoin(index: number): Promise<number | undefined> {
+    let failed: string | undefined;
+    const started = this.driver.start(index).then(
+      (agent) => void this.agents.push(agent),
       (error: Error) => {
-        joinerFailed = error.message;
+        failed = error.message;
         throw error;
       },
     );
-    const [boundAt] = await Promise.all([waitForUdpBound(gossipHost(n), GOSSIP_PORT, JOIN_TIMEOUT_MS, () => joinerFailed, wallClockMs), joiner]);
-    const everyone = nodes(range(1, n));
-    const joined = await waitUntil(driver, running, () => convergedAt(observations, everyone, boundAt) !== undefined, JOIN_TIMEOUT_MS);
-    const joinMs = joined ? convergedAt(observations, everyone, boundAt)! - boundAt : undefined;
-    log(`gossip ${system} n=${n}: join ${joinMs === undefined ? 'did not converge' : `${joinMs.toFixed(0)} ms`}`);
+    const [boundAt] = await Promise.all([waitForUdpBound(gossipHost(index), GOSSIP_PORT, JOIN_TIMEOUT_MS, () => failed, wallClockMs), started]);
+    const members = this.nodes(range(1, index));
+    const joined = await this.waitUntil(() => convergedAt(this.observations, members, boundAt) !== undefined, JOIN_TIMEOUT_MS);
+    return joined ? convergedAt(this.observations, members, boundAt)! - boundAt : undefined;
+  }
+
+  /** kill -9 of member `index`, then the time until every survivor lists it dead (undefined: not within DETECT_TIMEOUT_MS). */
+  async timeDetection(index: number): Promise<number | undefined> {
+    const victim = this.running().find((a) => a.index === index);
+    if (!victim) throw new Error(`member ${index} is not running`);
+    const killedAt = wallClockMs();
+    process.kill(victim.process.pid, 'SIGKILL');
+    await victim.process.exited;
+    const survivors = this.running().map((a) => a.node);
+    const seen = await this.waitUntil(() => detectionMs(this.observations, survivors, victim.node, killedAt) !== undefined, DETECT_TIMEOUT_MS);
+    return seen ? detectionMs(this.observations, survivors, victim.node, killedAt) : undefined;
+  }
+
+  /** Whether every running agent lists every other alive, waiting up to `timeoutMs`. */
+  recovers(timeoutMs: number): Promise<boolean> {
+    return this.waitUntil(() => convergedAt(this.observations, this.running().map((a) => a.node), 0) !== undefined, timeoutMs);
+  }
+
+  async counts(): Promise<ChangeCounts> {
+    const all = await Promise.all(this.running().map((a) => a.changeCounts()));
+    return all.reduce((sum, c) => ({ suspect: sum.suspect + c.suspect, dead: sum.dead + c.dead }), { suspect: 0, dead: 0 });
+  }
+
+  private problem(): string {
+    const last = this.driver.lastProblem();
+    return last === undefined ? '' : ` (last problem reading an agent: ${last})`;
+  }
+
+  async close(): Promise<void> {
+    await stopAgents(this.agents);
+    await this.driver.close();
+  }
+}
+
+async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSystem, n: number, options: GossipOptions, log: (line: string) => void): Promise<GossipResult> {
+  const taken = addressesInUse(range(1, n).map(gossipHost), GOSSIP_PORT);
+  if (taken.length > 0) throw new Error(`gossip addresses in use by another process: ${taken.join(', ')}`);
+  const cluster = new Cluster(system, group, tmpDir);
+  const say = (what: string): void => log(`gossip ${system} n=${n}: ${what}`);
+  const traffic = await TrafficCounters.install(group, tmpDir, range(1, n).map((i) => ({ node: cluster.driver.nodeName(i), host: gossipHost(i) })));
+  try {
+    const joiners = Math.min(JOIN_SAMPLES, n - 1);
+    await cluster.form(n - joiners);
+    const joinMs: (number | undefined)[] = [];
+    for (const index of range(n - joiners + 1, n)) {
+      joinMs.push(await cluster.timeJoin(index));
+      await sleep(JOIN_PAUSE_MS);
+    }
+    say(`joins ${joinMs.map((ms) => (ms === undefined ? 'never' : `${ms.toFixed(0)} ms`)).join(', ')}`);
 
     await sleep(SETTLE_MS);
     const before = await traffic.read();
     const windowStart = performance.now();
     await sleep(options.idleS * 1000);
     const after = await traffic.read();
-    const trafficSummary = summarizeTraffic(before, after, everyone, (performance.now() - windowStart) / 1000);
-    const rssKiB = running().map((a) => readRssKiB(a.process.pid));
-    log(`gossip ${system} n=${n}: ${trafficSummary.bytesPerSecondPerMember.toFixed(0)} B/s per member, RSS up to ${(Math.max(...rssKiB) / 1024).toFixed(1)} MiB`);
+    const trafficSummary = summarizeTraffic(before, after, cluster.nodes(range(1, n)), (performance.now() - windowStart) / 1000);
+    const rssKiB = cluster.running().map((a) => readRssKiB(a.process.pid));
+    say(`${trafficSummary.bytesPerSecondPerMember.toFixed(0)} B/s per member, RSS up to ${(Math.max(...rssKiB) / 1024).toFixed(1)} MiB`);
 
-    const countsBefore = await summedCounts(running());
+    const countsBefore = await cluster.counts();
     await stressBothCores(group, options.stressS);
     await sleep(STRESS_GRACE_MS);
-    const countsAfter = await summedCounts(running());
-    const recovered = await waitUntil(driver, running, () => convergedAt(observations, nodes(running().map((a) => a.index)), 0) !== undefined, RECOVERY_TIMEOUT_MS);
+    const countsAfter = await cluster.counts();
+    const recovered = await cluster.recovers(RECOVERY_TIMEOUT_MS);
     const stress: StressResult = { seconds: options.stressS, suspicions: countsAfter.suspect - countsBefore.suspect, deaths: countsAfter.dead - countsBefore.dead, recovered };
-    log(`gossip ${system} n=${n}: under stress ${stress.suspicions} suspicions, ${stress.deaths} deaths${recovered ? '' : ', not all alive again after it'}`);
+    say(`under stress ${stress.suspicions} suspicions, ${stress.deaths} deaths${recovered ? '' : ', not all alive again after it'}`);
 
     const detections: (number | undefined)[] = [];
     for (const index of victimIndices(n, options.kills)) {
-      const victim = agents.find((a) => a.index === index && a.process.isRunning());
-      if (!victim) continue;
-      const killedAt = wallClockMs();
-      process.kill(victim.process.pid, 'SIGKILL');
-      await victim.process.exited;
-      const survivors = running().map((a) => a.node);
-      const seen = await waitUntil(driver, running, () => detectionMs(observations, survivors, victim.node, killedAt) !== undefined, DETECT_TIMEOUT_MS);
-      const ms = seen ? detectionMs(observations, survivors, victim.node, killedAt) : undefined;
+      const ms = await cluster.timeDetection(index);
       detections.push(ms);
-      log(`gossip ${system} n=${n}: kill -9 ${victim.node}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
+      say(`kill -9 ${cluster.driver.nodeName(index)}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
       await sleep(SETTLE_MS);
     }
     return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB };
   } finally {
-    await stopAgents(agents);
-    await driver.close();
+    await cluster.close();
     await traffic.remove();
   }
 }

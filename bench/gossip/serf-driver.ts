@@ -76,6 +76,10 @@ export class SerfDriver implements ClusterDriver {
     };
   }
 
+  lastProblem(): string | undefined {
+    return undefined;
+  }
+
   /** Serf logs its changes as they happen: nothing to ask. */
   refresh(): Promise<void> {
     return Promise.resolve();

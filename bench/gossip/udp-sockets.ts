@@ -12,16 +12,27 @@ export function procNetAddress(host: string, port: number): string {
   return `${bytes.toReversed().map((b) => hex(b, 2)).join('')}:${hex(port, 4)}`;
 }
 
-/** Whether a socket table of /proc/net (udp, tcp) has a socket bound to host:port. */
-export function hasLocalSocket(procNetTable: string, host: string, port: number): boolean {
+/** The kernel's code for a listening TCP socket in the st column. */
+export const TCP_LISTEN = '0A';
+
+/** Whether a socket table of /proc/net (udp, tcp) has a socket bound to host:port, in state `state` if given. */
+export function hasLocalSocket(procNetTable: string, host: string, port: number, state?: string): boolean {
   const wanted = procNetAddress(host, port);
-  return procNetTable.split('\n').some((line) => line.trim().split(/\s+/)[1] === wanted);
+  return procNetTable.split('\n').some((line) => {
+    const fields = line.trim().split(/\s+/);
+    return fields[1] === wanted && (state === undefined || fields[3] === state);
+  });
 }
 
-/** The gossip addresses some socket already holds (another test's agents, a run not cleaned up), as "host:port". */
+/**
+ * The gossip addresses a live socket holds (another test's agents, a run not cleaned up), as
+ * "host:port": any UDP socket, a listening TCP one (a connection left in TIME-WAIT by the last
+ * cluster does not keep a listener from binding).
+ */
 export function addressesInUse(hosts: readonly string[], port: number): string[] {
-  const tables = ['/proc/net/udp', '/proc/net/tcp'].map((file) => readFileSync(file, 'utf8'));
-  return hosts.filter((host) => tables.some((table) => hasLocalSocket(table, host, port))).map((host) => `${host}:${port}`);
+  const udp = readFileSync('/proc/net/udp', 'utf8');
+  const tcp = readFileSync('/proc/net/tcp', 'utf8');
+  return hosts.filter((host) => hasLocalSocket(udp, host, port) || hasLocalSocket(tcp, host, port, TCP_LISTEN)).map((host) => `${host}:${port}`);
 }
 
 const POLL_MS = 5;

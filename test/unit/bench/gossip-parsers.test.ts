@@ -5,7 +5,7 @@ import { meshletGossipConfig } from '../../../bench/gossip/meshlet-driver.ts';
 import { parseSerfMembers, serfAgentArgs } from '../../../bench/gossip/serf-driver.ts';
 import { parseSerfLogLine } from '../../../bench/gossip/serf-log.ts';
 import { parseStatsdPacket } from '../../../bench/gossip/statsd.ts';
-import { hasLocalSocket, procNetAddress } from '../../../bench/gossip/udp-sockets.ts';
+import { hasLocalSocket, procNetAddress, TCP_LISTEN } from '../../../bench/gossip/udp-sockets.ts';
 import { lineSplitter } from '../../../bench/lib/processes.ts';
 import { parse } from 'yaml';
 
@@ -137,6 +137,16 @@ describe('/proc/net sockets', () => {
     expect(hasLocalSocket(table, '127.0.0.2', 7946)).toBe(true);
     expect(hasLocalSocket(table, '127.0.0.3', 7946)).toBe(false);
     expect(hasLocalSocket(table, '127.0.0.1', 7946)).toBe(false);
+  });
+
+  it('tells a listening TCP socket from a connection the last cluster left in TIME-WAIT', () => {
+    const tcp = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0200007F:1F0A 0100007F:E99C 06 00000000:00000000 03:00001076 00000000     0        0 0 3 0000000000000000',
+      '   1: 0300007F:1F0A 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 91234 1 0000000000000000 100 0 0 10 0',
+    ].join('\n');
+    expect(hasLocalSocket(tcp, '127.0.0.2', 7946, TCP_LISTEN)).toBe(false);
+    expect(hasLocalSocket(tcp, '127.0.0.3', 7946, TCP_LISTEN)).toBe(true);
   });
 });
 
