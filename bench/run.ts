@@ -26,6 +26,7 @@ import { ensureTools } from './lib/tools.ts';
 import { renderFaults, runFaults } from './faults/run-faults.ts';
 import { FAULT_PROXIES } from './faults/proxies.ts';
 import { gossipInfo, runGossipSuite } from './gossip/gossip-suite.ts';
+import { removeTrafficChainNow } from './gossip/traffic.ts';
 import { startUpstreams } from './lib/upstreams.ts';
 import { baselineAgent, currentAgent } from './rows/meshlet.ts';
 import { skipAll, type Row, type RowTarget } from './rows/row.ts';
@@ -195,6 +196,7 @@ if (parsed === 'help') {
   const tmpDir = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
   const abort = (): void => {
     group.killAllNow();
+    if (parsed.suites.includes('gossip')) removeTrafficChainNow();
     rmSync(tmpDir, { recursive: true, force: true });
     process.exit(130);
   };

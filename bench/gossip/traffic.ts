@@ -3,6 +3,7 @@
 // once. Per member: UDP it sends from its gossip port, UDP to that port, and both directions of
 // TCP connections to that port. Members dial TCP from 127.0.0.1 and an ephemeral port (memberlist
 // does not bind its dials), so TCP is counted at the listening side; each byte counts once.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessGroup } from '../lib/processes.ts';
@@ -82,6 +83,18 @@ export function summarizeTraffic(before: ReadonlyMap<string, number>, after: Rea
   };
 }
 
+const UNHOOK: readonly string[] = ['-D', 'OUTPUT', '-j', TRAFFIC_CHAIN];
+const DROP_CHAIN: readonly (readonly string[])[] = [['-F', TRAFFIC_CHAIN], ['-X', TRAFFIC_CHAIN]];
+/** A run killed twice over may have hooked the chain more than once. */
+const MAX_HOOKS = 5;
+
+/** For the bench's signal handler, which cannot wait: the same removal, synchronously. */
+export function removeTrafficChainNow(): void {
+  const iptables = (args: readonly string[]): boolean => spawnSync('iptables', ['-w', '5', ...args], { stdio: 'ignore', timeout: IPTABLES_TIMEOUT_MS }).status === 0;
+  for (let i = 0; i < MAX_HOOKS; i++) if (!iptables(UNHOOK)) break;
+  for (const args of DROP_CHAIN) iptables(args);
+}
+
 /** The chain, installed for one cluster and removed after it (and before, if a killed run left it). */
 export class TrafficCounters {
   private constructor(private readonly group: ProcessGroup) {}
@@ -102,10 +115,8 @@ export class TrafficCounters {
 
   /** Unhooks, flushes and deletes the chain; quiet when it is not there. */
   async remove(): Promise<void> {
-    // A run killed twice over may have hooked it more than once.
-    for (let i = 0; i < 5; i++) if (!(await this.tryIptables(['-D', 'OUTPUT', '-j', TRAFFIC_CHAIN]))) break;
-    await this.tryIptables(['-F', TRAFFIC_CHAIN]);
-    await this.tryIptables(['-X', TRAFFIC_CHAIN]);
+    for (let i = 0; i < MAX_HOOKS; i++) if (!(await this.tryIptables(UNHOOK))) break;
+    for (const args of DROP_CHAIN) await this.tryIptables(args);
   }
 
   private async tryIptables(args: readonly string[]): Promise<boolean> {
