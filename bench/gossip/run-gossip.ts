@@ -71,6 +71,8 @@ const SETTLE_MS = 3000;
 /** After the stress: a suspicion raised under it is refuted or becomes a death within this. */
 const STRESS_GRACE_MS = 10_000;
 const STOP_GRACE_MS = 5000;
+const ADDRESS_WAIT_MS = 60_000;
+const ADDRESS_POLL_MS = 1000;
 
 /** The members to kill, spread over the cluster and never the seed: for n = 10 and 3 kills, 10, 7, 4. */
 export function victimIndices(n: number, kills: number): number[] {
@@ -200,11 +202,21 @@ class Cluster {
   }
 }
 
+/** Another test's agents on these addresses are let finish for a while before the cluster is given up. */
+async function waitForFreeAddresses(hosts: readonly string[], say: (what: string) => void): Promise<void> {
+  for (let waited = 0; ; waited += ADDRESS_POLL_MS) {
+    const taken = addressesInUse(hosts, GOSSIP_PORT);
+    if (taken.length === 0) return;
+    if (waited >= ADDRESS_WAIT_MS) throw new Error(`gossip addresses held by another process for ${ADDRESS_WAIT_MS / 1000} s: ${taken.join(', ')}`);
+    if (waited === 0) say(`waiting for ${taken.join(', ')}, held by another process`);
+    await sleep(ADDRESS_POLL_MS);
+  }
+}
+
 async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSystem, n: number, options: GossipOptions, log: (line: string) => void): Promise<GossipResult> {
-  const taken = addressesInUse(range(1, n).map(gossipHost), GOSSIP_PORT);
-  if (taken.length > 0) throw new Error(`gossip addresses in use by another process: ${taken.join(', ')}`);
-  const cluster = new Cluster(system, group, tmpDir);
   const say = (what: string): void => log(`gossip ${system} n=${n}: ${what}`);
+  await waitForFreeAddresses(range(1, n).map(gossipHost), say);
+  const cluster = new Cluster(system, group, tmpDir);
   const traffic = await TrafficCounters.install(group, tmpDir, range(1, n).map((i) => ({ node: cluster.driver.nodeName(i), host: gossipHost(i) })));
   try {
     const joiners = Math.min(JOIN_SAMPLES, n - 1);
