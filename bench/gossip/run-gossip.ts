@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readRssKiB } from '../lib/proc-stats.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { lastError } from '../lib/readiness.ts';
-import { gossipHost, GOSSIP_PORT, SEED_INDEX, wallClockMs, type ChangeCounts, type ClusterDriver, type DriverContext, type GossipAgent, type GossipSystem, type Observation } from './cluster.ts';
+import { gossipHost, GOSSIP_PORT, SEED_INDEX, wallClockMs, type ChangeCounts, type ClusterDriver, type DriverContext, type GossipAgent, type GossipSystem, type MemberStatus, type Observation } from './cluster.ts';
 import { convergedAt, detectionMs } from './membership.ts';
 import { MeshletDriver } from './meshlet-driver.ts';
 import { SerfDriver } from './serf-driver.ts';
@@ -48,6 +48,8 @@ export interface GossipResult {
   readonly traffic: TrafficSummary;
   /** VmRSS of every agent at the end of the idle window. */
   readonly rssKiB: readonly number[];
+  /** Anything that makes the figures doubtful (an agent's API contradicting its observations). */
+  readonly notes: readonly string[];
 }
 
 export interface GossipRun {
@@ -186,6 +188,16 @@ class Cluster {
     return this.waitUntil(() => convergedAt(this.observations, this.running().map((a) => a.node), 0) !== undefined, timeoutMs);
   }
 
+  /**
+   * What the agents' own APIs list against what their observations say: every running agent
+   * lists every other alive. Empty when they agree; else one line per agent that does not.
+   */
+  async crossCheck(): Promise<string[]> {
+    const running = this.running();
+    const views = await Promise.all(running.map(async (agent) => [agent.node, await agent.members()] as const));
+    return disagreements(new Map(views), running.map((a) => a.node));
+  }
+
   async counts(): Promise<ChangeCounts> {
     const all = await Promise.all(this.running().map((a) => a.changeCounts()));
     return all.reduce((sum, c) => ({ suspect: sum.suspect + c.suspect, dead: sum.dead + c.dead }), { suspect: 0, dead: 0 });
@@ -200,6 +212,17 @@ class Cluster {
     await stopAgents(this.agents);
     await this.driver.close();
   }
+}
+
+/** Per agent whose own listing misses or does not list as alive one of `nodes`: what it lists instead. */
+export function disagreements(views: ReadonlyMap<string, ReadonlyMap<string, MemberStatus>>, nodes: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const observer of nodes) {
+    const view = views.get(observer);
+    const off = nodes.filter((n) => n !== observer && view?.get(n) !== 'alive').map((n) => `${n} ${view?.get(n) ?? 'missing'}`);
+    if (off.length > 0) lines.push(`${observer} lists ${off.join(', ')}`);
+  }
+  return lines;
 }
 
 /** Another test's agents on these addresses are let finish for a while before the cluster is given up. */
@@ -227,6 +250,12 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
       await sleep(JOIN_PAUSE_MS);
     }
     say(`joins ${joinMs.map((ms) => (ms === undefined ? 'never' : `${ms.toFixed(0)} ms`)).join(', ')}`);
+    const notes: string[] = [];
+    const crossCheck = async (when: string): Promise<void> => {
+      const off = await cluster.crossCheck();
+      if (off.length > 0) notes.push(`${when}, the agents' own listings disagreed with what they were seen to see: ${off.slice(0, 3).join('; ')}${off.length > 3 ? ` (and ${off.length - 3} more)` : ''}`);
+    };
+    if (joinMs.every((ms) => ms !== undefined)) await crossCheck('after the joins');
 
     await sleep(SETTLE_MS);
     const before = await traffic.read();
@@ -242,6 +271,7 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
     await sleep(STRESS_GRACE_MS);
     const countsAfter = await cluster.counts();
     const recovered = await cluster.recovers(RECOVERY_TIMEOUT_MS);
+    if (recovered) await crossCheck('after the stress');
     const stress: StressResult = { seconds: options.stressS, suspicions: countsAfter.suspect - countsBefore.suspect, deaths: countsAfter.dead - countsBefore.dead, recovered };
     say(`under stress ${stress.suspicions} suspicions, ${stress.deaths} deaths${recovered ? '' : ', not all alive again after it'}`);
 
@@ -252,7 +282,8 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
       say(`kill -9 ${cluster.driver.nodeName(index)}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
       await sleep(SETTLE_MS);
     }
-    return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB };
+    for (const note of notes) say(note);
+    return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB, notes };
   } finally {
     await cluster.close();
     await traffic.remove();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberStatus, Observation } from '../../../bench/gossip/cluster.ts';
 import { convergedAt, detectionMs, detectionTimes } from '../../../bench/gossip/membership.ts';
-import { victimIndices } from '../../../bench/gossip/run-gossip.ts';
+import { disagreements, victimIndices } from '../../../bench/gossip/run-gossip.ts';
 
 const seen = (observer: string, member: string, status: MemberStatus, at: number): Observation => ({ observer, member, status, at });
 
@@ -67,5 +67,18 @@ describe('victimIndices', () => {
     expect(victimIndices(50, 3)).toEqual([50, 34, 18]);
     expect(victimIndices(3, 5)).toEqual([3, 2]);
     expect(victimIndices(2, 1)).toEqual([2]);
+  });
+});
+
+describe('disagreements', () => {
+  it('names each agent whose own listing misses a member or lists it as anything but alive', () => {
+    const view = (entries: [string, MemberStatus][]): Map<string, MemberStatus> => new Map(entries);
+    const views = new Map([
+      ['a', view([['b', 'alive'], ['c', 'alive']])],
+      ['b', view([['a', 'alive'], ['c', 'suspect']])],
+      ['c', view([['a', 'alive']])],
+    ]);
+    expect(disagreements(views, ['a', 'b', 'c'])).toEqual(['b lists c suspect', 'c lists b missing']);
+    expect(disagreements(views, ['a', 'b'])).toEqual([]);
   });
 });

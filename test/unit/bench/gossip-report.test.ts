@@ -9,6 +9,7 @@ function result(over: Partial<GossipResult> = {}): GossipResult {
     stress: { seconds: 60, suspicions: 4, deaths: 0, recovered: true },
     traffic: { bytesPerSecondPerMember: 300, tcpShare: 0.25, maxMemberBytesPerSecond: 700 },
     rssKiB: [12 * 1024, 13 * 1024, 14 * 1024],
+    notes: [],
     ...over,
   };
 }
@@ -73,7 +74,14 @@ describe('renderGossip', () => {
     expect(lines).toContain('| 10 | serf | 300 | never | never | never | 2 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 |');
     expect(lines).toContain('| 25 | meshlet | failed: the first 22 members did not all list each other alive within 60 s ||||||||||||');
     expect(lines).toContain('- MISS n=10 join median <= Serf: meshlet 0.40 s vs serf 0.30 s');
+    expect(lines.filter((l) => l.startsWith('- meshlet n=') || l.startsWith('- serf n='))).toEqual([]);
     expect(text).toContain('serf 0.9.4~ds1-1+b13');
     expect(text).toContain('`stress-ng --cpu 2` for 60 s');
+  });
+
+  it('lists the notes of a run under the table', () => {
+    const runs = [run('serf', 10, result({ notes: ['after the stress, the agents\' own listings disagreed with what they were seen to see: s2 lists s3 dead'] }))];
+    const text = renderGossip(runs, OPTIONS, { serf: 'serf', stressNg: 'stress-ng', node: 'v20', commit: 'abc', loadAverage: 0 }, []);
+    expect(text.split('\n')).toContain("- serf n=10: after the stress, the agents' own listings disagreed with what they were seen to see: s2 lists s3 dead");
   });
 });
