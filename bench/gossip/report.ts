@@ -44,7 +44,7 @@ function seconds(ms: number): string {
 
 function line(run: GossipRun): string {
   const r = run.result;
-  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} ||||||||||||`;
+  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} |||||||||||||`;
   const rss = r.rssKiB.length === 0 ? DASH : `${(median([...r.rssKiB]) / MIB).toFixed(1)} / ${(Math.max(...r.rssKiB) / MIB).toFixed(1)}`;
   return `| ${[
     run.n,
@@ -61,6 +61,7 @@ function line(run: GossipRun): string {
     (100 * r.traffic.tcpShare).toFixed(0),
     Number.isFinite(r.traffic.maxMemberBytesPerSecond) ? r.traffic.maxMemberBytesPerSecond.toFixed(0) : DASH,
     rss,
+    r.cpuMsPerSecond.length === 0 ? DASH : median([...r.cpuMsPerSecond]).toFixed(1),
   ].join(' | ')} |`;
 }
 
@@ -102,11 +103,11 @@ export function renderGossip(runs: readonly GossipRun[], options: GossipOptions,
     '- join: n − 3 members converged, then the last three start one at a time; each from its gossip UDP socket being bound (/proc/net/udp) until every agent so far lists every other alive; median and max over the three',
     `- detection: kill -9 of ${options.kills} member(s) one after another (never the seed); until every survivor lists it dead (Serf: failed); median and max over the kills ("never": not within 60 s)`,
     `- stress: \`stress-ng --cpu 2\` for ${options.stressS} s plus 10 s after; suspicions and deaths are alive→suspect and →dead transitions summed over the agents (Meshlet: \`meshlet_gossip_member_changes_total\`; Serf: memberlist's \`msg.suspect\` / \`msg.dead\` counters over statsd); every member was healthy, so each is false. Recovered: all listed all alive again within 30 s`,
-    `- bytes: iptables counters (IP packet bytes) on each member's gossip UDP and TCP port over ${options.idleS} s idle, after the join; per member = all gossip bytes on the wire ÷ n ÷ s; busiest: one member's own sent + received. RSS: VmRSS per agent at the end of that window, median / max`,
+    `- bytes: iptables counters (IP packet bytes) on each member's gossip UDP and TCP port over ${options.idleS} s idle, after the join; per member = all gossip bytes on the wire ÷ n ÷ s; busiest: one member's own sent + received. RSS: VmRSS per agent at the end of that window, median / max; idle CPU: user + system per agent over that window, median`,
     `- ${info.stressNg}`,
     '',
-    '| n | system | join median ms | join max ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+    '| n | system | join median ms | join max ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB | idle CPU ms/s |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
     ...runs.map(line),
     '',
     ...runs.flatMap((run) => (run.result?.notes ?? []).map((note) => `- ${run.system} n=${run.n}: ${note}`)),

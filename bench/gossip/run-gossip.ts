@@ -1,11 +1,11 @@
 // The gossip suite of `npm run bench`: for each cluster size, Meshlet and Serf in turn on the
 // same loopback addresses and port, the same key length and probe interval. Per cluster: start
 // n − 3 members and let them converge, time the joins of the last three one at a time, count
-// gossip bytes and RSS while idle, count suspicions and deaths while stress-ng loads both cores, then kill -9 members
+// gossip bytes, CPU and RSS while idle, count suspicions and deaths while stress-ng loads both cores, then kill -9 members
 // one at a time and time until every survivor lists each dead.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readRssKiB } from '../lib/proc-stats.ts';
+import { clockTicksPerSecond, readCpuTicks, readRssKiB } from '../lib/proc-stats.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { lastError } from '../lib/readiness.ts';
 import { gossipHost, GOSSIP_PORT, SEED_INDEX, wallClockMs, type ChangeCounts, type ClusterDriver, type DriverContext, type GossipAgent, type GossipSystem, type MemberStatus, type Observation } from './cluster.ts';
@@ -48,6 +48,8 @@ export interface GossipResult {
   readonly traffic: TrafficSummary;
   /** VmRSS of every agent at the end of the idle window. */
   readonly rssKiB: readonly number[];
+  /** CPU (user + system) of every agent over the idle window, in ms per second. */
+  readonly cpuMsPerSecond: readonly number[];
   /** Anything that makes the figures doubtful (an agent's API contradicting its observations). */
   readonly notes: readonly string[];
 }
@@ -258,12 +260,18 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
     if (joinMs.every((ms) => ms !== undefined)) await crossCheck('after the joins');
 
     await sleep(SETTLE_MS);
+    const idle = cluster.running();
     const before = await traffic.read();
+    const ticksBefore = idle.map((a) => readCpuTicks(a.process.pid));
     const windowStart = performance.now();
     await sleep(options.idleS * 1000);
     const after = await traffic.read();
-    const trafficSummary = summarizeTraffic(before, after, cluster.nodes(range(1, n)), (performance.now() - windowStart) / 1000);
-    const rssKiB = cluster.running().map((a) => readRssKiB(a.process.pid));
+    const ticksAfter = idle.map((a) => readCpuTicks(a.process.pid));
+    const idleSeconds = (performance.now() - windowStart) / 1000;
+    const trafficSummary = summarizeTraffic(before, after, cluster.nodes(range(1, n)), idleSeconds);
+    const rssKiB = idle.map((a) => readRssKiB(a.process.pid));
+    const msPerTick = 1000 / clockTicksPerSecond();
+    const cpuMsPerSecond = idle.map((_, i) => ((ticksAfter[i]! - ticksBefore[i]!) * msPerTick) / idleSeconds);
     say(`${trafficSummary.bytesPerSecondPerMember.toFixed(0)} B/s per member, RSS up to ${(Math.max(...rssKiB) / 1024).toFixed(1)} MiB`);
 
     const countsBefore = await cluster.counts();
@@ -283,7 +291,7 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
       await sleep(SETTLE_MS);
     }
     for (const note of notes) say(note);
-    return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB, notes };
+    return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB, cpuMsPerSecond, notes };
   } finally {
     await cluster.close();
     await traffic.remove();
