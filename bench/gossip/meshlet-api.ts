@@ -9,6 +9,8 @@ export interface ListedMember {
   readonly status: MemberStatus;
   /** When it entered that status, as the API wrote it (sinceEpochMs reads it). */
   readonly since: unknown;
+  /** How long ago, by the agent's clock when it answered: the better timing, where the API gives it. */
+  readonly sinceMs?: number;
 }
 
 /** Epoch ms are above this; a monotonic reading (ms since the process started) is far below. */
@@ -30,11 +32,12 @@ export function parseMeshletMembers(body: unknown): ListedMember[] {
   const { self, members } = (body ?? {}) as { self?: { node?: unknown }; members?: unknown };
   if (!Array.isArray(members)) throw new Error('GET /api/v1/members: no members array');
   const listed: ListedMember[] = [];
-  for (const raw of members as { node?: unknown; status?: unknown; since?: unknown }[]) {
+  for (const raw of members as { node?: unknown; status?: unknown; since?: unknown; sinceMs?: unknown }[]) {
     if (typeof raw.node !== 'string' || raw.node === self?.node) continue;
     const status = STATUSES.find((s) => s === raw.status);
     if (!status) throw new Error(`GET /api/v1/members: ${raw.node} has status ${String(raw.status)}`);
-    listed.push({ node: raw.node, status, since: raw.since });
+    const sinceMs = typeof raw.sinceMs === 'number' && Number.isFinite(raw.sinceMs) && raw.sinceMs >= 0 ? raw.sinceMs : undefined;
+    listed.push({ node: raw.node, status, since: raw.since, ...(sinceMs === undefined ? {} : { sinceMs }) });
   }
   return listed;
 }
@@ -72,13 +75,18 @@ export interface PollOfAgent {
   readonly answeredAt: number;
 }
 
-/** The members whose status differs from `known` (updated in place), each as an observation timed by its `since`. */
+/**
+ * The members whose status differs from `known` (updated in place), each as an observation timed
+ * by its `sinceMs` (counted back from the answer, which the agent wrote a moment before it
+ * arrived: a change reads that moment late) or else its `since`.
+ */
 export function changesFound(poll: PollOfAgent, known: Map<string, MemberStatus>): Observation[] {
   const found: Observation[] = [];
   for (const member of poll.listed) {
     if (known.get(member.node) === member.status) continue;
     known.set(member.node, member.status);
-    found.push({ observer: poll.observer, member: member.node, status: member.status, at: changedAt(sinceEpochMs(member.since, poll.startedAt), poll.previousSentAt, poll.answeredAt) });
+    const since = member.sinceMs === undefined ? sinceEpochMs(member.since, poll.startedAt) : poll.answeredAt - member.sinceMs;
+    found.push({ observer: poll.observer, member: member.node, status: member.status, at: changedAt(since, poll.previousSentAt, poll.answeredAt) });
   }
   return found;
 }

@@ -63,12 +63,12 @@ describe('Meshlet', () => {
       members: [
         { node: 'm1', addr: '127.0.0.2:7946', status: 'alive', incarnation: 0 },
         { node: 'm2', addr: '127.0.0.3:7946', status: 'suspect', incarnation: 1, since: '2026-12-01T17:00:00.250Z', reason: 'probe-failed' },
-        { node: 'm3', addr: '127.0.0.4:7946', status: 'dead', incarnation: 0, since: 5120.5, reason: 'suspicion-timeout' },
+        { node: 'm3', addr: '127.0.0.4:7946', status: 'dead', incarnation: 0, since: 5120.5, sinceMs: 880, reason: 'suspicion-timeout' },
       ],
     };
     expect(parseMeshletMembers(body)).toEqual([
       { node: 'm2', status: 'suspect', since: '2026-12-01T17:00:00.250Z' },
-      { node: 'm3', status: 'dead', since: 5120.5 },
+      { node: 'm3', status: 'dead', since: 5120.5, sinceMs: 880 },
     ]);
   });
 
@@ -103,6 +103,11 @@ describe('Meshlet', () => {
       { observer: 'm1', member: 'm4', status: 'alive', at: 1_010_000 },
     ]);
     expect(changesFound({ ...poll, listed: [{ node: 'm3', status: 'dead', since: 9500 }] }, known)).toEqual([]);
+  });
+
+  it('prefers sinceMs, counted back from the answer, to since', () => {
+    const poll = { observer: 'm1', startedAt: 1_000_000, previousSentAt: 1_009_000, answeredAt: 1_010_000 };
+    expect(changesFound({ ...poll, listed: [{ node: 'm2', status: 'dead', since: 1, sinceMs: 300 }] }, new Map())).toEqual([{ observer: 'm1', member: 'm2', status: 'dead', at: 1_009_700 }]);
   });
 
   it('sums meshlet_gossip_member_changes_total by status over its other labels', () => {
