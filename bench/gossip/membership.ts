@@ -31,6 +31,24 @@ export function convergedAt(observations: readonly Observation[], nodes: readonl
   return Math.max(at, from);
 }
 
+/** Every "observer→member status" of `nodes` the observations leave at anything but alive ("missing": never seen). */
+export function missingPairs(observations: readonly Observation[], nodes: readonly string[]): string[] {
+  const wanted = new Set(nodes);
+  const latest = new Map<string, MemberStatus>();
+  for (const o of [...observations].sort(byTime)) {
+    if (wanted.has(o.observer) && wanted.has(o.member) && o.observer !== o.member) latest.set(`${o.observer}→${o.member}`, o.status);
+  }
+  const off: string[] = [];
+  for (const observer of nodes) {
+    for (const member of nodes) {
+      if (observer === member) continue;
+      const status = latest.get(`${observer}→${member}`);
+      if (status !== 'alive') off.push(`${observer}→${member} ${status ?? 'missing'}`);
+    }
+  }
+  return off;
+}
+
 /** When each survivor first saw `victim` dead (or left) at or after `killedAt`; a survivor missing from the map never did. */
 export function detectionTimes(observations: readonly Observation[], survivors: readonly string[], victim: string, killedAt: number): Map<string, number> {
   const wanted = new Set(survivors);

@@ -1,15 +1,16 @@
 // The gossip suite of `npm run bench`: for each cluster size, Meshlet and Serf in turn on the
 // same loopback addresses and port, the same key length and probe interval. Per cluster: start
 // n − 3 members and let them converge, time the joins of the last three one at a time, count
-// gossip bytes, CPU and RSS while idle, count suspicions and deaths while stress-ng loads both cores, then kill -9 members
-// one at a time and time until every survivor lists each dead.
+// gossip bytes, CPU and RSS while idle, count suspicions and deaths while stress-ng loads both
+// cores, then kill -9 members one at a time, time until every survivor lists each dead, and
+// restart it before the next.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clockTicksPerSecond, readCpuTicks, readRssKiB } from '../lib/proc-stats.ts';
 import type { ProcessGroup } from '../lib/processes.ts';
 import { lastError } from '../lib/readiness.ts';
 import { gossipHost, GOSSIP_PORT, SEED_INDEX, wallClockMs, type ChangeCounts, type ClusterDriver, type DriverContext, type GossipAgent, type GossipSystem, type MemberStatus, type Observation } from './cluster.ts';
-import { convergedAt, detectionMs } from './membership.ts';
+import { convergedAt, detectionMs, missingPairs } from './membership.ts';
 import { MeshletDriver } from './meshlet-driver.ts';
 import { SerfDriver } from './serf-driver.ts';
 import { summarizeTraffic, TrafficCounters, type TrafficSummary } from './traffic.ts';
@@ -65,6 +66,8 @@ const START_BATCH = 5;
 const JOIN_SAMPLES = 3;
 /** Between one timed join and the next. */
 const JOIN_PAUSE_MS = 1000;
+/** A join that takes longer is noted with the listings still missing at this point. */
+const SLOW_JOIN_MS = 3000;
 const POLL_MS = 200;
 const FORM_TIMEOUT_MS = 60_000;
 const JOIN_TIMEOUT_MS = 30_000;
@@ -78,16 +81,14 @@ const STOP_GRACE_MS = 5000;
 const ADDRESS_WAIT_MS = 60_000;
 const ADDRESS_POLL_MS = 1000;
 
-/** The members to kill, spread over the cluster and never the seed: for n = 10 and 3 kills, 10, 7, 4. */
+/**
+ * The members to kill, spread over the cluster and never the seed: for n = 10 and 3 kills,
+ * 10, 7, 4. Each is restarted before the next kill, so a small cluster's members come round again.
+ */
 export function victimIndices(n: number, kills: number): number[] {
-  const step = Math.max(1, Math.floor((n - 1) / Math.max(1, kills)));
-  const victims: number[] = [];
-  for (let k = 0; k < kills; k++) {
-    const index = n - k * step;
-    if (index <= SEED_INDEX) break;
-    victims.push(index);
-  }
-  return victims;
+  const others = n - SEED_INDEX;
+  const step = Math.max(1, Math.floor(others / Math.max(1, kills)));
+  return Array.from({ length: others > 0 ? kills : 0 }, (_, k) => n - ((k * step) % others));
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
@@ -119,6 +120,8 @@ async function stressBothCores(group: ProcessGroup, seconds: number): Promise<vo
 /** One cluster under test: its driver, the agents started, everything they were seen to see. */
 class Cluster {
   readonly observations: Observation[] = [];
+  /** Anything that makes the figures doubtful, or explains one that stands out. */
+  readonly notes: string[] = [];
   readonly agents: GossipAgent[] = [];
   readonly driver: ClusterDriver;
 
@@ -157,8 +160,8 @@ class Cluster {
     }
   }
 
-  /** Starts member `index` and times its join: from its gossip socket being bound until members 1..`index` list each other alive. */
-  async timeJoin(index: number): Promise<number | undefined> {
+  /** Starts member `index` and times its join: from its gossip socket being bound until `members()` list each other alive. */
+  async timeJoin(index: number, timeoutMs = JOIN_TIMEOUT_MS, members = (): string[] => this.nodes(range(1, index))): Promise<number | undefined> {
     let failed: string | undefined;
     const started = this.driver.start(index).then(
       (agent) => void this.agents.push(agent),
@@ -167,10 +170,17 @@ class Cluster {
         throw error;
       },
     );
-    const [boundAt] = await Promise.all([waitForUdpBound(gossipHost(index), GOSSIP_PORT, JOIN_TIMEOUT_MS, () => failed, wallClockMs), started]);
-    const members = this.nodes(range(1, index));
-    const joined = await this.waitUntil(() => convergedAt(this.observations, members, boundAt) !== undefined, JOIN_TIMEOUT_MS);
-    return joined ? convergedAt(this.observations, members, boundAt)! - boundAt : undefined;
+    const [boundAt] = await Promise.all([waitForUdpBound(gossipHost(index), GOSSIP_PORT, timeoutMs, () => failed, wallClockMs), started]);
+    const converged = (): boolean => convergedAt(this.observations, members(), boundAt) !== undefined;
+    // A join still open after SLOW_JOIN_MS is worth knowing about: who had not heard of whom.
+    let joined = await this.waitUntil(converged, Math.min(SLOW_JOIN_MS, timeoutMs));
+    if (!joined) {
+      const missing = missingPairs(this.observations, members());
+      joined = await this.waitUntil(converged, timeoutMs - SLOW_JOIN_MS);
+      const took = joined ? `${((convergedAt(this.observations, members(), boundAt)! - boundAt) / 1000).toFixed(1)} s` : `more than ${timeoutMs / 1000} s`;
+      this.notes.push(`${this.driver.nodeName(index)} joined in ${took}; ${SLOW_JOIN_MS / 1000} s in, ${missing.length} listing(s) still off: ${missing.slice(0, 6).join(', ')}${missing.length > 6 ? ', …' : ''}`);
+    }
+    return joined ? convergedAt(this.observations, members(), boundAt)! - boundAt : undefined;
   }
 
   /** kill -9 of member `index`, then the time until every survivor lists it dead (undefined: not within DETECT_TIMEOUT_MS). */
@@ -183,6 +193,16 @@ class Cluster {
     const survivors = this.running().map((a) => a.node);
     const seen = await this.waitUntil(() => detectionMs(this.observations, survivors, victim.node, killedAt) !== undefined, DETECT_TIMEOUT_MS);
     return seen ? detectionMs(this.observations, survivors, victim.node, killedAt) : undefined;
+  }
+
+  /**
+   * Starts member `index` again after its kill (its old agent is gone) and waits until everyone
+   * lists everyone alive; how long from its gossip socket being bound, or undefined past RECOVERY_TIMEOUT_MS.
+   */
+  async restart(index: number): Promise<number | undefined> {
+    const old = this.agents.findIndex((a) => a.index === index);
+    if (old >= 0) this.agents.splice(old, 1);
+    return this.timeJoin(index, RECOVERY_TIMEOUT_MS, () => this.running().map((a) => a.node));
   }
 
   /** Whether every running agent lists every other alive, waiting up to `timeoutMs`. */
@@ -252,7 +272,7 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
       await sleep(JOIN_PAUSE_MS);
     }
     say(`joins ${joinMs.map((ms) => (ms === undefined ? 'never' : `${ms.toFixed(0)} ms`)).join(', ')}`);
-    const notes: string[] = [];
+    const notes = cluster.notes;
     const crossCheck = async (when: string): Promise<void> => {
       const off = await cluster.crossCheck();
       if (off.length > 0) notes.push(`${when}, the agents' own listings disagreed with what they were seen to see: ${off.slice(0, 3).join('; ')}${off.length > 3 ? ` (and ${off.length - 3} more)` : ''}`);
@@ -285,9 +305,17 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
 
     const detections: (number | undefined)[] = [];
     for (const index of victimIndices(n, options.kills)) {
+      const name = cluster.driver.nodeName(index);
       const ms = await cluster.timeDetection(index);
       detections.push(ms);
-      say(`kill -9 ${cluster.driver.nodeName(index)}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
+      say(`kill -9 ${name}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
+      // Restarted under its name and address, as a crashed sidecar is, so every kill meets n members.
+      const rejoinMs = await cluster.restart(index);
+      if (rejoinMs === undefined) {
+        notes.push(`${name}, restarted after its kill, was not listed alive by every member within ${RECOVERY_TIMEOUT_MS / 1000} s; no more kills`);
+        break;
+      }
+      say(`${name} restarted, listed alive by all after ${rejoinMs.toFixed(0)} ms`);
       await sleep(SETTLE_MS);
     }
     for (const note of notes) say(note);

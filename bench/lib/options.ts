@@ -34,7 +34,7 @@ export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--war
   --gossip-systems  subset of ${GOSSIP_SYSTEMS.join(',')}
   --gossip-stress   seconds of stress-ng on both cores per cluster (default 60; 10 for a smoke run)
   --gossip-idle     seconds of idle gossip the bytes per member are counted over (default 30)
-  --gossip-kills    members killed -9 one after another per cluster, each timed (default 3)`;
+  --gossip-kills    members killed -9 one after another per cluster, each timed and restarted (default 5)`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -66,7 +66,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       'gossip-systems': { type: 'string' },
       'gossip-stress': { type: 'string', default: '60' },
       'gossip-idle': { type: 'string', default: '30' },
-      'gossip-kills': { type: 'string', default: '3' },
+      'gossip-kills': { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberStatus, Observation } from '../../../bench/gossip/cluster.ts';
-import { convergedAt, detectionMs, detectionTimes } from '../../../bench/gossip/membership.ts';
+import { convergedAt, detectionMs, detectionTimes, missingPairs } from '../../../bench/gossip/membership.ts';
 import { disagreements, victimIndices } from '../../../bench/gossip/run-gossip.ts';
 
 const seen = (observer: string, member: string, status: MemberStatus, at: number): Observation => ({ observer, member, status, at });
@@ -39,6 +39,14 @@ describe('convergedAt', () => {
   });
 });
 
+describe('missingPairs', () => {
+  it('lists who does not list whom as alive, by the latest observation', () => {
+    const obs = [...allAlive(['a', 'b'], 10), seen('a', 'c', 'alive', 20), seen('b', 'c', 'suspect', 30), seen('c', 'a', 'alive', 25), seen('a', 'b', 'suspect', 5)];
+    expect(missingPairs(obs, ['a', 'b', 'c'])).toEqual(['b→c suspect', 'c→b missing']);
+    expect(missingPairs(obs, ['a', 'b'])).toEqual([]);
+  });
+});
+
 describe('detection', () => {
   const kill = 10_000;
   const afterKill = [
@@ -64,9 +72,14 @@ describe('detection', () => {
 describe('victimIndices', () => {
   it('spreads the kills over the cluster and spares the seed', () => {
     expect(victimIndices(10, 3)).toEqual([10, 7, 4]);
-    expect(victimIndices(50, 3)).toEqual([50, 34, 18]);
-    expect(victimIndices(3, 5)).toEqual([3, 2]);
-    expect(victimIndices(2, 1)).toEqual([2]);
+    expect(victimIndices(10, 5)).toEqual([10, 9, 8, 7, 6]);
+    expect(victimIndices(50, 5)).toEqual([50, 41, 32, 23, 14]);
+  });
+
+  it('comes round to the same members again where there are fewer than kills (each is restarted in between)', () => {
+    expect(victimIndices(3, 5)).toEqual([3, 2, 3, 2, 3]);
+    expect(victimIndices(2, 2)).toEqual([2, 2]);
+    expect(victimIndices(1, 2)).toEqual([]);
   });
 });
 

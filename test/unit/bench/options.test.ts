@@ -40,7 +40,7 @@ describe('parseBenchOptions gossip', () => {
   it('runs the gossip suite by default, next to throughput and faults, with the issue\'s sizes and a minute of stress', () => {
     const options = parse();
     expect(options.suites).toEqual(['throughput', 'faults', 'gossip']);
-    expect(options.gossip).toEqual({ sizes: [10, 25, 50], systems: ['meshlet', 'serf'], stressS: 60, idleS: 30, kills: 3 });
+    expect(options.gossip).toEqual({ sizes: [10, 25, 50], systems: ['meshlet', 'serf'], stressS: 60, idleS: 30, kills: 5 });
   });
 
   it('takes a short smoke run of one size and system', () => {
