@@ -37,5 +37,5 @@ export interface GossipSuiteResult {
 export async function runGossipSuite(group: ProcessGroup, tmpDir: string, options: GossipOptions, info: GossipInfo, log: (line: string) => void): Promise<GossipSuiteResult> {
   const runs = await runGossip(group, tmpDir, options, log);
   const goals = evaluateGossipGoals(runs, options.sizes);
-  return { runs, goals, report: renderGossip(runs, options, info, goals) };
+  return { runs, goals, report: renderGossip(runs, options, { ...info, loadAverageAtEnd: loadavg()[0] ?? NaN }, goals) };
 }

@@ -11,7 +11,9 @@ export interface GossipInfo {
   readonly stressNg: string;
   readonly node: string;
   readonly commit: string;
+  /** 1-minute load averages when the suite started and ended: other work on the machine shows up in every figure. */
   readonly loadAverage: number;
+  readonly loadAverageAtEnd?: number;
 }
 
 const DASH = '—';
@@ -99,7 +101,7 @@ export function renderGossip(runs: readonly GossipRun[], options: GossipOptions,
     '## Gossip: Meshlet against Serf',
     '',
     `- ${info.serf} with \`-profile=lan\` and \`-encrypt\` (a 32-byte key, as Meshlet's); Meshlet ${info.commit}, \`bin/meshlet.js agent\` on Node ${info.node} with its default (LAN) gossip timings; both probe every 1 s`,
-    `- member i binds 127.0.0.(i+1):7946, everyone joins through member 1; every agent on CPU 1, the harness on CPU 0; load average when the suite started: ${info.loadAverage.toFixed(2)}`,
+    `- member i binds 127.0.0.(i+1):7946, everyone joins through member 1; every agent on CPU 1, the harness on CPU 0; load average when the suite started: ${info.loadAverage.toFixed(2)}${info.loadAverageAtEnd === undefined ? '' : `, when it ended: ${info.loadAverageAtEnd.toFixed(2)}`}`,
     '- join: n − 3 members converged, then the last three start one at a time; each from its gossip UDP socket being bound (/proc/net/udp) until every agent so far lists every other alive; median and max over the three',
     `- detection: kill -9 of ${options.kills} member(s) one after another (never the seed), each restarted under its name once detected and rejoined before the next, so every kill meets n members; until every survivor lists it dead (Serf: failed); median and max over the kills ("never": not within 60 s)`,
     `- stress: \`stress-ng --cpu 2\` for ${options.stressS} s plus 10 s after; suspicions and deaths are alive→suspect and →dead transitions summed over the agents (Meshlet: \`meshlet_gossip_member_changes_total\`; Serf: memberlist's \`msg.suspect\` / \`msg.dead\` counters over statsd); every member was healthy, so each is false. Recovered: all listed all alive again within 30 s`,

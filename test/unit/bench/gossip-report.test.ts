@@ -69,7 +69,7 @@ describe('evaluateGossipGoals', () => {
 describe('renderGossip', () => {
   it('writes one line per size and system, a failed one with why, and the goals', () => {
     const runs = [run('meshlet', 10, result()), run('serf', 10, result({ joinMs: [200, undefined, 300], detectionMs: [6000, undefined] })), run('meshlet', 25, undefined, 'the first 22 members did not all list each other alive within 60 s')];
-    const text = renderGossip(runs, OPTIONS, { serf: 'serf 0.9.4~ds1-1+b13 (0.8.2-dev)', stressNg: 'stress-ng, version 0.15.06', node: 'v20.20.2', commit: 'abc1234', loadAverage: 0.5 }, evaluateGossipGoals(runs, [10]));
+    const text = renderGossip(runs, OPTIONS, { serf: 'serf 0.9.4~ds1-1+b13 (0.8.2-dev)', stressNg: 'stress-ng, version 0.15.06', node: 'v20.20.2', commit: 'abc1234', loadAverage: 0.5, loadAverageAtEnd: 3.25 }, evaluateGossipGoals(runs, [10]));
     const lines = text.split('\n');
     expect(lines).toContain('| 10 | meshlet | 400 | 500 | 6.50 | 7.00 | 3 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
     expect(lines).toContain('| 10 | serf | 300 | never | never | never | 2 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
@@ -78,6 +78,7 @@ describe('renderGossip', () => {
     expect(lines.filter((l) => l.startsWith('- meshlet n=') || l.startsWith('- serf n='))).toEqual([]);
     expect(text).toContain('serf 0.9.4~ds1-1+b13');
     expect(text).toContain('`stress-ng --cpu 2` for 60 s');
+    expect(text).toContain('load average when the suite started: 0.50, when it ended: 3.25');
   });
 
   it('lists the notes of a run under the table', () => {
