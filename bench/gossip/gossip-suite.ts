@@ -6,7 +6,7 @@ import type { ProcessGroup } from '../lib/processes.ts';
 import { REPO_ROOT } from '../lib/paths.ts';
 import type { TargetCheck } from '../lib/targets.ts';
 import { versionLine } from '../lib/tools.ts';
-import { evaluateGossipGoals, renderGossip, type GossipInfo } from './report.ts';
+import { evaluateGossipGoals, renderGossip, tableRow, type GossipInfo } from './report.ts';
 import { runGossip, type GossipOptions, type GossipRun } from './run-gossip.ts';
 
 function quiet(command: string, args: readonly string[]): string {
@@ -35,7 +35,7 @@ export interface GossipSuiteResult {
 }
 
 export async function runGossipSuite(group: ProcessGroup, tmpDir: string, options: GossipOptions, info: GossipInfo, log: (line: string) => void): Promise<GossipSuiteResult> {
-  const runs = await runGossip(group, tmpDir, options, log);
+  const runs = await runGossip(group, tmpDir, options, log, (run) => log(`gossip row: ${tableRow(run)}`));
   const goals = evaluateGossipGoals(runs, options.sizes);
   return { runs, goals, report: renderGossip(runs, options, { ...info, loadAverageAtEnd: loadavg()[0] ?? NaN }, goals) };
 }

@@ -44,7 +44,8 @@ function seconds(ms: number): string {
   return Number.isFinite(ms) ? (ms / 1000).toFixed(2) : 'never';
 }
 
-function line(run: GossipRun): string {
+/** The run's line of the table; logged as each cluster ends, so an interrupted suite leaves its rows. */
+export function tableRow(run: GossipRun): string {
   const r = run.result;
   if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} |||||||||||||`;
   const rss = r.rssKiB.length === 0 ? DASH : `${(median([...r.rssKiB]) / MIB).toFixed(1)} / ${(Math.max(...r.rssKiB) / MIB).toFixed(1)}`;
@@ -110,7 +111,7 @@ export function renderGossip(runs: readonly GossipRun[], options: GossipOptions,
     '',
     '| n | system | join median ms | join max ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB | idle CPU ms/s |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
-    ...runs.map(line),
+    ...runs.map(tableRow),
     '',
     ...runs.flatMap((run) => (run.result?.notes ?? []).map((note) => `- ${run.system} n=${run.n}: ${note}`)),
     ...(runs.some((run) => (run.result?.notes.length ?? 0) > 0) ? [''] : []),

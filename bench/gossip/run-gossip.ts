@@ -326,7 +326,7 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
   }
 }
 
-export async function runGossip(group: ProcessGroup, tmpDir: string, options: GossipOptions, log: (line: string) => void): Promise<GossipRun[]> {
+export async function runGossip(group: ProcessGroup, tmpDir: string, options: GossipOptions, log: (line: string) => void, onRun: (run: GossipRun) => void = () => {}): Promise<GossipRun[]> {
   const runs: GossipRun[] = [];
   for (const [i, n] of options.sizes.entries()) {
     // Alternate which system goes first, so neither always meets the machine fresher.
@@ -338,6 +338,7 @@ export async function runGossip(group: ProcessGroup, tmpDir: string, options: Go
         runs.push({ system, n, result: undefined, error: (error as Error).message });
         log(`gossip ${system} n=${n}: failed: ${(error as Error).message}`);
       }
+      onRun(runs.at(-1)!);
     }
   }
   return runs;
