@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Clock } from '../clock.ts';
-import { formatHostPort, parseHostPort } from '../config/address.ts';
+import { formatHostPort, isWildcardHost, parseHostPort } from '../config/address.ts';
 import { ExchangeError } from './exchange-error.ts';
 import { FrameReader, lengthPrefixed } from './frame-reader.ts';
 import type { Transport, TransportHandlers } from './transport.ts';
@@ -148,6 +148,17 @@ export class UdpTransport implements Transport {
     }
   }
 
+  /**
+   * Dials from the gossip bind address when it is one address of the target's family: a peer
+   * then sees each member's streams from its own address (its per-source stream cap counts
+   * members, not hosts, on a shared loopback or host), as it sees its datagrams.
+   */
+  private dialFrom(targetHost: string): { localAddress?: string } {
+    const host = this.options.bind.host;
+    if (isWildcardHost(host) || net.isIP(host) === 0 || net.isIP(host) !== net.isIP(targetHost)) return {};
+    return { localAddress: host };
+  }
+
   exchange(to: string, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new ExchangeError('MESHLET_GOSSIP_TRANSPORT_CLOSED', 'the gossip transport is closed'));
     if (request.length > this.maxExchangeSize) {
@@ -157,7 +168,7 @@ export class UdpTransport implements Transport {
     const target = parseHostPort(to, { allowPortZero: false });
     if (!target.ok) return Promise.reject(new ExchangeError('MESHLET_GOSSIP_CONNECT_FAILED', `cannot connect to ${to}: ${target.reason}`));
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: target.value.host, port: target.value.port });
+      const socket = net.connect({ host: target.value.host, port: target.value.port, ...this.dialFrom(target.value.host) });
       const reader = new FrameReader(this.maxExchangeSize);
       let connected = false;
       const settle = (error: ExchangeError | undefined, answer?: Buffer): void => {

@@ -219,6 +219,20 @@ describe('the sealed UDP/TCP transport on 127.0.0.1', () => {
     await Promise.all([...closed, otherClosed]);
   });
 
+  it('dials its exchanges from its bind address, so a peer counts its streams against it and not against the host', async () => {
+    const seen: string[] = [];
+    const server = net.createServer((socket) => {
+      seen.push(socket.remoteAddress ?? '');
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const node = await startNode({ bind: { host: '127.0.0.3', port: 0 } });
+    await node.sealed.exchange(`127.0.0.1:${port}`, Buffer.from('x'), 2_000).catch(() => undefined);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(seen).toEqual(['127.0.0.3']);
+  });
+
   it('closes at once a stream that ends mid-frame, without waiting for the stream timeout', async () => {
     const node = await startNode({ streamTimeoutMs: 60_000 });
     const socket = await connect(node.udp.port);
