@@ -11,7 +11,8 @@ import type { Clock } from '../clock.ts';
 import { sendPage } from '../observability/admin-server.ts';
 import { serveDecisionStream } from '../observability/decision-stream.ts';
 import { DecisionLog } from '../observability/decisions.ts';
-import { meshDecision, meshStats, type AgentReportMessage, type MeshEventMessage } from './mesh-stats.ts';
+import type { AgentReport, MeshEvent } from '../control/control-proto.ts';
+import { meshDecision, meshStats } from './mesh-stats.ts';
 import { dashboardPages } from './pages.ts';
 
 export type MeshRoute = (req: IncomingMessage, res: ServerResponse) => void;
@@ -21,7 +22,7 @@ export interface MeshDashboardOptions {
   /** Wall-clock ms (Date.now in the control plane). */
   readonly wallNow: () => number;
   /** Every agent the control plane knows, with its last report (null before the first). */
-  readonly agents: () => Iterable<{ readonly node: string; readonly report: AgentReportMessage | null | undefined }>;
+  readonly agents: () => Iterable<{ readonly node: string; readonly report: AgentReport | null | undefined }>;
 }
 
 export const MESH_STATS_PATH = '/api/v1/mesh/stats';
@@ -37,7 +38,7 @@ export class MeshDashboard {
   }
 
   /** A breaker or ejection change on some agent: published on the event stream with its node. */
-  heard(event: MeshEventMessage): void {
+  heard(event: MeshEvent): void {
     const decision = meshDecision(event);
     if (decision !== undefined) this.decisions.record(decision);
   }

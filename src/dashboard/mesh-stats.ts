@@ -5,9 +5,9 @@
 //   GET /api/v1/mesh/events  server-sent events as an agent's /api/v1/events, each decision
 //                            carrying the `node` that took it
 // The page (pages.ts with source 'mesh', or any page at /dashboard?source=mesh) reads those two.
-// The report types are the proto messages as @grpc/proto-loader gives them (keepCase false,
-// longs as numbers, enums as strings).
+// The reports are the proto messages as control-proto.ts types them.
 
+import type { AgentReport, BreakerReport, MeshEvent } from '../control/control-proto.ts';
 import type { DecisionInput } from '../observability/decisions.ts';
 import type { BreakerStateName, BreakerStatus, EndpointStats, NodeStats, UpstreamStats } from '../observability/node-stats.ts';
 
@@ -15,56 +15,6 @@ export interface MeshStats {
   /** Wall-clock ms when the control plane answered. */
   readonly atMs: number;
   readonly nodes: readonly NodeStats[];
-}
-
-/** meshlet.v1.BreakerReport */
-export interface BreakerReportMessage {
-  readonly upstream: string;
-  readonly endpoint: string;
-  readonly state: string;
-  readonly reason: string;
-  readonly sinceMs: number;
-}
-
-/** meshlet.v1.EndpointReport */
-export interface EndpointReportMessage {
-  readonly upstream: string;
-  readonly address: string;
-  readonly health: string;
-  readonly ejected: boolean;
-  readonly ejectionReason: string;
-  readonly requestsPerSecond: number;
-  readonly errorPercent: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
-/** meshlet.v1.UpstreamReport */
-export interface UpstreamReportMessage {
-  readonly name: string;
-  readonly requestsPerSecond: number;
-  readonly errorPercent: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly retries: number;
-  readonly fallbacks: number;
-  readonly ejections: number;
-}
-
-/** meshlet.v1.AgentReport */
-export interface AgentReportMessage {
-  readonly atMs: number;
-  readonly breakers: readonly BreakerReportMessage[];
-  readonly endpoints: readonly EndpointReportMessage[];
-  readonly upstreams: readonly UpstreamReportMessage[];
-}
-
-/** meshlet.v1.MeshEvent, the parts the dashboard shows. */
-export interface MeshEventMessage {
-  readonly atMs: number;
-  readonly node: string;
-  readonly breaker?: BreakerReportMessage | null;
-  readonly endpoint?: EndpointReportMessage | null;
 }
 
 /** The report windows are the agents' (10 s by default); the proto does not carry it. */
@@ -77,13 +27,13 @@ const STATES: Readonly<Record<string, BreakerStateName>> = {
 };
 
 /** GET /api/v1/mesh/stats: every agent's last report, each as that agent's /api/v1/stats would show it. */
-export function meshStats(atMs: number, agents: Iterable<{ readonly node: string; readonly report: AgentReportMessage | null | undefined }>): MeshStats {
+export function meshStats(atMs: number, agents: Iterable<{ readonly node: string; readonly report: AgentReport | null | undefined }>): MeshStats {
   const nodes: NodeStats[] = [];
   for (const { node, report } of agents) if (report) nodes.push(nodeStatsFromReport(node, report));
   return { atMs, nodes };
 }
 
-export function nodeStatsFromReport(node: string, report: AgentReportMessage): NodeStats {
+export function nodeStatsFromReport(node: string, report: AgentReport): NodeStats {
   const breakers = new Map(report.breakers.map((b) => [`${b.upstream}\n${b.endpoint}`, b]));
   const upstreams = report.upstreams.map((u): UpstreamStats => ({
     name: u.name,
@@ -118,20 +68,22 @@ export function nodeStatsFromReport(node: string, report: AgentReportMessage): N
  * DecisionLog and serve that with serveDecisionStream. Undefined for what is no decision
  * (an agent connecting or acking).
  */
-export function meshDecision(event: MeshEventMessage): DecisionInput | undefined {
-  const { breaker, endpoint, node } = event;
-  if (breaker) {
+export function meshDecision(event: MeshEvent): DecisionInput | undefined {
+  const { node } = event;
+  if (event.kind === 'breaker') {
+    const { breaker } = event;
     const state = STATES[breaker.state] ?? 'closed';
     const kind = state === 'open' ? 'breaker_opened' : state === 'half_open' ? 'breaker_half_open' : 'breaker_closed';
     return { kind, node, scope: breaker.upstream, ...(breaker.endpoint ? { endpoint: breaker.endpoint } : {}), reason: breaker.reason };
   }
-  if (endpoint) {
+  if (event.kind === 'endpoint') {
+    const { endpoint } = event;
     return { kind: endpoint.ejected ? 'ejected' : 'unejected', node, scope: endpoint.upstream, endpoint: endpoint.address, reason: endpoint.ejected ? endpoint.ejectionReason : 'back in the balancer' };
   }
   return undefined;
 }
 
-function breakerStatus(report: BreakerReportMessage | undefined): BreakerStatus | null {
+function breakerStatus(report: BreakerReport | undefined): BreakerStatus | null {
   if (report === undefined) return null;
   return { state: STATES[report.state] ?? 'closed', reason: report.reason, sinceMs: report.sinceMs > 0 ? report.sinceMs : null };
 }

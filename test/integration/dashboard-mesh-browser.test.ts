@@ -8,25 +8,25 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { MeshDashboard } from '../../src/dashboard/mesh-dashboard.ts';
-import type { AgentReportMessage, MeshEventMessage } from '../../src/dashboard/mesh-stats.ts';
+import type { AgentReport, BreakerState, MeshEvent } from '../../src/control/control-proto.ts';
 
 const OPEN_REASON = 'opened: 9 of 10 calls failed in the last 10s (90 % ≥ 50 %, at least 5 calls), last HTTP 503 from 10.0.0.2:8080; half-open in 30s';
 
-function report(breakerState: string, reason: string): AgentReportMessage {
-  const endpoint = (address: string, errorPercent: number) => ({ upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 10, errorPercent, p50Ms: 2, p99Ms: 30 });
+function report(breakerState: BreakerState, reason: string): AgentReport {
+  const endpoint = (address: string, errorPercent: number) => ({ upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 10, errorPercent, p50Ms: 2, p99Ms: 30, node: '' });
   return {
     atMs: 1,
     breakers: [
-      { upstream: 'payments', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
-      { upstream: 'payments', endpoint: '10.0.0.1:8080', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
-      { upstream: 'payments', endpoint: '10.0.0.2:8080', state: breakerState, reason, sinceMs: breakerState === 'BREAKER_STATE_OPEN' ? 1 : 0 },
+      { upstream: 'payments', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0, node: '' },
+      { upstream: 'payments', endpoint: '10.0.0.1:8080', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0, node: '' },
+      { upstream: 'payments', endpoint: '10.0.0.2:8080', state: breakerState, reason, sinceMs: breakerState === 'BREAKER_STATE_OPEN' ? 1 : 0, node: '' },
     ],
     endpoints: [endpoint('10.0.0.1:8080', 0), endpoint('10.0.0.2:8080', breakerState === 'BREAKER_STATE_OPEN' ? 90 : 0)],
     upstreams: [{ name: 'payments', requestsPerSecond: 20, errorPercent: breakerState === 'BREAKER_STATE_OPEN' ? 45 : 0, p50Ms: 2, p99Ms: 30, retries: 3, fallbacks: 0, ejections: 0 }],
   };
 }
 
-const reports = new Map<string, AgentReportMessage>([
+const reports = new Map<string, AgentReport>([
   ['orders-1', report('BREAKER_STATE_CLOSED', '')],
   ['orders-2', report('BREAKER_STATE_OPEN', OPEN_REASON)],
 ]);
@@ -71,7 +71,7 @@ describe('mesh dashboard in headless Chromium', () => {
     // orders-1's breaker opens: the control plane hears the report and the event.
     const reason = OPEN_REASON.replace('9 of 10', '7 of 8');
     reports.set('orders-1', report('BREAKER_STATE_OPEN', reason));
-    const event: MeshEventMessage = { atMs: 2, node: 'orders-1', breaker: { upstream: 'payments', endpoint: '10.0.0.2:8080', state: 'BREAKER_STATE_OPEN', reason, sinceMs: 2 } };
+    const event: MeshEvent = { atMs: 2, node: 'orders-1', kind: 'breaker', breaker: { upstream: 'payments', endpoint: '10.0.0.2:8080', state: 'BREAKER_STATE_OPEN', reason, sinceMs: 2, node: 'orders-1' } };
     dashboard.heard(event);
     const listed = page.locator('#decisions li[data-kind="breaker_opened"]');
     await expect.poll(() => listed.count(), { timeout: 5000 }).toBe(1);

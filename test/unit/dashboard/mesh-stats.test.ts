@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import type { AgentReport, BreakerState } from '../../../src/control/control-proto.ts';
 import { meshDecision, meshStats } from '../../../src/dashboard/mesh-stats.ts';
 
 describe('meshStats', () => {
   it('gives each agent\'s last report the shape of its own /api/v1/stats, breakers matched to their upstream and endpoint', () => {
-    const report = {
+    const report: AgentReport = {
       atMs: 77,
       breakers: [
-        { upstream: 'pay', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0 },
-        { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_OPEN', reason: 'opened: 9 of 10 calls failed', sinceMs: 70 },
+        { upstream: 'pay', endpoint: '', state: 'BREAKER_STATE_CLOSED', reason: '', sinceMs: 0, node: '' },
+        { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_OPEN', reason: 'opened: 9 of 10 calls failed', sinceMs: 70, node: '' },
       ],
       endpoints: [
-        { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0 },
-        { upstream: 'other', address: 'c:1', health: '', ejected: false, ejectionReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2 },
+        { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, node: '' },
+        { upstream: 'other', address: 'c:1', health: '', ejected: false, ejectionReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2, node: '' },
       ],
       upstreams: [
         { name: 'pay', requestsPerSecond: 3, errorPercent: 10, p50Ms: 2, p99Ms: 9, retries: 1, fallbacks: 2, ejections: 1 },
@@ -30,10 +31,11 @@ describe('meshStats', () => {
   });
 
   it('turns breaker and ejection events into decisions carrying their node, and nothing else', () => {
-    const breaker = { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_HALF_OPEN', reason: 'half-open after 30s', sinceMs: 5 };
-    expect(meshDecision({ atMs: 5, node: 'n1', breaker })).toEqual({ kind: 'breaker_half_open', node: 'n1', scope: 'pay', endpoint: 'a:1', reason: 'half-open after 30s' });
-    const endpoint = { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0 };
-    expect(meshDecision({ atMs: 5, node: 'n1', endpoint })).toMatchObject({ kind: 'ejected', node: 'n1', reason: 'ejected for 30s' });
-    expect(meshDecision({ atMs: 5, node: 'n1' })).toBeUndefined();
+    const breaker = { upstream: 'pay', endpoint: 'a:1', state: 'BREAKER_STATE_HALF_OPEN' as BreakerState, reason: 'half-open after 30s', sinceMs: 5, node: 'n1' };
+    expect(meshDecision({ atMs: 5, node: 'n1', kind: 'breaker', breaker })).toEqual({ kind: 'breaker_half_open', node: 'n1', scope: 'pay', endpoint: 'a:1', reason: 'half-open after 30s' });
+    const endpoint = { upstream: 'pay', address: 'a:1', health: 'healthy', ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, node: 'n1' };
+    expect(meshDecision({ atMs: 5, node: 'n1', kind: 'endpoint', endpoint })).toMatchObject({ kind: 'ejected', node: 'n1', reason: 'ejected for 30s' });
+    const agent = { node: 'n1', softwareVersion: '0.1.0', connected: true, version: 3, nack: null, lastSeenMs: 5, lastReport: null };
+    expect(meshDecision({ atMs: 5, node: 'n1', kind: 'agent', agent })).toBeUndefined();
   });
 });
