@@ -11,6 +11,9 @@ export const MAX_DOCUMENT_BYTES = 1024 * 1024;
 /** history() lists at most this many versions at once. */
 export const MAX_HISTORY_PAGE = 500;
 
+/** The store could not be reached (etcd down or partitioned): nothing was changed, try again later. */
+export class StoreUnavailableError extends Error {}
+
 export interface NewSnapshot {
   readonly documentJson: string;
   readonly author: string;

@@ -1,0 +1,123 @@
+// Real etcd members for tests: N `etcd` processes on 127.0.0.1 with free ports, fresh data
+// dirs in one temp folder and one --initial-cluster, started together and waited for until
+// each answers /health. Each member can be killed (by its PID) and started again on its own
+// data dir and ports; stop() ends them all and removes the folder.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManagedChild } from '../../src/cli/demo/managed-child.ts';
+import { until } from './until.ts';
+
+export const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd';
+
+export interface EtcdMember {
+  readonly name: string;
+  /** "127.0.0.1:port" of its client URL. */
+  readonly client: string;
+  readonly peer: string;
+  readonly dataDir: string;
+  child: ManagedChild | undefined;
+}
+
+export class EtcdCluster {
+  private constructor(
+    private readonly dir: string,
+    readonly members: readonly EtcdMember[],
+  ) {}
+
+  /** Starts `size` members and resolves once every one is healthy. */
+  static async start(size: number): Promise<EtcdCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'meshlet-etcd-'));
+    const members: EtcdMember[] = [];
+    for (let i = 0; i < size; i++) {
+      members.push({ name: `m${i}`, client: `127.0.0.1:${await freePort()}`, peer: `127.0.0.1:${await freePort()}`, dataDir: join(dir, `m${i}`), child: undefined });
+    }
+    const cluster = new EtcdCluster(dir, members);
+    for (const member of members) cluster.spawn(member);
+    try {
+      for (const member of members) await cluster.waitHealthy(member);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** The `--store` value for `meshlet control`: etcd://every member. */
+  get storeUrl(): string {
+    return `etcd://${this.members.map((m) => m.client).join(',')}`;
+  }
+
+  get endpoints(): string[] {
+    return this.members.map((m) => m.client);
+  }
+
+  /** kill -9 of one member. */
+  async kill(index: number): Promise<void> {
+    const member = this.members[index]!;
+    await member.child?.stop('SIGKILL');
+    member.child = undefined;
+  }
+
+  /** Starts a killed member again on its data dir and waits until it is healthy. */
+  async restart(index: number): Promise<void> {
+    const member = this.members[index]!;
+    if (member.child === undefined) this.spawn(member);
+    await this.waitHealthy(member);
+  }
+
+  async stop(): Promise<void> {
+    for (const member of this.members) {
+      await member.child?.stop('SIGKILL');
+      member.child = undefined;
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private spawn(member: EtcdMember): void {
+    const initialCluster = this.members.map((m) => `${m.name}=http://${m.peer}`).join(',');
+    const child = spawn(ETCD_BINARY, [
+      '--name', member.name,
+      '--data-dir', member.dataDir,
+      '--listen-client-urls', `http://${member.client}`,
+      '--advertise-client-urls', `http://${member.client}`,
+      '--listen-peer-urls', `http://${member.peer}`,
+      '--initial-advertise-peer-urls', `http://${member.peer}`,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', 'meshlet-test',
+      // A loaded 2-core machine stalls for longer than etcd's 100 ms heartbeat default.
+      '--heartbeat-interval', '200',
+      '--election-timeout', '2000',
+      '--logger', 'zap',
+      '--log-level', 'error',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    member.child = new ManagedChild(`etcd-${member.name}`, child);
+  }
+
+  private async waitHealthy(member: EtcdMember): Promise<void> {
+    await until(async () => {
+      if (member.child === undefined) throw new Error(`etcd ${member.name} is not running`);
+      try {
+        const response = await fetch(`http://${member.client}/health`, { signal: AbortSignal.timeout(2_000) });
+        return response.ok && ((await response.json()) as { health?: string }).health === 'true';
+      } catch {
+        return false;
+      }
+    }, 30_000, `etcd ${member.name} healthy (${member.child?.stderr().slice(-500) ?? ''})`);
+  }
+}
+
+/** A port the OS hands out now and that nothing holds once this resolves. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
