@@ -44,12 +44,15 @@ program
   .command('control')
   .description('run the control plane: policy store, agent streams, operator API (tokens from MESHLET_OPERATOR_TOKEN and MESHLET_AGENT_TOKEN)')
   .requiredOption('--listen <host:port>', 'gRPC address for agents and operators')
-  .requiredOption('--data <dir>', 'directory the policy versions are kept in')
-  .requiredOption('--admin <host:port>', 'HTTP address for /healthz, /readyz, /metrics and the dashboard')
+  .option('--data <dir>', 'directory the policy versions are kept in (one replica); or --store')
+  .option('--store <etcd://host:port,...>', 'keep the policy in etcd and elect the replica that serves agents (several replicas); or --data')
+  .option('--store-prefix <prefix>', 'the etcd key prefix of this control plane (with --store; default /meshlet/)')
+  .option('--advertise <host:port>', 'the address followers name to agents and operators as the leader\'s (with --store; default: --listen)')
+  .requiredOption('--admin <host:port>', 'HTTP address for /healthz, /readyz, /metrics, /api/v1/leader and the dashboard')
   .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM)')
   .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
   .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
-  .action(async (opts: { listen: string; data: string; admin: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
+  .action(async (opts: { listen: string; data?: string; store?: string; storePrefix?: string; advertise?: string; admin: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
     const { runControl } = await import('./control-command.ts');
     process.exitCode = await runControl(opts);
   });

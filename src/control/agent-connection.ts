@@ -89,9 +89,12 @@ export class AgentConnection implements AgentSession {
     if (!this.call.write({ kind: 'snapshot', snapshot })) this.draining = true;
   }
 
-  /** Ends the stream: ABORTED when replaced by a newer one, UNAVAILABLE when the server stops (agents reconnect). */
-  close(reason: string, code: grpc.status = grpc.status.ABORTED): void {
-    this.refuse(code, reason, undefined);
+  /**
+   * Ends the stream: ABORTED when replaced by a newer one, UNAVAILABLE when the server stops or
+   * steps down (agents reconnect; `trailers` then say where the leader is).
+   */
+  close(reason: string, code: grpc.status = grpc.status.ABORTED, trailers?: grpc.Metadata): void {
+    this.refuse(code, reason, undefined, trailers);
   }
 
   private drained(): void {
@@ -195,16 +198,16 @@ export class AgentConnection implements AgentSession {
   }
 
   /** Ends the stream with a status (a refusal, counted under `reason`). */
-  private refuse(code: grpc.status, details: string, reason: StreamRefusal | undefined): void {
+  private refuse(code: grpc.status, details: string, reason: StreamRefusal | undefined, trailers?: grpc.Metadata): void {
     if (this.finished) return;
     if (reason !== undefined) {
       this.context.metrics.refused(reason);
       this.context.logger.warn({ node: this.record?.node, code: grpc.status[code], details }, 'agent stream refused');
     }
-    this.finish({ code, details });
+    this.finish({ code, details, ...(trailers !== undefined ? { metadata: trailers } : {}) });
   }
 
-  private finish(status: { code: grpc.status; details: string } | undefined): void {
+  private finish(status: { code: grpc.status; details: string; metadata?: grpc.Metadata } | undefined): void {
     if (this.finished) return;
     this.finished = true;
     this.settleHello();

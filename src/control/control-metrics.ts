@@ -9,6 +9,8 @@ export interface ControlGauges {
   agentsKnown(): number;
   watchers(): number;
   policyVersion(): number;
+  /** 1 while this replica leads (serves agents), else 0; without it, 1 (the only replica). */
+  leader?(): number;
 }
 
 export class ControlMetrics {
@@ -38,6 +40,7 @@ export class ControlMetrics {
     gauge('meshlet_control_agents', 'Agents the control plane knows, connected or recently gone.', gauges.agentsKnown);
     gauge('meshlet_control_watchers', 'Open WatchMesh streams.', gauges.watchers);
     gauge('meshlet_control_policy_version', 'The current policy version.', gauges.policyVersion);
+    gauge('meshlet_control_leader', 'Whether this replica is the leader that serves agents (1) or a follower (0).', gauges.leader ?? (() => 1));
   }
 
   apply(result: ApplyResult): void {

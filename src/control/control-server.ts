@@ -13,6 +13,7 @@ import type { TokenAuth } from './control-auth.ts';
 import { ControlMetrics } from './control-metrics.ts';
 import { controlProto, controlServiceName, loaderOptions } from './control-proto.ts';
 import { ControlService, type ControlServiceLimits } from './control-service.ts';
+import { SOLE_REPLICA, type Leadership } from './leadership.ts';
 import type { PolicyStore } from './policy-store.ts';
 
 export const DEFAULT_SERVICE_LIMITS: ControlServiceLimits = {
@@ -49,6 +50,8 @@ export interface ControlServerOptions {
   readonly listen: string;
   readonly tls?: ControlTls;
   readonly store: PolicyStore;
+  /** Which replica serves agents; default: this one, the only one. */
+  readonly leadership?: Leadership;
   readonly auth: TokenAuth;
   readonly clock: Clock;
   readonly wallNow: () => number;
@@ -67,14 +70,16 @@ export interface RunningControlServer {
 
 export async function startControlServer(options: ControlServerOptions): Promise<RunningControlServer> {
   const limits: ControlServiceLimits = { ...DEFAULT_SERVICE_LIMITS, ...options.limits };
+  const leadership = options.leadership ?? SOLE_REPLICA;
   // The gauges are read at scrape time, when `service` exists.
   const metrics: ControlMetrics = new ControlMetrics({
     agentsConnected: () => service.registry.connectedCount(),
     agentsKnown: () => service.registry.size,
     watchers: () => service.watchers.size,
     policyVersion: () => options.store.current().version,
+    leader: () => (leadership.isLeader() ? 1 : 0),
   });
-  const service: ControlService = new ControlService({ store: options.store, auth: options.auth, metrics, clock: options.clock, wallNow: options.wallNow, logger: options.logger, limits });
+  const service: ControlService = new ControlService({ store: options.store, leadership, auth: options.auth, metrics, clock: options.clock, wallNow: options.wallNow, logger: options.logger, limits });
 
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   const proto = controlProto();

@@ -2,6 +2,9 @@
 // token, the rest with the operator token), then served from the store, the agent registry
 // and the watchers. New snapshots reach agents through the store's watch, not through the
 // apply that made them, so a replicated store's other writers are pushed the same way.
+// With replicas (leadership.ts), only the leader takes Connect streams and pushes, and only it
+// answers the calls that need the agents' reports (ListAgents, GetMeshStatus, WatchMesh); a
+// follower answers those UNAVAILABLE naming the leader, and serves the policy calls itself.
 import * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -9,13 +12,14 @@ import { AgentConnection, type ConnectLimits } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { Role, TokenAuth } from './control-auth.ts';
 import type { ControlMetrics } from './control-metrics.ts';
+import { notLeaderStatus, type Leadership } from './leadership.ts';
 import type {
   AgentMessage, ApplyPolicyRequest, ApplyPolicyResponse, ControlMessage, GetPolicyRequest, ListAgentsResponse,
   ListPolicyVersionsRequest, ListPolicyVersionsResponse, MeshEvent, MeshStatus, PolicySnapshot, RollbackRequest,
 } from './control-proto.ts';
-import { MeshWatchers } from './mesh-watchers.ts';
+import { MeshWatchers, type MeshWatcher } from './mesh-watchers.ts';
 import { PolicyOperations, type OperationOutcome } from './policy-operations.ts';
-import type { PolicyStore } from './policy-store.ts';
+import { StoreUnavailableError, type PolicyStore } from './policy-store.ts';
 
 export interface ControlServiceLimits extends ConnectLimits {
   readonly maxAgents: number;
@@ -29,6 +33,7 @@ export interface ControlServiceLimits extends ConnectLimits {
 
 export interface ControlServiceOptions {
   readonly store: PolicyStore;
+  readonly leadership: Leadership;
   readonly auth: TokenAuth;
   readonly metrics: ControlMetrics;
   readonly clock: Clock;
@@ -43,9 +48,12 @@ export class ControlService {
   readonly registry: AgentRegistry;
   readonly watchers: MeshWatchers;
   private readonly connections = new Set<AgentConnection>();
+  /** The WatchMesh streams (the dashboard's own watcher is not one: it stays across terms). */
+  private readonly meshStreams = new Set<MeshWatcher>();
   private readonly operations: PolicyOperations;
   private pendingStreams = 0;
   private readonly stopWatch: () => void;
+  private readonly stopLeadership: () => void;
   private readonly sweepTimer: TimerHandle;
 
   constructor(private readonly options: ControlServiceOptions) {
@@ -54,7 +62,11 @@ export class ControlService {
     this.watchers = new MeshWatchers(limits.maxWatchers, limits.maxWatcherBacklog, () => options.metrics.watchersDropped.inc());
     this.operations = new PolicyOperations(store, options.wallNow);
     this.stopWatch = store.watch((snapshot) => {
+      if (!options.leadership.isLeader()) return;
       for (const connection of this.connections) connection.push(snapshot);
+    });
+    this.stopLeadership = options.leadership.onChange((leading) => {
+      if (!leading) this.stepDown();
     });
     this.sweepTimer = clock.setInterval(() => this.registry.sweep(), Math.max(1000, limits.retainDisconnectedMs / 10));
     this.sweepTimer.unref();
@@ -67,9 +79,22 @@ export class ControlService {
   /** Ends every agent stream (the agents reconnect to whoever serves next) and stops the timers. */
   close(): void {
     this.stopWatch();
+    this.stopLeadership();
     this.options.clock.clearInterval(this.sweepTimer);
     for (const connection of [...this.connections]) connection.close('the control plane is shutting down', grpc.status.UNAVAILABLE);
     this.watchers.closeAll('the control plane is shutting down');
+  }
+
+  /** No longer the leader: every agent stream and WatchMesh stream ends, pointing at whoever leads now. */
+  private stepDown(): void {
+    const status = notLeaderStatus(this.options.leadership, 'Connect');
+    for (const connection of [...this.connections]) connection.close(status.details, status.code, status.metadata);
+    const watch = notLeaderStatus(this.options.leadership, 'WatchMesh');
+    for (const watcher of [...this.meshStreams]) {
+      this.watchers.remove(watcher);
+      watcher.drop(watch.code, watch.details);
+    }
+    this.meshStreams.clear();
   }
 
   /** The handlers, by method name, for server.addService. */
@@ -80,14 +105,18 @@ export class ControlService {
       Rollback: this.unary<RollbackRequest, ApplyPolicyResponse>('Rollback', (r) => this.outcome(this.operations.rollback(r))),
       GetPolicy: this.unary<GetPolicyRequest, PolicySnapshot>('GetPolicy', (r) => this.getPolicy(r)),
       ListPolicyVersions: this.unary<ListPolicyVersionsRequest, ListPolicyVersionsResponse>('ListPolicyVersions', (r) => this.history(r)),
-      ListAgents: this.unary<unknown, ListAgentsResponse>('ListAgents', async () => ({ agents: this.registry.list(), currentVersion: this.options.store.current().version })),
-      GetMeshStatus: this.unary<unknown, MeshStatus>('GetMeshStatus', async () => this.registry.meshStatus(this.options.store.current().version)),
+      ListAgents: this.unary<unknown, ListAgentsResponse>('ListAgents', async () => this.leaderOnly('ListAgents', () => ({ agents: this.registry.list(), currentVersion: this.options.store.current().version }))),
+      GetMeshStatus: this.unary<unknown, MeshStatus>('GetMeshStatus', async () => this.leaderOnly('GetMeshStatus', () => this.registry.meshStatus(this.options.store.current().version))),
       WatchMesh: (call: grpc.ServerWritableStream<unknown, MeshEvent>) => this.watchMesh(call),
     };
   }
 
   private connect(call: grpc.ServerDuplexStream<AgentMessage, ControlMessage>): void {
     if (!this.authorized(call, 'agent', 'Connect')) return;
+    if (!this.options.leadership.isLeader()) {
+      call.emit('error', notLeaderStatus(this.options.leadership, 'Connect'));
+      return;
+    }
     const { limits } = this.options;
     if (this.pendingStreams >= limits.maxPendingStreams) {
       this.options.metrics.refused('too_many_pending');
@@ -105,18 +134,32 @@ export class ControlService {
       limits,
       current: () => this.options.store.current(),
       track: (connection, joined) => {
-        if (joined) this.connections.add(connection);
-        else this.connections.delete(connection);
+        if (!joined) {
+          this.connections.delete(connection);
+        } else if (this.options.leadership.isLeader()) {
+          this.connections.add(connection);
+        } else {
+          // Stepped down between the stream's opening and its hello.
+          const status = notLeaderStatus(this.options.leadership, 'Connect');
+          connection.close(status.details, status.code, status.metadata);
+        }
       },
     }, () => this.pendingStreams--);
   }
 
   private watchMesh(call: grpc.ServerWritableStream<unknown, MeshEvent>): void {
     if (!this.authorized(call, 'operator', 'WatchMesh')) return;
-    const watcher = {
+    if (!this.options.leadership.isLeader()) {
+      call.emit('error', notLeaderStatus(this.options.leadership, 'WatchMesh'));
+      return;
+    }
+    const watcher: MeshWatcher = {
       write: (event: MeshEvent) => void call.write(event),
       backlog: () => call.writableLength,
-      drop: (code: grpc.status, reason: string) => call.emit('error', { code, details: reason }),
+      drop: (code: grpc.status, reason: string) => {
+        const leader = code === grpc.status.UNAVAILABLE ? notLeaderStatus(this.options.leadership, 'WatchMesh').metadata : undefined;
+        call.emit('error', { code, details: reason, ...(leader !== undefined ? { metadata: leader } : {}) });
+      },
     };
     if (!this.watchers.add(watcher)) {
       this.options.metrics.refused('too_many_watchers');
@@ -125,7 +168,11 @@ export class ControlService {
     }
     // Headers now, so the watcher knows it is subscribed before the first event.
     call.sendMetadata(new grpc.Metadata());
-    const remove = (): void => this.watchers.remove(watcher);
+    this.meshStreams.add(watcher);
+    const remove = (): void => {
+      this.watchers.remove(watcher);
+      this.meshStreams.delete(watcher);
+    };
     call.on('cancelled', remove);
     call.on('close', remove);
     call.on('error', remove);
@@ -141,6 +188,11 @@ export class ControlService {
   private async history(request: ListPolicyVersionsRequest): Promise<ListPolicyVersionsResponse> {
     const page = await this.options.store.history(request.beforeVersion, request.pageSize === 0 ? DEFAULT_PAGE : request.pageSize);
     return { versions: [...page.versions], nextBeforeVersion: page.nextBefore };
+  }
+
+  private leaderOnly<T>(method: string, serve: () => T): T {
+    if (!this.options.leadership.isLeader()) throw Object.assign(new Error(), notLeaderStatus(this.options.leadership, method));
+    return serve();
   }
 
   private async outcome(pending: Promise<OperationOutcome>): Promise<ApplyPolicyResponse> {
@@ -162,7 +214,7 @@ export class ControlService {
       if (!this.authorized(call, 'operator', method, callback)) return;
       serve(call.request).then(
         (response) => callback(null, response),
-        (error: unknown) => callback(isStatusError(error) ? error : statusError(grpc.status.INTERNAL, (error as Error).message)),
+        (error: unknown) => callback(isStatusError(error) ? error : statusError(error instanceof StoreUnavailableError ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL, (error as Error).message)),
       );
     };
   }

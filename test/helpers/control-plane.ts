@@ -34,11 +34,14 @@ export interface StartControlOptions {
   readonly args?: readonly string[];
   /** Default 127.0.0.1:0. */
   readonly listen?: string;
+  /** `--store etcd://…` instead of `--data` (then dataDir is unused). */
+  readonly store?: string;
 }
 
 export async function startControl(options: StartControlOptions = {}): Promise<RunningControl> {
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'meshlet-control-'));
-  const args = ['bin/meshlet.js', 'control', '--listen', options.listen ?? '127.0.0.1:0', '--data', dataDir, '--admin', '127.0.0.1:0', ...(options.args ?? [])];
+  const storeArgs = options.store === undefined ? ['--data', dataDir] : ['--store', options.store];
+  const args = ['bin/meshlet.js', 'control', '--listen', options.listen ?? '127.0.0.1:0', ...storeArgs, '--admin', '127.0.0.1:0', ...(options.args ?? [])];
   const env = options.env ?? { ...process.env, MESHLET_OPERATOR_TOKEN: OPERATOR_TOKEN, MESHLET_AGENT_TOKEN: AGENT_TOKEN };
   const child = ManagedChild.spawnNode('control', args, { cwd: repoRoot, env });
   const ready = await child.waitForLine((line) => line.msg === 'control ready', 15_000).catch(async (error: unknown) => {
