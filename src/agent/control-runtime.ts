@@ -37,7 +37,7 @@ export class ControlRuntime {
     const { control, clock } = options;
     this.reports = new ControlReports(options.source, Date.now);
     this.client = new ControlClient({
-      address: control.address.text,
+      addresses: control.address.map((replica) => replica.text),
       ...(control.token !== undefined ? { token: control.token } : {}),
       credentials: channelCredentials(control),
       clock,

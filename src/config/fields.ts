@@ -45,9 +45,10 @@ export function byteSize(min: number, max: number) {
   });
 }
 
+const hostPortText = z.string({ error: (issue) => (issue.input === undefined ? MISSING_FIELD : `expected "host:port", got ${describeValue(issue.input)}`) });
+
 function hostPort(allowPortZero: boolean) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? MISSING_FIELD : `expected "host:port", got ${describeValue(issue.input)}`) })
+  return hostPortText
     .transform((text, ctx): HostPort => {
       const result = parseHostPort(text, { allowPortZero });
       if (result.ok) return result.value;
@@ -61,6 +62,21 @@ export const listenAddress = hostPort(true);
 
 /** Where the agent connects; needs a real port. */
 export const address = hostPort(false);
+
+/** One place to connect to, or several separated by commas ("a:7950,b:7950"), each with a real port. */
+export const addressList = hostPortText.transform((text, ctx): HostPort[] => {
+  const entries = text.split(',').map((entry) => entry.trim());
+  const parsed: HostPort[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const result = parseHostPort(entry, { allowPortZero: false });
+    if (!result.ok) {
+      ctx.addIssue({ code: 'custom', message: entries.length > 1 ? `entry ${index + 1} of ${entries.length}: ${result.reason}` : result.reason, input: text });
+      return z.NEVER;
+    }
+    parsed.push(result.value);
+  }
+  return parsed;
+});
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 

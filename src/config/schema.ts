@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { LISTENERS_DEFAULTS } from './defaults.ts';
-import { address, duration, listenAddress, nonEmptyString } from './fields.ts';
+import { addressList, duration, listenAddress, nonEmptyString } from './fields.ts';
 import { gossipSchema } from './gossip-schema.ts';
 import { listenersSchema } from './listeners-schema.ts';
 import { serviceSchema } from './service-schema.ts';
@@ -28,7 +28,7 @@ const controlTlsSchema = z
   });
 
 const controlSchema = z
-  .strictObject({ address, token: nonEmptyString.optional(), cache: nonEmptyString.optional(), reportInterval: duration.optional(), tls: controlTlsSchema.optional() })
+  .strictObject({ address: addressList, token: nonEmptyString.optional(), cache: nonEmptyString.optional(), reportInterval: duration.optional(), tls: controlTlsSchema.optional() })
   .transform((raw): ControlConfig => ({
     address: raw.address,
     ...(raw.token !== undefined ? { token: raw.token } : {}),

@@ -256,7 +256,8 @@ export interface GossipTimingConfig {
 }
 
 export interface ControlConfig {
-  readonly address: HostPort;
+  /** The control plane's replicas, in the order tried ("a:7950,b:7950" in YAML); usually one. */
+  readonly address: readonly HostPort[];
   /** The agent role's token, sent as `authorization: Bearer <token>`. */
   readonly token?: string;
   /** Where the last good snapshot is kept, as written; relative to the config file's folder (default: `<config file>.policy-cache.json`). */

@@ -5,14 +5,24 @@
 // A stream that fails or ends is opened again after a full-jitter backoff (base 500 ms, cap
 // 30 s) on a fresh channel, so grpc-js's own reconnect backoff never stacks on ours. Nothing
 // here is on the request path: while no stream is up the agent runs on what it has.
+//
+// With several replicas (control.address "a:7950,b:7950"), each attempt goes to the next one
+// in turn, except that a follower's answer (UNAVAILABLE with trailer meshlet-leader) sends the
+// next attempt straight to the leader it names, after at most HINT_FOLLOW_MS. A named leader
+// means the control plane is up and only changing hands, so it also starts the backoff again
+// from its base: an agent whose leader died keeps trying every few hundred milliseconds and is
+// on the new leader within about the lease TTL, instead of waiting out a grown backoff.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Clock, Random, TimerHandle } from '../clock.ts';
 import { fullJitterMs } from '../resilience/retry-delay.ts';
+import { leaderHint } from './leadership.ts';
 import { bearerMetadata, createControlClient, type AgentMessageOut, type AgentReport, type ControlClient as ControlStub, type ControlMessage, type FieldError, type Hello, type PolicySnapshot } from './control-proto.ts';
 
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
+/** Going to the leader a follower named waits at most this long (jittered, so agents spread out). */
+export const HINT_FOLLOW_MS = 100;
 /** A channel not connected this long after a stream was opened is given up (a host that drops SYNs). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 /**
@@ -26,8 +36,8 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export type ApplyVerdict = { readonly ok: true } | { readonly ok: false; readonly errors: readonly FieldError[] };
 
 export interface ControlClientOptions {
-  /** "host:port" of `meshlet control`. */
-  readonly address: string;
+  /** "host:port" of each `meshlet control` replica (one, or several sharing etcd), tried in turn. */
+  readonly addresses: readonly string[];
   /** Sent as `authorization: Bearer <token>` on the stream. */
   readonly token?: string;
   readonly credentials: grpc.ChannelCredentials;
@@ -69,11 +79,18 @@ export class ControlClient {
   /** While connecting: gives up at CONNECT_TIMEOUT_MS; once connected: resets the backoff at STABLE_STREAM_MS. */
   private streamTimer: TimerHandle | undefined;
   private stopped = false;
+  /** Where the current (or last) stream went. */
+  private target: string;
+  /** Where the next attempt goes instead of the next replica in turn: a leader a follower named. */
+  private hinted: string | undefined;
   /** The newest snapshot not yet applied, and whether an apply is running. */
   private pending: PolicySnapshot | undefined;
   private applying = false;
 
-  constructor(private readonly options: ControlClientOptions) {}
+  constructor(private readonly options: ControlClientOptions) {
+    if (options.addresses.length === 0) throw new Error('the control client needs at least one address');
+    this.target = options.addresses[0]!;
+  }
 
   get connected(): boolean {
     return this.established;
@@ -98,13 +115,15 @@ export class ControlClient {
   private open(): void {
     this.retryTimer = undefined;
     if (this.stopped) return;
-    const client = createControlClient(this.options.address, this.options.credentials, CHANNEL_OPTIONS);
+    const address = this.hinted ?? this.target;
+    this.target = address;
+    const client = createControlClient(address, this.options.credentials, CHANNEL_OPTIONS);
     const call = client.Connect(this.options.token === undefined ? new grpc.Metadata() : bearerMetadata(this.options.token));
     this.client = client;
     this.call = call;
     this.established = false;
     call.on('data', (message: ControlMessage) => this.received(call, message));
-    call.on('error', (err: grpc.ServiceError) => this.ended(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code));
+    call.on('error', (err: grpc.ServiceError) => this.ended(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code, leaderHint(err.metadata)));
     call.on('end', () => this.ended(call, 'the server ended the stream'));
     this.streamTimer = this.options.clock.setTimeout(() => this.ended(call, `not connected within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS);
     client.waitForReady(Infinity, (err) => {
@@ -117,12 +136,14 @@ export class ControlClient {
     this.established = true;
     this.clearStreamTimer();
     this.streamTimer = this.options.clock.setTimeout(() => this.worked(call), STABLE_STREAM_MS);
-    this.options.logger.info({ control: this.options.address }, 'control plane connected');
+    this.options.logger.info({ control: this.target }, 'control plane connected');
     this.options.onConnected?.();
   }
 
   private worked(call: ConnectCall): void {
-    if (call === this.call) this.failures = 0;
+    if (call !== this.call) return;
+    this.failures = 0;
+    this.hinted = undefined;
   }
 
   private received(call: ConnectCall, message: ControlMessage): void {
@@ -152,18 +173,37 @@ export class ControlClient {
     }
   }
 
-  private ended(call: ConnectCall, why: string, code?: grpc.status): void {
+  private ended(call: ConnectCall, why: string, code?: grpc.status, leader?: string): void {
     if (call !== this.call) return;
     const wasUp = this.established;
     this.close();
     if (this.stopped) return;
-    const delay = fullJitterMs(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, this.options.random);
-    this.failures += 1;
+    const failed = this.target;
+    const delay = this.nextAttempt(failed, leader);
     const refused = code === grpc.status.UNAUTHENTICATED || code === grpc.status.PERMISSION_DENIED;
-    const fields = { control: this.options.address, why, retryInMs: Math.round(delay) };
+    const fields = { control: failed, why, retryInMs: Math.round(delay), ...(this.hinted !== undefined ? { leader: this.hinted } : {}) };
     if (refused) this.options.logger.error(fields, 'control plane refused this agent (check control.token)');
     else this.options.logger.warn(fields, wasUp ? 'control plane stream lost: running on the policy in force' : 'control plane unreachable: running on the policy in force');
     this.retryTimer = this.options.clock.setTimeout(() => this.open(), delay);
+  }
+
+  /**
+   * Chooses where the next attempt goes and returns how long to wait: the leader a follower
+   * named (once; if it fails too, the turn goes on), else the replica after the one that failed.
+   */
+  private nextAttempt(failed: string, leader: string | undefined): number {
+    const { addresses, random } = this.options;
+    if (leader !== undefined && this.hinted === undefined) {
+      this.failures = 0;
+      this.hinted = leader;
+      return leader === failed ? fullJitterMs(0, RECONNECT_BASE_MS, RECONNECT_CAP_MS, random) : random() * HINT_FOLLOW_MS;
+    }
+    this.hinted = undefined;
+    const at = addresses.indexOf(failed);
+    this.target = addresses[(at + 1) % addresses.length]!;
+    const delay = fullJitterMs(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, random);
+    this.failures += 1;
+    return delay;
   }
 
   private write(call: ConnectCall, message: AgentMessageOut): boolean {

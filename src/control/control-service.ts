@@ -179,7 +179,7 @@ export class ControlService {
   }
 
   private async getPolicy(request: GetPolicyRequest): Promise<PolicySnapshot> {
-    if (request.version === 0) return this.options.store.current();
+    if (request.version === 0) return this.options.store.fresh();
     const snapshot = await this.options.store.get(request.version);
     if (snapshot === undefined) throw statusError(grpc.status.NOT_FOUND, `there is no policy version ${request.version}; the current one is ${this.options.store.current().version}`);
     return snapshot;

@@ -84,6 +84,16 @@ export class EtcdPolicyStore implements PolicyStore {
     return this.latest;
   }
 
+  /** Reads `current` from etcd (a linearizable read) and delivers up to it first. */
+  async fresh(): Promise<PolicySnapshot> {
+    const version = await this.readCurrentVersion();
+    if (version > this.latest.version) {
+      this.target = Math.max(this.target, version);
+      await this.deliver();
+    }
+    return this.latest;
+  }
+
   async get(version: number): Promise<PolicySnapshot | undefined> {
     if (version === this.latest.version) return version === 0 ? undefined : this.latest;
     if (!Number.isSafeInteger(version) || version < 1) return undefined;

@@ -63,6 +63,11 @@ export class FilePolicyStore implements PolicyStore {
     return this.latest;
   }
 
+  /** The only writer is this process, so memory is never behind. */
+  async fresh(): Promise<PolicySnapshot> {
+    return this.latest;
+  }
+
   async get(version: number): Promise<PolicySnapshot | undefined> {
     if (version === this.latest.version) return version === 0 ? undefined : this.latest;
     if (!this.has(version)) return undefined;

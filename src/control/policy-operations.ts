@@ -34,7 +34,7 @@ export class PolicyOperations {
   async rollback(request: RollbackRequest): Promise<OperationOutcome> {
     const target = request.toVersion > 0 ? await this.store.get(request.toVersion) : undefined;
     if (target === undefined) {
-      const current = this.store.current().version;
+      const current = (await this.store.fresh()).version;
       return refused([{ path: 'to_version', message: `there is no version ${request.toVersion}; versions run from 1 to ${current}` }]);
     }
     const value: unknown = JSON.parse(target.documentJson);
@@ -44,7 +44,7 @@ export class PolicyOperations {
   private async validateAndStore(value: unknown, request: ApplyPolicyRequest, rolledBackFrom: number): Promise<OperationOutcome> {
     const parsed = parsePolicyDocument(value);
     if (!parsed.ok) return refused(parsed.errors.map((e) => ({ path: e.path, message: e.message })));
-    const current = this.store.current();
+    const current = await this.store.fresh();
     if (!request.force && request.expectedVersion !== current.version) return conflict(request.expectedVersion, current.version);
     const documentJson = JSON.stringify(parsed.document);
     const diff = policyDiff(documentOf(current), parsed.document);

@@ -38,6 +38,12 @@ export interface HistoryPage {
 export interface PolicyStore {
   /** The newest version; version 0 (and an empty document) before the first put. */
   current(): PolicySnapshot;
+  /**
+   * The newest version as of this call: for a replicated store, a version another replica
+   * stored a moment ago is included (current() may not have heard of it yet). Operations that
+   * compare against the current version start from this.
+   */
+  fresh(): Promise<PolicySnapshot>;
   /** A stored version, or undefined when there is none of that number. */
   get(version: number): Promise<PolicySnapshot | undefined>;
   /** Versions below `before` (0: from the newest), newest first, at most `limit` (capped at MAX_HISTORY_PAGE). */

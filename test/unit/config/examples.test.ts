@@ -25,7 +25,7 @@ describe('the full example, examples/agent.yaml', () => {
     expect(config.proxy?.listen.port).toBe(15001);
     expect(config.gossip?.join).toEqual([{ host: '127.0.0.1', port: 7947, text: '127.0.0.1:7947' }]);
     expect(config.gossip?.keys).toEqual([GOSSIP_KEY]);
-    expect(config.control).toEqual({ address: { host: '127.0.0.1', port: 7950, text: '127.0.0.1:7950' }, token: 't0ken', reportInterval: 5000 });
+    expect(config.control).toEqual({ address: [{ host: '127.0.0.1', port: 7950, text: '127.0.0.1:7950' }], token: 't0ken', reportInterval: 5000 });
     expect(config.services[0]?.health).toEqual({ http: '/healthz', interval: 3000, timeout: 1000, fall: 2, rise: 5 });
 
     const [payments, catalog] = config.upstreams;

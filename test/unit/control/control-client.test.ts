@@ -48,7 +48,7 @@ describe('control client reconnects', () => {
     const clock = new FakeClock();
     const { lines, logger } = recordingLogger();
     const client = new ControlClient({
-      address: `127.0.0.1:${await closedPort()}`, credentials: grpc.credentials.createInsecure(), clock, random: () => 0.999, logger,
+      addresses: [`127.0.0.1:${await closedPort()}`], credentials: grpc.credentials.createInsecure(), clock, random: () => 0.999, logger,
       hello, apply: () => Promise.resolve({ ok: true }),
     });
     cleanups.push(() => client.stop());
@@ -69,7 +69,7 @@ describe('control client reconnects', () => {
     const clock = new FakeClock();
     const { lines, logger } = recordingLogger();
     const client = new ControlClient({
-      address: `127.0.0.1:${port}`, credentials: grpc.credentials.createInsecure(), clock, random: () => 0.5, logger,
+      addresses: [`127.0.0.1:${port}`], credentials: grpc.credentials.createInsecure(), clock, random: () => 0.5, logger,
       hello, apply: () => Promise.resolve({ ok: true }),
     });
     cleanups.push(() => client.stop());
@@ -98,7 +98,7 @@ describe('control client with a control plane that has no policy yet', () => {
     const clock = new FakeClock();
     const { lines, logger } = recordingLogger();
     const client = new ControlClient({
-      address: plane.address, credentials: grpc.credentials.createInsecure(), clock, random: () => 0, logger,
+      addresses: [plane.address], credentials: grpc.credentials.createInsecure(), clock, random: () => 0, logger,
       hello, apply: () => Promise.resolve({ ok: true }),
     });
     cleanups.push(() => client.stop());
@@ -119,7 +119,7 @@ describe('control client applies', () => {
     const plane = await TestControlPlane.start({ snapshot: { version: 4, document: {} } });
     cleanups.push(() => plane.kill());
     const client = new ControlClient({
-      address: plane.address, credentials: grpc.credentials.createInsecure(), clock: new FakeClock(), random: () => 0, logger: recordingLogger().logger,
+      addresses: [plane.address], credentials: grpc.credentials.createInsecure(), clock: new FakeClock(), random: () => 0, logger: recordingLogger().logger,
       hello, apply: () => Promise.reject(new Error('config loader exited with code 1')),
     });
     cleanups.push(() => client.stop());
@@ -137,7 +137,7 @@ describe('control runtime reports', () => {
     const clock = new FakeClock();
     const decisions = new DecisionLog(clock, Date.now);
     const runtime = new ControlRuntime({
-      control: { address: { host: '127.0.0.1', port: Number(plane.address.split(':')[1]), text: plane.address }, reportInterval: 5_000 },
+      control: { address: [{ host: '127.0.0.1', port: Number(plane.address.split(':')[1]), text: plane.address }], reportInterval: 5_000 },
       clock, random: () => 0, logger: recordingLogger().logger,
       source: { decisions, metrics: new MeshletMetrics(), traffic: { read: () => ({ windowMs: 0, upstreams: [] }) }, upstreams: () => [] },
       hello, apply: () => Promise.resolve({ ok: true }),
