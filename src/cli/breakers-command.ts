@@ -56,13 +56,13 @@ function breakersTable(breakers: readonly NodeBreaker[], style: Style): string {
  * The watch starts before the current breakers are read, so no change between the two is
  * missed; one may print twice. Ends with 0 on Ctrl-C or SIGTERM, 4 when the stream fails.
  */
-function watchBreakers(control: ControlConnection, output: OutputFormat): Promise<number> {
+async function watchBreakers(control: ControlConnection, output: OutputFormat): Promise<number> {
   const style = styleFor(process.stdout);
   const print = (breaker: BreakerReport, node: string, atMs: number): void => {
     if (output === 'json') process.stdout.write(`${JSON.stringify({ atMs, at: isoTime(atMs), ...breakerJson(breaker, node) })}\n`);
     else process.stdout.write(`${isoTime(atMs) ?? '-'}  ${node}  ${breakerTarget(breaker)}  ${styledBreakerState(breaker.state, style)}  ${breaker.reason}\n`);
   };
-  const stream: grpc.ClientReadableStream<MeshEvent> = control.watch();
+  const stream: grpc.ClientReadableStream<MeshEvent> = await control.watch();
   const held: MeshEvent[] = [];
   let listed = false;
   const onEvent = (event: MeshEvent): void => {

@@ -94,7 +94,7 @@ function operatorCommand(name: string, description: string, parent: Command = pr
   return parent
     .command(name)
     .description(description)
-    .option('--server <address>', 'control plane address host:port (default: MESHLET_CONTROL, else 127.0.0.1:7950)')
+    .option('--server <address>', 'control plane address host:port, or replicas host:port,host:port (default: MESHLET_CONTROL, else 127.0.0.1:7950)')
     .option('--tls-ca <file>', 'CA certificate (PEM) to verify the control plane with; enables TLS')
     .option('--tls-cert <file>', 'client certificate (PEM) for mTLS, with --tls-key')
     .option('--tls-key <file>', 'client private key (PEM) for mTLS, with --tls-cert')

@@ -1,9 +1,13 @@
 // The operator commands' connection to `meshlet control`: where it is, the token, TLS, a
 // deadline on every call, and what each gRPC failure means as an exit code a script can trust.
+// --server (or MESHLET_CONTROL) may list several replicas, "a:7950,b:7950": a call that finds
+// one UNAVAILABLE goes to the leader it names (trailer meshlet-leader), else to the next
+// replica, each replica at most once a call; the one that answered is used from then on.
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/duration.ts';
 import { bearerMetadata, createControlClient, type ControlClient, type MeshEvent } from '../control/control-proto.ts';
+import { leaderHint } from '../control/leadership.ts';
 
 export const DEFAULT_SERVER = '127.0.0.1:7950';
 export const DEFAULT_CALL_TIMEOUT = '5s';
@@ -42,39 +46,88 @@ export interface ConnectionFlags {
 const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 export class ControlConnection {
+  private readonly clients = new Map<string, ControlClient>();
+
   private constructor(
-    readonly server: string,
-    private readonly client: ControlClient,
+    /** The replicas named, in the order tried. */
+    private readonly servers: readonly string[],
+    /** The replica calls go to: the last one that answered. */
+    private current: string,
+    private readonly channelCredentials: grpc.ChannelCredentials,
     private readonly metadata: grpc.Metadata,
     readonly callTimeoutMs: number,
   ) {}
 
   static open(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ControlConnection {
-    const server = flags.server ?? (env.MESHLET_CONTROL || DEFAULT_SERVER);
+    const listed = flags.server ?? (env.MESHLET_CONTROL || DEFAULT_SERVER);
+    const servers = listed.split(',').map((server) => server.trim());
+    if (servers.some((server) => server === '')) throw new CommandFailure(`--server ${listed}: expected host:port, or several separated by commas`, EXIT.invalid);
     const token = env.MESHLET_TOKEN;
     if (!token) throw new CommandFailure('MESHLET_TOKEN is not set: export the operator token of the control plane in MESHLET_TOKEN', EXIT.unreachable);
     const timeout = parseDuration(flags.timeout ?? DEFAULT_CALL_TIMEOUT);
     if (!timeout.ok || timeout.ms === 0) throw new CommandFailure(`--timeout: ${timeout.ok ? 'must be longer than 0' : timeout.reason}`, EXIT.invalid);
-    const client = createControlClient(server, credentials(flags), { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
-    return new ControlConnection(server, client, bearerMetadata(token), timeout.ms);
+    return new ControlConnection(servers, servers[0]!, credentials(flags), bearerMetadata(token), timeout.ms);
   }
 
-  /** One unary call under the call deadline; a gRPC failure becomes a CommandFailure. */
-  call<Method extends UnaryMethod>(method: Method, request: RequestOf<Method>): Promise<ResponseOf<Method>> {
+  /** The replica the connection uses now. */
+  get server(): string {
+    return this.current;
+  }
+
+  /**
+   * One unary call, each attempt under the call deadline: on UNAVAILABLE, again at the leader
+   * the replica named or at the next replica; a gRPC failure becomes a CommandFailure.
+   */
+  async call<Method extends UnaryMethod>(method: Method, request: RequestOf<Method>): Promise<ResponseOf<Method>> {
+    const tried = new Set<string>();
+    for (;;) {
+      tried.add(this.current);
+      try {
+        return await this.once(method, request);
+      } catch (error) {
+        const failure = error as grpc.ServiceError;
+        const next = failure.code === grpc.status.UNAVAILABLE ? this.nextServer(leaderHint(failure.metadata), tried) : undefined;
+        if (next === undefined) throw this.failure(failure);
+        this.current = next;
+      }
+    }
+  }
+
+  /**
+   * WatchMesh without a deadline: it runs until cancelled or the server ends it. Opened on the
+   * replica that leads (only the leader hears the agents), found with a call only it answers.
+   */
+  async watch(): Promise<grpc.ClientReadableStream<MeshEvent>> {
+    if (this.servers.length > 1) await this.call('GetMeshStatus', {});
+    return this.client().WatchMesh({}, this.metadata, {});
+  }
+
+  private once<Method extends UnaryMethod>(method: Method, request: RequestOf<Method>): Promise<ResponseOf<Method>> {
+    const client = this.client();
     return new Promise((resolve, reject) => {
-      const invoke = this.client[method] as unknown as (
+      const invoke = client[method] as unknown as (
         request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<ResponseOf<Method>>,
       ) => grpc.ClientUnaryCall;
-      invoke.call(this.client, request, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (error, response) => {
-        if (error) reject(this.failure(error));
+      invoke.call(client, request, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (error, response) => {
+        if (error) reject(error);
         else resolve(response as ResponseOf<Method>);
       });
     });
   }
 
-  /** WatchMesh without a deadline: it runs until cancelled or the server ends it. */
-  watch(): grpc.ClientReadableStream<MeshEvent> {
-    return this.client.WatchMesh({}, this.metadata, {});
+  /** The named leader if not tried yet in this call, else the first replica not tried; undefined when none is left. */
+  private nextServer(leader: string | undefined, tried: ReadonlySet<string>): string | undefined {
+    if (leader !== undefined && !tried.has(leader)) return leader;
+    return this.servers.find((server) => !tried.has(server));
+  }
+
+  private client(): ControlClient {
+    let client = this.clients.get(this.current);
+    if (client === undefined) {
+      client = createControlClient(this.current, this.channelCredentials, { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+      this.clients.set(this.current, client);
+    }
+    return client;
   }
 
   /** What a gRPC status means to the operator, and the exit code that says so. */
@@ -83,7 +136,7 @@ export class ControlConnection {
     const details = (error.details || error.message).replace(/\s*Resolution note:\s*$/, '');
     switch (error.code) {
       case grpc.status.UNAVAILABLE:
-        return new CommandFailure(`cannot reach the control plane at ${this.server}: ${details}`, EXIT.unreachable);
+        return new CommandFailure(`cannot reach the control plane at ${this.servers.length > 1 ? `${this.servers.join(',')} (last tried ${this.server})` : this.server}: ${details}`, EXIT.unreachable);
       case grpc.status.DEADLINE_EXCEEDED:
         return new CommandFailure(`no answer from the control plane at ${this.server} within ${this.callTimeoutMs} ms (--timeout)`, EXIT.unreachable);
       case grpc.status.UNAUTHENTICATED:
@@ -102,7 +155,7 @@ export class ControlConnection {
   }
 
   close(): void {
-    this.client.close();
+    for (const client of this.clients.values()) client.close();
   }
 }
 

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlClient } from '../../src/control/control-proto.ts';
-import { AGENT_TOKEN, apply, call, controlClient, startControl, type RunningControl } from '../helpers/control-plane.ts';
+import { AGENT_TOKEN, OPERATOR_TOKEN, apply, call, controlClient, startControl, type RunningControl } from '../helpers/control-plane.ts';
 import { EtcdCluster } from '../helpers/etcd-cluster.ts';
+import { meshlet } from '../helpers/meshlet-cli.ts';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
 import { until } from '../helpers/until.ts';
 import { countingHttp1Upstream, type CountingUpstream } from './limits-support.ts';
@@ -83,6 +84,18 @@ describe('two control-plane replicas on three etcd members', () => {
     expect(applied).toMatchObject({ ok: true, version: 1 });
     await until(async () => (await agentOn(leader))?.version === 1, 20_000, 'the agent acked version 1 on the leader');
     expect((await call(leader.client, 'GetPolicy', { version: 0 })).version).toBe(1);
+  });
+
+  it('lets the CLI name the replicas, follower first: `meshlet agents` (leader only) goes where the follower points', async () => {
+    const env = { ...process.env, MESHLET_TOKEN: OPERATOR_TOKEN, MESHLET_CONTROL: `${follower.control.address},${leader.control.address}` };
+    const agents = await meshlet(['agents', '-o', 'json'], env);
+    expect(agents.stderr).toBe('');
+    expect(agents.code).toBe(0);
+    expect((JSON.parse(agents.stdout) as { agents: { node: string; version: number }[] }).agents).toMatchObject([{ node: 'orders-1', version: 1 }]);
+    // The follower alone is enough: it names the leader, and the CLI goes there.
+    const viaFollower = await meshlet(['agents', '-o', 'json', '--server', follower.control.address], env);
+    expect(viaFollower.code).toBe(0);
+    expect(viaFollower.stdout).toBe(agents.stdout);
   });
 
   it('keeps applying and pushing with one etcd member of three down', async () => {
