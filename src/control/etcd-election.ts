@@ -20,7 +20,7 @@ import type { Leadership } from './leadership.ts';
 /** Lease TTL: a dead leader's successor takes over within about this long. */
 export const DEFAULT_LEASE_TTL_SECONDS = 3;
 /** A leader steps down this long before its lease could expire in etcd (clock rates, event-loop stalls). */
-export const STEP_DOWN_MARGIN_MS = 750;
+export const STEP_DOWN_MARGIN_MS = 1_000;
 /** After a lease is lost (or could not be granted), a new campaign starts this much later. */
 const RECAMPAIGN_MS = 1_000;
 const ELECTION = 'leader/';
@@ -87,7 +87,10 @@ export class EtcdElection implements Leadership {
     const term = this.term;
     // A view this replica cannot vouch for (it has lost etcd) names nobody.
     if (!this.viewReady || term === undefined || this.options.clock.now() >= term.confirmedUntil) return undefined;
-    return this.oldest()?.[1].value;
+    const oldest = this.oldest();
+    // Its own key first while it does not lead: it is stepping down, and nobody leads yet.
+    if (oldest === undefined || (oldest[0] === term.key && !this.isLeader())) return undefined;
+    return oldest[1].value;
   }
 
   onChange(listener: (leading: boolean) => void): () => void {

@@ -171,4 +171,34 @@ describe('two control-plane replicas on three etcd members', () => {
     }
     await until(async () => (await agentOn(follower))?.version === newest, 20_000, 'the agent acked the newest version on the new leader');
   }, 90_000);
+
+  it('steps down when etcd is gone, before its lease could expire, ending the agent stream; leads again when etcd is back', async () => {
+    const survivor = follower;
+    const fromLine = agent.logs().length;
+    const cutAt = performance.now();
+    await Promise.all([0, 1, 2].map((i) => cluster.kill(i)));
+    const stepDownMs = await until(async () => !(await leads(survivor)), 20_000, 'the replica without etcd stops leading');
+    console.log(`etcd gone → the leader stepped down in ${(stepDownMs / 1000).toFixed(2)} s (lease TTL 3 s)`);
+    // Its lease was last renewed at most a keepalive interval (1 s) before etcd went; it expires 3 s after that.
+    expect(performance.now() - cutAt).toBeLessThan(3_000);
+    await until(async () => agent.logs().slice(fromLine).some((l) => l.msg === 'control plane stream lost: running on the policy in force'), 10_000, 'the agent saw its stream end');
+    const refused = await call(survivor.client, 'ListAgents', {}).then(() => undefined, (error: ServiceError) => error);
+    expect(refused?.code).toBe(14);
+    expect(await fetch(`http://${agent.listeners['upstream:catalog']!}/`).then((r) => r.status)).toBe(200);
+
+    await Promise.all([0, 1, 2].map((i) => cluster.restart(i)));
+    await until(async () => leads(survivor), 30_000, 'the replica leads again');
+    await until(async () => (await agentOn(survivor))?.connected === true, 40_000, 'the agent is back on it');
+  }, 120_000);
+});
+
+describe('meshlet control --store', () => {
+  it('refuses a malformed etcd URL, naming the flag, and --data together with --store', async () => {
+    const malformed = await meshlet(['control', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--store', 'etcd://127.0.0.1:2379,nope'], { ...process.env, MESHLET_OPERATOR_TOKEN: OPERATOR_TOKEN, MESHLET_AGENT_TOKEN: AGENT_TOKEN });
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain('--store etcd://127.0.0.1:2379,nope: member 2 of');
+    const both = await meshlet(['control', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--data', tmpdir(), '--store', 'etcd://127.0.0.1:2379'], { ...process.env, MESHLET_OPERATOR_TOKEN: OPERATOR_TOKEN, MESHLET_AGENT_TOKEN: AGENT_TOKEN });
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('give exactly one of --data DIR');
+  });
 });
