@@ -33,6 +33,11 @@ describe('a config that is refused', () => {
       ['upstreams[0].name: must start with a letter or digit and contain only letters, digits, ".", "-" and "_", got "my svc"'],
     ],
     ['upstreams that are not a list', 'upstreams: { name: catalog }\n', ['upstreams: expected a list, got a mapping']],
+    [
+      'a control plane replica without a port',
+      'control: { address: "127.0.0.1:7950,127.0.0.1" }\n',
+      ['control.address: entry 2 of 2: expected "host:port", got "127.0.0.1"'],
+    ],
     ['a weight of zero', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", weight: 0 }] }\n', ['upstreams[0].endpoints[0].weight: must be at least 1, got 0']],
     ['a fractional weight', 'upstreams:\n  - { name: catalog, endpoints: [{ address: "h:1", weight: 1.5 }] }\n', ['upstreams[0].endpoints[0].weight: expected an integer, got 1.5']],
     ['an endpoint port out of range', 'upstreams:\n  - { name: catalog, endpoints: [127.0.0.1:70000] }\n', ['upstreams[0].endpoints[0]: the port must be a number from 1 to 65535, got "70000" in "127.0.0.1:70000"']],

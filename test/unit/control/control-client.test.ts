@@ -6,7 +6,9 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.ts';
 import { ControlRuntime } from '../../../src/agent/control-runtime.ts';
-import { ControlClient } from '../../../src/control/control-client.ts';
+import { ControlClient, HINT_FOLLOW_MS } from '../../../src/control/control-client.ts';
+import { controlProto } from '../../../src/control/control-proto.ts';
+import { LEADER_METADATA } from '../../../src/control/leadership.ts';
 import { DecisionLog } from '../../../src/observability/decisions.ts';
 import { MeshletMetrics } from '../../../src/observability/metrics.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
@@ -88,6 +90,65 @@ describe('control client reconnects', () => {
     await waitFor(() => lines.length === 3, 'stream lost');
     // Without the reset this wait would be 0.5 × 2000 ms.
     expect(lines[2]).toMatchObject({ msg: 'control plane stream lost: running on the policy in force', retryInMs: 250 });
+  });
+});
+
+/** A replica that answers every Connect as a follower: UNAVAILABLE with trailer meshlet-leader. */
+async function followerReplica(leader: string): Promise<{ address: string; attempts(): number }> {
+  const server = new grpc.Server();
+  let attempts = 0;
+  server.addService(controlProto().service, {
+    Connect: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      attempts++;
+      const trailers = new grpc.Metadata();
+      trailers.set(LEADER_METADATA, leader);
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'a follower', metadata: trailers });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  cleanups.push(() => server.forceShutdown());
+  return { address: `127.0.0.1:${port}`, attempts: () => attempts };
+}
+
+describe('control client with several replicas', () => {
+  it('goes straight to the leader a follower names, within 100 ms, even one not in its list', async () => {
+    const leader = await TestControlPlane.start({ snapshot: { version: 2, document: {} } });
+    cleanups.push(() => leader.kill());
+    const follower = await followerReplica(leader.address);
+    const clock = new FakeClock();
+    const { lines, logger } = recordingLogger();
+    const client = new ControlClient({
+      addresses: [follower.address], credentials: grpc.credentials.createInsecure(), clock, random: () => 0.5, logger,
+      hello, apply: () => Promise.resolve({ ok: true }),
+    });
+    cleanups.push(() => client.stop());
+    client.start();
+    await waitFor(() => lines.length === 1, 'the follower refused');
+    expect(lines[0]).toMatchObject({ control: follower.address, leader: leader.address, retryInMs: HINT_FOLLOW_MS / 2 });
+    clock.advance(HINT_FOLLOW_MS / 2);
+    await leader.waitFor((m) => m.kind === 'ack');
+    expect(follower.attempts()).toBe(1);
+  });
+
+  it('tries the replicas in turn, and a named leader restarts the backoff from its base', async () => {
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const follower = await followerReplica(dead);
+    const clock = new FakeClock();
+    const { lines, logger } = recordingLogger();
+    const client = new ControlClient({
+      addresses: [dead, follower.address], credentials: grpc.credentials.createInsecure(), clock, random: () => 0.5, logger,
+      hello, apply: () => Promise.resolve({ ok: true }),
+    });
+    cleanups.push(() => client.stop());
+    client.start();
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await waitFor(() => lines.length > attempt, `attempt ${attempt + 1}`);
+      clock.advance(lines[attempt]!.retryInMs as number);
+    }
+    // dead → follower (names dead) → dead → follower …: the dead leader's failures wait 250 ms, never longer.
+    expect(lines.map((l) => [l.control, l.retryInMs])).toEqual([
+      [dead, 250], [follower.address, 50], [dead, 250], [follower.address, 50], [dead, 250], [follower.address, 50],
+    ]);
   });
 });
 
