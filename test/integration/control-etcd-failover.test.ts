@@ -201,4 +201,13 @@ describe('meshlet control --store', () => {
     expect(both.code).toBe(1);
     expect(both.stderr).toContain('give exactly one of --data DIR');
   });
+
+  it('refuses to start, saying so, when no etcd member answers', async () => {
+    const nobody = 'etcd://127.0.0.1:1';
+    const started = performance.now();
+    const unreachable = await meshlet(['control', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--store', nobody], { ...process.env, MESHLET_OPERATOR_TOKEN: OPERATOR_TOKEN, MESHLET_AGENT_TOKEN: AGENT_TOKEN });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(`etcd at ${nobody} could not read the current policy version`);
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
 });
