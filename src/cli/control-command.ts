@@ -1,13 +1,15 @@
 // `meshlet control`: the control plane. Refuses to start without both tokens; serves gRPC on
 // --listen (TLS with --tls-cert/--tls-key, mTLS with --tls-client-ca too) and health, readiness
-// and metrics on --admin; keeps policy under --data (one replica) or in etcd with --store
-// (replicas, of which the elected leader serves agents). Runs until SIGTERM/SIGINT.
+// and metrics on --admin; keeps policy under --data (one replica, which locks the directory:
+// data-dir-lock.ts) or in etcd with --store (replicas, of which the elected leader serves
+// agents). Runs until SIGTERM/SIGINT.
 import type { Etcd3 } from 'etcd3';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { systemClock } from '../clock.ts';
 import { parseHostPort } from '../config/address.ts';
 import { TokenAuth, tokensFromEnv } from '../control/control-auth.ts';
 import { startControlAdmin, type AdminRoute, type ControlAdminServer } from '../control/control-admin.ts';
+import { DataDirLock } from '../control/data-dir-lock.ts';
 import { startControlServer, type ControlTls, type RunningControlServer } from '../control/control-server.ts';
 import { EtcdElection } from '../control/etcd-election.ts';
 import { createEtcdClient, parseEtcdUrl } from '../control/etcd-connection.ts';
@@ -58,6 +60,15 @@ export async function runControl(options: ControlCommandOptions): Promise<number
     if (!advertise.ok) return fail(`--advertise ${options.advertise}: ${advertise.reason}`);
   }
 
+  let lock: DataDirLock | undefined;
+  if (options.data !== undefined) {
+    try {
+      await mkdir(options.data, { recursive: true });
+      lock = await DataDirLock.acquire(options.data);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+  }
   let tls: ControlTls | undefined;
   let store: PolicyStore;
   let etcdClient: Etcd3 | undefined;
@@ -83,6 +94,7 @@ export async function runControl(options: ControlCommandOptions): Promise<number
     server = await startControlServer({ listen: options.listen, ...(tls ? { tls } : {}), store, leadership, auth: new TokenAuth(tokens.tokens), clock: systemClock, wallNow: Date.now, logger });
   } catch (error) {
     etcdClient?.close();
+    await lock?.release();
     return fail((error as Error).message);
   }
   const advertise = options.advertise ?? server.address;
@@ -92,6 +104,7 @@ export async function runControl(options: ControlCommandOptions): Promise<number
     adminServer = await startControlAdmin({ ...admin, metrics: server.metrics, logger, isReady: () => !stopping });
   } catch (error) {
     await server.close(0);
+    await lock?.release();
     return fail(`--admin ${options.admin}: ${(error as Error).message}`);
   }
   const dashboard = mountDashboard(adminServer, server);
@@ -114,6 +127,7 @@ export async function runControl(options: ControlCommandOptions): Promise<number
   await store.close();
   etcdClient?.close();
   await adminServer.close();
+  await lock?.release();
   logger.info('stopped');
   return 0;
 }
