@@ -151,6 +151,7 @@ operatorCommand('status', 'the mesh at a glance: policy version, agents, open br
 
 operatorCommand('breakers', 'open and half-open circuit breakers across the mesh, with their reasons')
   .option('-w, --watch', 'then print every breaker change as it happens, one line each, until Ctrl-C')
+  .option('--reconnect-for <duration>', 'with --watch: how long to keep reconnecting after the control plane goes away before exiting 4 (default 60s; 0: not at all)')
   .addOption(outputOption())
   .action(async (opts: import('./breakers-command.ts').BreakersFlags) => {
     const { runBreakers } = await import('./breakers-command.ts');

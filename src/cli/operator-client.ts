@@ -29,7 +29,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A failure the command reports as one message and an exit code, not as a stack trace. */
 export class CommandFailure extends Error {
-  constructor(message: string, readonly exitCode: ExitCode) {
+  /** `grpcCode`: the gRPC status it came from, if it did. */
+  constructor(message: string, readonly exitCode: ExitCode, readonly grpcCode?: grpc.status) {
     super(message);
   }
 }
@@ -42,8 +43,10 @@ export interface ConnectionFlags {
   readonly timeout?: string;
 }
 
-// ListAgents for a thousand agents with their last reports runs to megabytes.
-const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+// ListAgents for a thousand agents with their last reports runs to megabytes. Each channel
+// has its own subchannel (not grpc-js's process-wide pool), so that after reopen() a call makes
+// a real connect rather than inheriting the failed connection's reconnect backoff.
+const CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.use_local_subchannel_pool': 1 };
 
 export class ControlConnection {
   private readonly clients = new Map<string, ControlClient>();
@@ -124,7 +127,7 @@ export class ControlConnection {
   private client(): ControlClient {
     let client = this.clients.get(this.current);
     if (client === undefined) {
-      client = createControlClient(this.current, this.channelCredentials, { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+      client = createControlClient(this.current, this.channelCredentials, CHANNEL_OPTIONS);
       this.clients.set(this.current, client);
     }
     return client;
@@ -136,22 +139,28 @@ export class ControlConnection {
     const details = (error.details || error.message).replace(/\s*Resolution note:\s*$/, '');
     switch (error.code) {
       case grpc.status.UNAVAILABLE:
-        return new CommandFailure(`cannot reach the control plane at ${this.servers.length > 1 ? `${this.servers.join(',')} (last tried ${this.server})` : this.server}: ${details}`, EXIT.unreachable);
+        return new CommandFailure(`cannot reach the control plane at ${this.servers.length > 1 ? `${this.servers.join(',')} (last tried ${this.server})` : this.server}: ${details}`, EXIT.unreachable, error.code);
       case grpc.status.DEADLINE_EXCEEDED:
-        return new CommandFailure(`no answer from the control plane at ${this.server} within ${this.callTimeoutMs} ms (--timeout)`, EXIT.unreachable);
+        return new CommandFailure(`no answer from the control plane at ${this.server} within ${this.callTimeoutMs} ms (--timeout)`, EXIT.unreachable, error.code);
       case grpc.status.UNAUTHENTICATED:
       case grpc.status.PERMISSION_DENIED:
-        return new CommandFailure(`the control plane at ${this.server} refused the token in MESHLET_TOKEN: ${details}`, EXIT.unreachable);
+        return new CommandFailure(`the control plane at ${this.server} refused the token in MESHLET_TOKEN: ${details}`, EXIT.unreachable, error.code);
       case grpc.status.ABORTED:
-        return new CommandFailure(`conflict: ${details}`, EXIT.conflict);
+        return new CommandFailure(`conflict: ${details}`, EXIT.conflict, error.code);
       case grpc.status.INVALID_ARGUMENT:
       case grpc.status.FAILED_PRECONDITION:
       case grpc.status.NOT_FOUND:
       case grpc.status.OUT_OF_RANGE:
-        return new CommandFailure(details, EXIT.invalid);
+        return new CommandFailure(details, EXIT.invalid, error.code);
       default:
-        return new CommandFailure(`the control plane at ${this.server} failed (${grpc.status[error.code] ?? error.code}): ${details}`, EXIT.unreachable);
+        return new CommandFailure(`the control plane at ${this.server} failed (${grpc.status[error.code] ?? error.code}): ${details}`, EXIT.unreachable, error.code);
     }
+  }
+
+  /** Fresh channels for the calls from now on (a watch reconnecting after the server went away). */
+  reopen(): void {
+    this.close();
+    this.clients.clear();
   }
 
   close(): void {

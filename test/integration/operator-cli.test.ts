@@ -494,9 +494,9 @@ describe('meshlet operator commands', () => {
       }
     });
 
-    it('breakers --watch -o json prints one JSON object per line, and exits 4 when the control plane goes away', async () => {
+    it('breakers --watch -o json prints one JSON object per line, and exits 4 when the control plane stays away past --reconnect-for', async () => {
       const server = await start([{ node: 'node-b' }]);
-      const watch = new RunningCommand(['breakers', '--watch', '-o', 'json', '--server', server.address], { ...process.env, MESHLET_TOKEN: token });
+      const watch = new RunningCommand(['breakers', '--watch', '-o', 'json', '--reconnect-for', '1s', '--server', server.address], { ...process.env, MESHLET_TOKEN: token });
       try {
         await until(async () => server.watcherCount() === 1, 15_000, 'the watch open');
         await until(async () => server.calls.some((call) => call.method === 'ListAgents'), 15_000, 'the current breakers read');
@@ -512,7 +512,8 @@ describe('meshlet operator commands', () => {
         await server.stop();
         control = undefined;
         expect(await watch.exited).toBe(4);
-        expect(watch.stderr).toContain(`the control plane at ${server.address}`);
+        expect(watch.stderr).toContain('meshlet: lost the watch stream');
+        expect(watch.stderr).toContain(`no watch stream from the control plane at ${server.address} for`);
       } finally {
         watch.signal('SIGKILL');
       }
