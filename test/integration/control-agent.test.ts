@@ -175,7 +175,24 @@ describe('an agent connected to a control plane', () => {
     console.log(`snapshot → ACK, one agent, 20 snapshots: median ${median.toFixed(1)} ms, min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)}`);
     expect(median).toBeLessThan(2_000);
   });
+
+  it('waits for snapshots without a config-loader process of its own: one process, idle RSS under 110 MiB', async () => {
+    // Its loader is a thread of the agent's process; a pre-forked loader process cost ~65 MiB more.
+    expect(childPids(agent.pid)).toEqual([]);
+    const rssMiB = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(agent.pid)], { encoding: 'utf8' }).trim()) / 1024;
+    console.log(`idle agent with a control plane: RSS ${rssMiB.toFixed(1)} MiB, no child processes`);
+    expect(rssMiB).toBeLessThan(110);
+  });
 });
+
+/** The PIDs of a process's children (pgrep exits 1 when there are none). */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  } catch {
+    return [];
+  }
+}
 
 describe('an agent (re)started while the control plane is down', () => {
   const cache = (): string => join(dir, 'restart.cache.json');
