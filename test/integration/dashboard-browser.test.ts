@@ -6,12 +6,14 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/cli/demo/repo-root.ts';
 import type { NodeStats } from '../../src/observability/node-stats.ts';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import { startSteadyLoad, type SteadyLoad } from '../helpers/steady-load.ts';
 
 /** What the test reads of the page's window (this process's types have no DOM). */
 interface PageWindow {
@@ -46,18 +48,7 @@ let instances: Instance[];
 let agent: RunningAgent;
 let browser: Browser;
 let page: Page;
-let load: Promise<void> | undefined;
-let loading = true;
-
-/** Requests to both upstreams, about 40 a second each, until stopped; bounded to 2 minutes. */
-async function steadyLoad(): Promise<void> {
-  const until = performance.now() + 120_000;
-  const targets = ['upstream:payments', 'upstream:catalog'].map((name) => `http://${agent.listeners[name]}/`);
-  while (loading && performance.now() < until) {
-    await Promise.all(targets.map(async (url) => (await request(url, { dispatcher })).body.dump()));
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+let load: SteadyLoad | undefined;
 
 beforeAll(async () => {
   instances = await Promise.all(['pay-a', 'pay-b', 'cat-a'].map(startInstance));
@@ -77,14 +68,13 @@ beforeAll(async () => {
       { name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: [c!.address], policy: { circuitBreaker: { resetTimeout: '10m' } } },
     ],
   });
-  load = steadyLoad();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  load = startSteadyLoad(['upstream:payments', 'upstream:catalog'].map((name) => `http://${agent.listeners[name]}/`), dispatcher);
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 640 } });
 }, 60_000);
 
 afterAll(async () => {
-  loading = false;
-  await load;
+  await load?.stop();
   await browser?.close();
   await dispatcher.close();
   await agent?.stop();

@@ -4,11 +4,12 @@
 // Every row is labelled by its node, the broken node's breaker sorts first with its reason,
 // and a breaker opening on another agent shows on the page as soon as its event arrives.
 import { createServer, type Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { MeshDashboard } from '../../src/dashboard/mesh-dashboard.ts';
 import type { AgentReport, BreakerState, MeshEvent } from '../../src/control/control-proto.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 
 const OPEN_REASON = 'opened: 9 of 10 calls failed in the last 10s (90 % ≥ 50 %, at least 5 calls), last HTTP 503 from 10.0.0.2:8080; half-open in 30s';
 
@@ -45,7 +46,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   address = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
