@@ -1,5 +1,5 @@
 // `npm run bench`: meshlet against no proxy, bare Node forwarders and HAProxy, side by side in
-// one run, and meshlet's gossip against Serf's. See bench/README.md for what each row, scenario
+// one run, meshlet's gossip against Serf's, and the control plane with 50 real agents. See bench/README.md for what each row, scenario
 // and suite is.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ import { ensureTools } from './lib/tools.ts';
 import { renderFaults, runFaults } from './faults/run-faults.ts';
 import { FAULT_PROXIES } from './faults/proxies.ts';
 import { gossipInfo, runGossipSuite } from './gossip/gossip-suite.ts';
+import { runControlSuite } from './control/control-suite.ts';
 import { removeTrafficChainNow } from './gossip/traffic.ts';
 import { startUpstreams } from './lib/upstreams.ts';
 import { baselineAgent, currentAgent } from './rows/meshlet.ts';
@@ -107,11 +108,12 @@ async function main(options: BenchOptions, baseline: Baseline | undefined, group
   const throughput = options.suites.includes('throughput') ? await runThroughput(options, baseline, group, tmpDir, startedAt) : undefined;
   const faults = options.suites.includes('faults') ? await runFaults(group, tmpDir, FAULT_PROXIES, log) : undefined;
   const gossip = options.suites.includes('gossip') ? await runGossipSuite(group, tmpDir, options.gossip, gossipInfo(), log) : undefined;
-  const report = [throughput?.report ?? `# meshlet bench, ${startedAt.toISOString()}\n`, faults ? renderFaults(faults) : '', gossip?.report ?? ''].join('\n');
-  const files = writeResults(startedAt, report, { startedAt, options, baseline, ...throughput?.raw, faults, gossip: gossip?.runs });
+  const control = options.suites.includes('control') ? await runControlSuite(group, tmpDir, options.control, log) : undefined;
+  const report = [throughput?.report ?? `# meshlet bench, ${startedAt.toISOString()}\n`, faults ? renderFaults(faults) : '', gossip?.report ?? '', control?.report ?? ''].join('\n');
+  const files = writeResults(startedAt, report, { startedAt, options, baseline, ...throughput?.raw, faults, gossip: gossip?.runs, control: control?.run });
   log('');
   log(report);
-  for (const check of [...(throughput?.targets ?? []), ...(gossip?.goals ?? [])]) log(formatTargetCheck(check));
+  for (const check of [...(throughput?.targets ?? []), ...(gossip?.goals ?? []), ...(control?.goals ?? [])]) log(formatTargetCheck(check));
   log(`\nwrote ${files.join(', ')}`);
 }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { GOSSIP_SYSTEMS } from '../gossip/cluster.ts';
+import type { ControlOptions } from '../control/run-control.ts';
 import type { GossipOptions } from '../gossip/run-gossip.ts';
 import { DEFAULT_ROWS, ROW_NAMES, SCENARIOS, type RowName, type Scenario } from './scenarios.ts';
 
@@ -14,9 +15,10 @@ export interface BenchOptions {
   /** Throughput (rows × scenarios), the fault scenarios (meshlet and HAProxy), gossip (meshlet and Serf), or several. */
   readonly suites: readonly Suite[];
   readonly gossip: GossipOptions;
+  readonly control: ControlOptions;
 }
 
-export const SUITES = ['throughput', 'faults', 'gossip'] as const;
+export const SUITES = ['throughput', 'faults', 'gossip', 'control'] as const;
 const GOSSIP_SIZES = [10, 25, 50] as const;
 /** 127.0.0.2 up to 127.0.0.254. */
 const MAX_GOSSIP_SIZE = 253;
@@ -29,12 +31,14 @@ export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--war
   --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
   --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
   --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet
-  --suite      throughput, faults, gossip, or a list of them (default all three)
+  --suite      throughput, faults, gossip, control, or a list of them (default all four)
   --gossip-sizes    cluster sizes of the gossip suite (default ${GOSSIP_SIZES.join(',')})
   --gossip-systems  subset of ${GOSSIP_SYSTEMS.join(',')}
   --gossip-stress   seconds of stress-ng on both cores per cluster (default 60; 10 for a smoke run)
   --gossip-idle     seconds of idle gossip the bytes per member are counted over (default 30)
-  --gossip-kills    members killed -9 one after another per cluster, each timed and restarted (default 5)`;
+  --gossip-kills    members killed -9 one after another per cluster, each timed and restarted (default 5)
+  --control-agents    real agent processes connected to one meshlet control (default 50)
+  --control-versions  policy versions applied one after another, each timed until every agent ACKed it (default 10)`;
 
 function positiveInteger(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
@@ -67,6 +71,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       'gossip-stress': { type: 'string', default: '60' },
       'gossip-idle': { type: 'string', default: '30' },
       'gossip-kills': { type: 'string', default: '5' },
+      'control-agents': { type: 'string', default: '50' },
+      'control-versions': { type: 'string', default: '10' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -91,6 +97,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       stressS: positiveInteger('gossip-stress', values['gossip-stress']),
       idleS: positiveInteger('gossip-idle', values['gossip-idle']),
       kills: positiveInteger('gossip-kills', values['gossip-kills']),
+    },
+    control: {
+      agents: positiveInteger('control-agents', values['control-agents']),
+      versions: positiveInteger('control-versions', values['control-versions']),
     },
   };
 }

@@ -37,9 +37,9 @@ describe('parseBenchOptions --against', () => {
 });
 
 describe('parseBenchOptions gossip', () => {
-  it('runs the gossip suite by default, next to throughput and faults, with the issue\'s sizes and a minute of stress', () => {
+  it('runs the gossip suite by default, next to throughput, faults and control, with the issue\'s sizes and a minute of stress', () => {
     const options = parse();
-    expect(options.suites).toEqual(['throughput', 'faults', 'gossip']);
+    expect(options.suites).toEqual(['throughput', 'faults', 'gossip', 'control']);
     expect(options.gossip).toEqual({ sizes: [10, 25, 50], systems: ['meshlet', 'serf'], stressS: 60, idleS: 30, kills: 5 });
   });
 
@@ -55,5 +55,15 @@ describe('parseBenchOptions gossip', () => {
     expect(() => parse('--gossip-sizes', 'ten')).toThrow('--gossip-sizes must be a whole number');
     expect(() => parse('--gossip-systems', 'consul')).toThrow('--gossip-systems: unknown consul; choose from meshlet, serf');
     expect(() => parse('--gossip-stress', '0')).toThrow('--gossip-stress must be a whole number above 0');
+  });
+});
+
+describe('parseBenchOptions control', () => {
+  it('runs 50 agents and 10 versions by default, and takes a smaller smoke run', () => {
+    expect(parse().control).toEqual({ agents: 50, versions: 10 });
+    const options = parse('--suite', 'control', '--control-agents', '3', '--control-versions', '2');
+    expect(options.suites).toEqual(['control']);
+    expect(options.control).toEqual({ agents: 3, versions: 2 });
+    expect(() => parse('--control-agents', '0')).toThrow('--control-agents must be a whole number above 0');
   });
 });
