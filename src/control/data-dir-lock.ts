@@ -4,9 +4,12 @@
 // been sent a version that never existed), so the second one refuses to start.
 //
 // A lock whose PID is no longer running is stale (the holder was killed with -9 or the machine
-// lost power) and is taken over. Taking over renames the stale file away first and checks that
+// lost power) and is taken over. The file also records when that process started (Linux's
+// /proc/PID/stat), so a PID the kernel has since given to another process (a container
+// restarted on the same volume) does not keep the directory locked. Taking over renames the stale file away first and checks that
 // what it moved is still the stale content, so two servers starting at once on a stale lock
 // cannot both win: only one rename succeeds, and a fresh lock moved by mistake is put back.
+import { readFileSync } from 'node:fs';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -26,13 +29,15 @@ export class DataDirLock {
   /** Takes the lock on `dir` (which must exist) or rejects with DataDirLockedError. */
   static async acquire(dir: string): Promise<DataDirLock> {
     const path = join(dir, LOCK_FILE);
-    const content = `${process.pid}\n`;
+    const content = `${process.pid}\n${startTimeOf(process.pid) ?? ''}\n`;
     for (let attempt = 0; attempt < 5; attempt++) {
       if (await createExclusive(path, content)) return new DataDirLock(path, content);
       const held = await readFile(path, 'utf8').catch(() => undefined);
       if (held === undefined) continue; // released between the two calls
-      const pid = parsePid(held);
-      if (pid !== undefined && pid !== process.pid && isRunning(pid)) throw new DataDirLockedError(dir, pid);
+      const [pid, startTime] = parseHolder(held);
+      if (pid !== undefined && pid !== process.pid && isRunning(pid) && (startTime === undefined || startTime === startTimeOf(pid))) {
+        throw new DataDirLockedError(dir, pid);
+      }
       await removeStale(path, held);
     }
     throw new Error(`${path}: could not take the lock (it keeps changing)`);
@@ -78,9 +83,24 @@ async function removeStale(path: string, staleContent: string): Promise<void> {
   await unlink(aside);
 }
 
-function parsePid(text: string): number | undefined {
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+/** The holder's PID and, when it was recorded, its start time. */
+function parseHolder(text: string): [number | undefined, string | undefined] {
+  const [pidText = '', startTime = ''] = text.split('\n');
+  const pid = Number(pidText.trim());
+  return [Number.isInteger(pid) && pid > 0 ? pid : undefined, startTime.trim() === '' ? undefined : startTime.trim()];
+}
+
+/**
+ * When a process started, in clock ticks since boot (field 22 of /proc/PID/stat, counted after
+ * the parenthesized command name, which may itself hold spaces); undefined without /proc.
+ */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Signal 0 checks without sending: EPERM means it runs under another user. */

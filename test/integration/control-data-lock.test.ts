@@ -1,7 +1,8 @@
 // One `meshlet control` per --data directory: a second server on the same directory refuses to
 // start and names the directory and the PID that holds it; a lock left by a server killed with
-// -9 does not block the next start; a clean stop removes the lock.
-import { readFile, rm, stat } from 'node:fs/promises';
+// -9, or whose PID another process has since been given, does not block the next start; a
+// clean stop removes the lock.
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT_TOKEN, OPERATOR_TOKEN, apply, call, controlClient, startControl, type RunningControl } from '../helpers/control-plane.ts';
@@ -33,16 +34,26 @@ describe('meshlet control data-directory lock', () => {
 
     first.child.signal('SIGKILL');
     await first.child.exited;
-    expect(await readFile(join(dataDir, 'control.lock'), 'utf8')).toBe(`${first.pid}\n`);
+    expect(await readFile(join(dataDir, 'control.lock'), 'utf8')).toMatch(new RegExp(`^${first.pid}\n\\d+\n$`));
 
     const third = await startControl({ dataDir });
     started.push(third);
-    expect(await readFile(join(dataDir, 'control.lock'), 'utf8')).toBe(`${third.pid}\n`);
+    expect(await readFile(join(dataDir, 'control.lock'), 'utf8')).toMatch(new RegExp(`^${third.pid}\n\\d+\n$`));
     const again = controlClient(third.address);
     expect((await call(again, 'GetPolicy', { version: 0 })).version).toBe(1);
     again.close();
 
     expect((await third.stop('SIGTERM')).code).toBe(0);
     await expect(stat(join(dataDir, 'control.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 60_000);
+
+  it('takes over a lock whose PID now belongs to another process (it started at another time)', async () => {
+    const dataDir = started[0]!.dataDir;
+    // This test process is alive, but it is not the server that wrote the lock.
+    await writeFile(join(dataDir, 'control.lock'), `${process.pid}\n1\n`);
+    const control = await startControl({ dataDir });
+    started.push(control);
+    expect(await readFile(join(dataDir, 'control.lock'), 'utf8')).toMatch(new RegExp(`^${control.pid}\n`));
+    await control.stop('SIGTERM');
   }, 60_000);
 });
