@@ -39,6 +39,8 @@ export function renderControl(run: ControlRun, goal: TargetCheck): string {
     '',
     `Per version, until the last ACK (ms): ${run.versions.map((v) => `v${v.version} ${ms(v.allAckedMs ?? Infinity)}`).join(', ') || '—'}.`,
     '',
+    `Load average (1 min) ${run.loadAverage[0].toFixed(2)} at the start, ${run.loadAverage[1].toFixed(2)} at the end.`,
+    '',
     `${goal.status} ${goal.target}: ${goal.detail}`,
   ];
   if (run.error) lines.push('', `The run stopped early: ${run.error}`);

@@ -6,6 +6,7 @@
 // with performance.now() (sub-millisecond; the stream's own delay is in the figure).
 import * as grpc from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
@@ -38,6 +39,8 @@ export interface ControlRun {
   readonly versions: readonly VersionTiming[];
   readonly agentRssKiB: readonly number[];
   readonly controlRssKiB: number;
+  /** 1-minute load averages at the start and the end: other work on the machine shows in every figure. */
+  readonly loadAverage: readonly [number, number];
   readonly error?: string;
 }
 
@@ -148,6 +151,7 @@ class AckWatch {
 
 export async function runControl(group: ProcessGroup, tmpDir: string, options: ControlOptions, log: (line: string) => void): Promise<ControlRun> {
   const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? NaN;
   const control = await startControlPlane(group, tmpDir);
   const client = createControlClient(control.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const versions: VersionTiming[] = [];
@@ -183,9 +187,12 @@ export async function runControl(group: ProcessGroup, tmpDir: string, options: C
     }
     watch.close();
     const agentRssKiB = agents.map((agent) => readRssKiB(agent.pid));
-    return { agents: options.agents, startSeconds, versions, agentRssKiB, controlRssKiB: readRssKiB(control.process.pid) };
+    return { agents: options.agents, startSeconds, versions, agentRssKiB, controlRssKiB: readRssKiB(control.process.pid), loadAverage: [loadAtStart, loadavg()[0] ?? NaN] };
   } catch (error) {
-    return { agents: options.agents, startSeconds: (performance.now() - started) / 1000, versions, agentRssKiB: [], controlRssKiB: NaN, error: (error as Error).message };
+    return {
+      agents: options.agents, startSeconds: (performance.now() - started) / 1000, versions, agentRssKiB: [], controlRssKiB: NaN,
+      loadAverage: [loadAtStart, loadavg()[0] ?? NaN], error: (error as Error).message,
+    };
   } finally {
     client.close();
     for (const agent of agents) agent.terminate();

@@ -11,6 +11,7 @@ function run(allAcked: (number | undefined)[]): ControlRun {
     versions: allAcked.map((ms, i) => ({ version: i + 1, applyMs: 4, allAckedMs: ms, ackMs: ms === undefined ? [1, 2] : [1, 2, ms] })),
     agentRssKiB: [80 * 1024, 82 * 1024, 90 * 1024],
     controlRssKiB: 100 * 1024,
+    loadAverage: [0.5, 1.25],
   };
 }
 
@@ -22,6 +23,7 @@ describe('control bench report', () => {
     const text = renderControl(good, goal);
     expect(text).toContain('| 3 | 12.3 s | 4.0 | 50.0 | 60.0 | 60.0 | 2.0 | 60.0 | 82.0 | 100.0 |');
     expect(text).toContain('Per version, until the last ACK (ms): v1 40.0, v2 60.0, v3 50.0.');
+    expect(text).toContain('Load average (1 min) 0.50 at the start, 1.25 at the end.');
   });
 
   it('misses the goal when one version never reached every agent', () => {
