@@ -1,5 +1,7 @@
 // A config document held in memory (what the control plane will push) is validated in the
-// same child process and by the same checks as a config file with that text.
+// same child process and by the same checks as a config file with that text; the warm loader
+// thread of an agent with a control plane gives the same answers, and a load that exhausts its
+// heap fails that load only.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The child process runs the compiled worker: load the compiled module, as the agent does.
 type ConfigSourceModule = typeof import('../../../src/cli/config-source.ts');
-const { readConfig, readConfigDocument } = (await import(new URL('../../../dist/cli/config-source.js', import.meta.url).href)) as ConfigSourceModule;
+const { readConfig, readConfigDocument, keepConfigWorkerWarm } = (await import(new URL('../../../dist/cli/config-source.js', import.meta.url).href)) as ConfigSourceModule;
 
 const valid = 'upstreams:\n  - name: catalog\n    endpoints: [127.0.0.1:8081]\n    policy: { lb: { algorithm: least_request, choiceCount: 3 } }\n';
 const invalid = 'upstreams:\n  - name: catalog\n    endpoints: [127.0.0.1:8081]\n    policy: { lb: { algorithm: least_request, choiceCount: 1 }, retires: 2 }\n';
@@ -51,4 +53,18 @@ describe('a config document held in memory', () => {
     expect(result.ok).toBe(false);
     expect(result.ok ? '' : result.issues[0]!.message).toMatch(/^YAML syntax error at line/);
   });
+});
+
+describe('the warm loader thread', () => {
+  afterAll(() => keepConfigWorkerWarm(false));
+
+  it('answers as the one-shot process does; a document that exhausts its heap fails that load, and the next load works', async () => {
+    const fromProcess = await readConfigDocument(valid);
+    keepConfigWorkerWarm(true);
+    expect(await readConfigDocument(valid)).toEqual(fromProcess);
+    // Three million endpoints: far past the thread's 128 MiB heap once parsed.
+    const endpoints = Array.from({ length: 3_000_000 }, (_, i) => `      - 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`).join('\n');
+    await expect(readConfigDocument(`upstreams:\n  - name: big\n    endpoints:\n${endpoints}\n`)).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' });
+    expect(await readConfigDocument(valid)).toEqual(fromProcess);
+  }, 120_000);
 });
