@@ -158,10 +158,13 @@ class BreakerWatch {
 }
 
 /**
- * Worth retrying: the server went away, did not answer in time, or ended or reset the stream
- * (CANCELLED here is the server's doing: a stream this side cancels is no longer listened to).
+ * Worth retrying: the server went away, did not answer in time, ended or reset the stream
+ * (CANCELLED here is the server's doing: a stream this side cancels is no longer listened to),
+ * or dropped this watcher for falling behind (RESOURCE_EXHAUSTED; the re-read catches up).
  */
-const TRANSIENT = new Set<grpc.status | undefined>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.INTERNAL, grpc.status.UNKNOWN]);
+const TRANSIENT = new Set<grpc.status | undefined>([
+  grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.INTERNAL, grpc.status.UNKNOWN,
+]);
 
 function isTransient(error: grpc.ServiceError | CommandFailure | undefined): boolean {
   return error === undefined || TRANSIENT.has(error instanceof CommandFailure ? error.grpcCode : error.code);

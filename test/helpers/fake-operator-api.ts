@@ -91,6 +91,15 @@ export class FakeOperatorApi {
     for (const watcher of this.watchers) watcher.write(event);
   }
 
+  /** Ends every WatchMesh stream open now with this status, as the real server drops a watcher that fell behind. */
+  dropWatchers(code: grpc.status, details: string): void {
+    for (const watcher of this.watchers) {
+      this.watchers.delete(watcher);
+      // As the real server does (control-service.ts): the error event ends the call with that status.
+      watcher.emit('error', { code, details });
+    }
+  }
+
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     for (const watcher of this.watchers) watcher.end();

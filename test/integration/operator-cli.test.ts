@@ -1,6 +1,7 @@
 // The operator commands as a user and a script run them (`node bin/meshlet.js …`), against a
 // real gRPC server in the test process serving canned mesh state: what is printed, the JSON
 // shapes, and the exit codes (0 done, 1 invalid, 2 conflict, 3 not acked by all, 4 unreachable).
+import * as grpc from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -489,6 +490,27 @@ describe('meshlet operator commands', () => {
           '2023-11-14T22:15:02.000Z  node-b  payments 127.0.0.1:9003  closed  trial call succeeded',
         ]);
         expect(watch.stderr).toBe('');
+      } finally {
+        watch.signal('SIGKILL');
+      }
+    });
+
+    it('breakers --watch dropped for falling behind watches again, re-reads the breakers, and prints what changed meanwhile', async () => {
+      const server = await start([{ node: 'node-b' }]);
+      const watch = new RunningCommand(['breakers', '--watch', '--server', server.address], { ...process.env, MESHLET_TOKEN: token });
+      const listings = () => server.calls.filter((call) => call.method === 'ListAgents').length;
+      try {
+        await until(async () => server.watcherCount() === 1 && listings() === 1, 15_000, 'the watch open and the breakers read');
+        server.dropWatchers(grpc.status.RESOURCE_EXHAUSTED, 'this watcher fell 1000 events behind; watch again');
+        await until(async () => server.watcherCount() === 1 && listings() === 2, 15_000, 'the watch open again and the breakers read again');
+        server.emit({
+          atMs: 1_700_000_100_000, node: 'node-b', kind: 'breaker',
+          breaker: { upstream: 'payments', endpoint: '', state: 'BREAKER_STATE_OPEN', reason: 'every endpoint is down', sinceMs: 1_700_000_100_000, node: '' },
+        });
+        await until(async () => watch.stdout.includes('every endpoint is down'), 15_000, 'the change printed');
+        expect(watch.stderr).toMatch(/^meshlet: lost the watch stream: .*fell 1000 events behind.*\nmeshlet: watching \S+ again/);
+        watch.signal('SIGINT');
+        expect(await watch.exited).toBe(0);
       } finally {
         watch.signal('SIGKILL');
       }
