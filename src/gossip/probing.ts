@@ -24,8 +24,8 @@ export interface ProberOptions {
   readonly awareness: Awareness;
   readonly metrics: GossipMetrics;
   readonly settings: Pick<GossipSettings, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks'>;
-  /** Where a failed probe's suspicion goes. */
-  readonly merges: Pick<StateMerges, 'suspect'>;
+  /** Where a failed probe's suspicion goes, and a late answer to it. */
+  readonly merges: Pick<StateMerges, 'suspect' | 'answeredLate'>;
 }
 
 interface PendingProbe {
@@ -53,7 +53,9 @@ export class Prober {
   /**
    * One SWIM probe: a ping, then ping-reqs through indirectChecks members when no ack comes
    * within the (scaled) probe timeout, all within the (scaled) probe interval. `onResult`,
-   * when given, takes the verdict instead of the usual suspicion of a failed target.
+   * when given, takes the verdict instead of the usual suspicion of a failed target. An ack
+   * that comes within one more interval after the probe gave up is still news: the target
+   * lives, and the merges hear of it.
    */
   probe(target: Member, interval: number, onResult?: (acked: boolean) => void): void {
     const { self, table, sender, timers, awareness, metrics, settings } = this.deps;
@@ -66,6 +68,7 @@ export class Prober {
     let nacks = 0;
     const finish = (result: 'ack' | 'indirect-ack' | 'failed') => {
       this.pending.delete(seqNo);
+      if (result === 'failed') this.awaitLateAck(seqNo, target.node, interval);
       timers.cancel(ackTimer);
       timers.cancel(deadline);
       metrics.probe(result);
@@ -94,7 +97,10 @@ export class Prober {
     // even if the gossip about it never reached it.
     if (target.status === 'suspect') sender.send(target.addr, ping, { type: 'suspect', node: target.node, incarnation: target.incarnation, from: self.node });
     else sender.send(target.addr, ping);
-    const ackTimer = timers.after(timeout, () => {
+    // A last-chance probe (one with a verdict) follows probes that already went unanswered,
+    // so it asks the helpers at once: a target that is slow but running then has the whole
+    // interval to answer them, not what is left of it after the probe timeout.
+    const ackTimer = timers.after(onResult ? 0 : timeout, () => {
       indirect = true;
       const helpers = table.randomMembers(settings.indirectChecks, (s) => s.member.status === 'alive' && s.member.node !== target.node);
       const request: PingReq = { type: 'ping-req', seqNo, node: target.node, addr: target.addr, sourceNode: self.node, sourceAddr: self.address, nack: true };
@@ -102,6 +108,25 @@ export class Prober {
       expectedNacks = helpers.length;
     });
     const deadline = timers.after(interval, () => finish('failed'));
+  }
+
+  /**
+   * A failed probe's ack may still come: the target (or a helper) was slow, or the direct ack
+   * was lost and the helpers' came after the interval. Until `graceMs` passes, one that comes
+   * tells the merges the target answered, so a suspicion of a slow but running member does
+   * not run out on the strength of this probe.
+   */
+  private awaitLateAck(seqNo: number, node: string, graceMs: number): void {
+    const { timers, merges } = this.deps;
+    const expiry = timers.after(graceMs, () => this.pending.delete(seqNo));
+    this.pending.set(seqNo, {
+      ack: () => {
+        this.pending.delete(seqNo);
+        timers.cancel(expiry);
+        merges.answeredLate(node);
+      },
+      nack: () => {},
+    });
   }
 
   handlePing(from: string, seqNo: number, node: string): void {

@@ -113,6 +113,18 @@ export class StateMerges {
   }
 
   /**
+   * A probe of `node` was answered after it gave up: the member runs, only slowly or over a
+   * lossy path. A suspicion of it starts over, as after an answered last-chance probe, so it
+   * is not declared dead on the strength of probes it did answer (its refutation, if it
+   * sent one, may simply not have reached us).
+   */
+  answeredLate(node: string): void {
+    const state = this.deps.table.get(node);
+    if (state?.suspicion === undefined || state.member.status !== 'suspect') return;
+    this.startSuspicion(state, this.deps.self.node, state.member.incarnation);
+  }
+
+  /**
    * A suspicion ran out. Gossip may have lost the suspect's refutation on its way to us, so
    * before declaring it dead we probe it once more ourselves: a member that answers is not
    * dead, and the buddy-system ping tells it to refute.
@@ -124,9 +136,11 @@ export class StateMerges {
     };
     const state = stillSuspect();
     if (!state) return;
+    const expired = state.suspicion;
     this.deps.probe(state.member, this.deps.awareness.scale(this.deps.settings.probeIntervalMs), (acked) => {
       const current = stillSuspect();
-      if (!current) return;
+      // A late answer in the meantime started a new suspicion: this verdict is not its own.
+      if (!current || current.suspicion !== expired) return;
       if (acked) this.startSuspicion(current, this.deps.self.node, incarnation);
       else this.dead({ type: 'dead', node, incarnation, from: this.deps.self.node }, 'suspicion-timeout');
     });
