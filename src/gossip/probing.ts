@@ -33,6 +33,9 @@ interface PendingProbe {
   nack(): void;
 }
 
+/** A relay nacks when its ping is unanswered for this share of the probe timeout. */
+const NACK_AFTER_TIMEOUT_FRACTION = 0.8;
+
 /** Probes and indirect probes waiting for an answer at once, at most. */
 const MAX_PENDING_PROBES = 1024;
 
@@ -139,9 +142,13 @@ export class Prober {
     const { self, sender, timers, metrics, settings } = this.deps;
     if (this.pending.size >= MAX_PENDING_PROBES) return metrics.dropped('pending-cap');
     const seqNo = this.nextSeq();
-    // The nack goes at the probe timeout, but a late ack is still passed on until the probe
-    // interval ends: the requester's own window may be stretched by its local health.
-    const nackTimer = timers.after(settings.probeTimeoutMs, () => {
+    // The requester sent this a probe timeout into its probe and gives up at the interval's
+    // end, so a nack sent a whole probe timeout after this ping (memberlist's relay timer)
+    // lands after that end and reads as missing: a healthy prober of a dead member raised
+    // its own health score by one per helper, and probed 4 times slower for a while. At 80 %
+    // of the timeout the nack counts; a late ack is still passed on until the probe
+    // interval ends, as the requester's own window may be stretched by its local health.
+    const nackTimer = timers.after(NACK_AFTER_TIMEOUT_FRACTION * settings.probeTimeoutMs, () => {
       if (request.nack) sender.send(from, { type: 'nack', seqNo: request.seqNo });
     });
     const expiry = timers.after(settings.probeIntervalMs, () => this.pending.delete(seqNo));
