@@ -3,6 +3,12 @@
 // suspicion about itself, a lagging event loop) and falls with each successful probe. The
 // membership stretches its probe interval and timeouts by (score + 1), so a struggling member
 // accuses others less readily.
+//
+// Missed nacks and refutations are indirect evidence, worked off one successful probe at a
+// time as in memberlist. The event loop's lag is measured directly, so the points it added
+// also go, one per reading, once the loop is on time again: otherwise a minute of load left
+// the score at its top for half a minute after the load ended (a probe every (score + 1)
+// intervals, one point each), and members killed in that time were found that much later.
 
 import { awarenessScaled } from './timing.ts';
 
@@ -15,6 +21,8 @@ export const EVENT_LOOP_LAG_THRESHOLD_MS = 100;
 
 export class Awareness {
   private current = 0;
+  /** The points of the score that event-loop lag added and a healthy loop has not taken back. */
+  private fromLag = 0;
 
   constructor(
     private readonly max: number,
@@ -27,6 +35,7 @@ export class Awareness {
 
   applyDelta(delta: number): void {
     const next = Math.min(this.max - 1, Math.max(0, this.current + delta));
+    this.fromLag = Math.min(this.fromLag, next);
     if (next === this.current) return;
     this.current = next;
     this.onChange(next);
@@ -39,10 +48,19 @@ export class Awareness {
   /**
    * Fed with the event loop's recent delay (perf_hooks monitorEventLoopDelay, about once a
    * probe interval): one point per lag at or above the threshold, two when the loop stalled
-   * longer than `severeMs` (the probe timeout), since then every ack it sends is late.
+   * longer than `severeMs` (the probe timeout), since then every ack it sends is late; a
+   * reading below the threshold takes back one point that lag added.
    */
   noteEventLoopLag(ms: number, severeMs: number): void {
-    if (ms >= severeMs) this.applyDelta(2);
-    else if (ms >= EVENT_LOOP_LAG_THRESHOLD_MS) this.applyDelta(1);
+    const points = ms >= severeMs ? 2 : ms >= EVENT_LOOP_LAG_THRESHOLD_MS ? 1 : 0;
+    if (points === 0) {
+      if (this.fromLag === 0) return;
+      this.fromLag--;
+      this.applyDelta(-1);
+      return;
+    }
+    const before = this.current;
+    this.applyDelta(points);
+    this.fromLag += this.current - before;
   }
 }

@@ -31,6 +31,8 @@ interface Endpoint {
   closed: boolean;
   killed: boolean;
   lagMs: number;
+  /** A lag reporter runs (one per member, however often slow() is called). */
+  lagReported: boolean;
   group: number;
 }
 
@@ -78,7 +80,7 @@ export class MemoryNetwork {
   }
 
   private attach(address: string): Transport {
-    const endpoint: Endpoint = { handlers: undefined, counters: zeroCounters(), closed: false, killed: false, lagMs: 0, group: 0 };
+    const endpoint: Endpoint = { handlers: undefined, counters: zeroCounters(), closed: false, killed: false, lagMs: 0, lagReported: false, group: 0 };
     this.endpoints.set(address, endpoint);
     return {
       localAddress: address,
@@ -126,15 +128,17 @@ export class MemoryNetwork {
   }
 
   /**
-   * Every packet and exchange this member receives is handled `lagMs` late; `noteLag`, when
-   * given, is told the lag once a second, as the agent's event-loop monitor would.
+   * Every packet and exchange this member receives is handled `lagMs` late (0: on time
+   * again); `noteLag`, when given, is told the current lag once a second until the member is
+   * closed or killed, as the agent's event-loop monitor would, 0 included.
    */
   slow(address: string, lagMs: number, noteLag?: (ms: number) => void): void {
     const endpoint = this.endpoint(address);
     endpoint.lagMs = lagMs;
-    if (noteLag) {
+    if (noteLag && !endpoint.lagReported) {
+      endpoint.lagReported = true;
       const timer = this.clock.setInterval(() => {
-        if (endpoint.closed || endpoint.killed || endpoint.lagMs === 0) this.clock.clearInterval(timer);
+        if (endpoint.closed || endpoint.killed) this.clock.clearInterval(timer);
         else noteLag(endpoint.lagMs);
       }, 1000);
     }

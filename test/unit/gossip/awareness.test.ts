@@ -30,4 +30,23 @@ describe('Awareness', () => {
     a.noteEventLoopLag(800, 500);
     expect(a.score).toBe(3);
   });
+
+  it('takes back the points lag added once the loop is on time again, one a reading, and only those', () => {
+    const a = new Awareness(8);
+    a.applyDelta(2); // missed nacks: worked off by successful probes only
+    for (let i = 0; i < 10; i++) a.noteEventLoopLag(800, 500);
+    expect(a.score).toBe(7);
+    a.noteEventLoopLag(5, 500);
+    expect(a.score).toBe(6);
+    for (let i = 0; i < 10; i++) a.noteEventLoopLag(5, 500);
+    expect(a.score).toBe(2);
+    a.applyDelta(-1);
+    a.noteEventLoopLag(EVENT_LOOP_LAG_THRESHOLD_MS, 500);
+    a.applyDelta(-2); // successful probes took the lag's point too: nothing left for a healthy reading
+    a.noteEventLoopLag(5, 500);
+    expect(a.score).toBe(0);
+    a.applyDelta(1);
+    a.noteEventLoopLag(5, 500);
+    expect(a.score).toBe(1);
+  });
 });
