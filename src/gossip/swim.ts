@@ -117,9 +117,14 @@ export class Membership implements MembershipView {
       exchange: async (from, request) => this.antiEntropy.handleExchange(from, request),
     });
     const s = this.settings;
-    // Random first deadlines, so members started together do not tick in lockstep.
+    // Random first deadlines, so members started together do not tick in lockstep (gossip
+    // rounds in lockstep make every hop of a broadcast wait a whole interval, not half of one
+    // on average).
     this.timers.after(this.random() * s.probeIntervalMs, () => this.prober.loop());
-    this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
+    this.timers.after(this.random() * s.gossipIntervalMs, () => {
+      this.sender.gossipRound();
+      this.timers.every(s.gossipIntervalMs, () => this.sender.gossipRound());
+    });
     this.timers.after(this.random() * s.pushPullIntervalMs, () => this.antiEntropy.loop());
     this.timers.every(s.reconnectIntervalMs, () => this.antiEntropy.reconnect());
     this.timers.every(Math.max(1000, Math.min(s.reclaimTimeMs, s.probeIntervalMs * 5)), () => this.table.reclaim());

@@ -10,7 +10,7 @@ import { suspicionTimeout } from '../../src/gossip/timing.ts';
 import { detectionSummary } from './detection-times.ts';
 
 const SIZES = [10, 25, 50];
-const SEEDS = Array.from({ length: 15 }, (_, i) => 100 + i);
+const SEEDS = Array.from({ length: 21 }, (_, i) => 100 + i);
 const LOAD_LAG_MS = 300;
 
 describe('failure detection times', () => {
@@ -24,9 +24,11 @@ describe('failure detection times', () => {
     }
     console.table(rows.map(({ quiet: _q, afterLoad: _a, ...row }) => row));
     for (const { n, minSuspicion, quiet, afterLoad } of rows) {
-      // First probe ~0.5 s, its interval 1 s, the confirmed suspicion, the dead news spreading.
-      expect(quiet.medianMs, `quiet median, n = ${n}`).toBeLessThanOrEqual(minSuspicion + 2500);
-      expect(afterLoad.medianMs, `median after load, n = ${n}`).toBeLessThanOrEqual(minSuspicion + 2500);
+      // The first probe within about a second, its interval 1 s, the confirmed suspicion, the
+      // dead news spreading.
+      expect(quiet.medianMs, `quiet median, n = ${n}`).toBeLessThanOrEqual(minSuspicion + 3000);
+      // The load is over: a member killed now is found about as fast as on a quiet cluster.
+      expect(afterLoad.medianMs, `median after load, n = ${n}`).toBeLessThanOrEqual(quiet.medianMs + 1000);
     }
   }, 120_000);
 });
