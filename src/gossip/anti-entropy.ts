@@ -25,6 +25,8 @@ export interface AntiEntropyOptions {
   readonly metrics: GossipMetrics;
   readonly logger: GossipLogger;
   readonly settings: Pick<GossipSettings, 'pushPullIntervalMs' | 'exchangeTimeoutMs' | 'probeIntervalMs'>;
+  /** Gossips what is queued at once: a joiner's alive, taken in by a join this member answered. */
+  readonly gossipNow: () => void;
 }
 
 export class AntiEntropy {
@@ -84,6 +86,7 @@ export class AntiEntropy {
     const remote = this.decodePushPull(request);
     if (!remote) return undefined;
     this.mergeState(from, remote);
+    if (remote.join) this.deps.gossipNow();
     // Answered after merging, so a peer that thought us dead gets our refutation back.
     const answer = this.localState(false);
     metrics.message('push-pull', 'out');

@@ -16,7 +16,7 @@ export interface GossipSenderOptions {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly metrics: GossipMetrics;
-  readonly settings: Pick<GossipSettings, 'gossipNodes' | 'gossipToTheDeadMs'>;
+  readonly settings: Pick<GossipSettings, 'gossipNodes' | 'gossipToTheDeadMs' | 'gossipIntervalMs'>;
   readonly table: MemberTable;
   readonly broadcasts: BroadcastQueue;
 }
@@ -24,6 +24,7 @@ export interface GossipSenderOptions {
 export class GossipSender {
   /** Broadcast types are counted as the queue hands them over, without decoding them again. */
   private readonly countOut = (type: GossipMessageType) => this.deps.metrics.message(type, 'out');
+  private lastExtraRound = -Infinity;
 
   constructor(private readonly deps: GossipSenderOptions) {}
 
@@ -33,6 +34,18 @@ export class GossipSender {
     for (const m of messages) this.deps.metrics.message(m.type, 'out');
     const piggyback = this.deps.broadcasts.take(this.deps.transport.maxPacketSize - first.length, this.countOut);
     this.sendPacket(to, piggyback.length === 0 ? first : Buffer.concat([first, ...piggyback]));
+  }
+
+  /**
+   * A gossip round now, for news a member wants out without waiting for its next tick (a
+   * join it took part in); at most one such round per gossip interval, so a burst of joins
+   * costs no more than a second ticker would.
+   */
+  gossipNow(): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastExtraRound < this.deps.settings.gossipIntervalMs) return;
+    this.lastExtraRound = now;
+    this.gossipRound();
   }
 
   gossipRound(): void {

@@ -77,7 +77,7 @@ export class Membership implements MembershipView {
     // probes once more): the merges get the prober's probe as a function, bound late.
     this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
     this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
-    this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings });
+    this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings, gossipNow: () => this.sender.gossipNow() });
   }
 
   get address(): string {
@@ -141,7 +141,14 @@ export class Membership implements MembershipView {
     for (let attempt = 0; ; attempt++) {
       const results = await Promise.allSettled(targets.map((seed) => this.antiEntropy.pushPull(seed, true)));
       const joined = results.filter((r) => r.status === 'fulfilled').length;
-      if (joined > 0) this.antiEntropy.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
+      if (joined > 0) {
+        // The seeds gossip our alive, and so do we (memberlist queues its own at start), both
+        // at once rather than at the next tick: the news then reaches everyone a round or so
+        // sooner.
+        this.self.announce();
+        this.sender.gossipNow();
+        this.antiEntropy.scheduleJoinResync(targets.filter((_, i) => results[i]!.status === 'fulfilled'));
+      }
       if (joined > 0 || this.timers.closed) {
         this.logger.info({ joined, seeds: targets.length }, 'gossip join');
         return joined;
