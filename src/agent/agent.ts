@@ -35,7 +35,7 @@ import { InFlightCounter } from '../proxy/listen/in-flight.ts';
 import type { CallTarget } from '../proxy/call/call-target.ts';
 import { InboundService, prepareInbound, type InboundChange } from '../proxy/inbound/inbound-service.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
-import { GossipRuntime } from './gossip-runtime.ts';
+import type { GossipRuntime } from './gossip-runtime.ts';
 import { MESHLET_VERSION } from './version.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
@@ -185,6 +185,9 @@ export class Agent {
     }
     const { gossip } = this.config;
     if (gossip) {
+      // Loaded only here: gossip, health checks and discovery bring protobufjs and grpc-js, about
+      // 10 MiB of an idle agent's RSS that an agent without gossip should not pay.
+      const { GossipRuntime } = await import('./gossip-runtime.ts');
       this.gossip = await GossipRuntime.start({ ...this.config, gossip }, {
         clock: this.clock,
         random: this.random,
