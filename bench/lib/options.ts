@@ -31,7 +31,8 @@ export const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--war
   --rows       subset of ${ROW_NAMES.join(',')} (default all but meshlet-base)
   --scenarios  subset of ${SCENARIOS.map((s) => s.id).join(',')}
   --against   a git ref (commit, HEAD~1, branch); its agent runs as the meshlet-base row, next to meshlet
-  --suite      throughput, faults, gossip, control, or a list of them (default all four)
+  --suite      throughput, faults, gossip, control, or a list of them (default: the suites the other
+               flags given tune, e.g. --rows or --rounds: throughput; with none, all four)
   --gossip-sizes    cluster sizes of the gossip suite (default ${GOSSIP_SIZES.join(',')})
   --gossip-systems  subset of ${GOSSIP_SYSTEMS.join(',')}
   --gossip-stress   seconds of stress-ng on both cores per cluster (default 60; 10 for a smoke run)
@@ -54,25 +55,40 @@ function subset<T extends string>(name: string, raw: string | undefined, all: re
   return all.filter((item) => picked.includes(item));
 }
 
+/** The flags that tune each suite: given without --suite, they pick the suites they tune. */
+const SUITE_FLAGS: Readonly<Record<Suite, readonly string[]>> = {
+  throughput: ['duration', 'rounds', 'warmup', 'rows', 'scenarios', 'against'],
+  faults: [],
+  gossip: ['gossip-sizes', 'gossip-systems', 'gossip-stress', 'gossip-idle', 'gossip-kills'],
+  control: ['control-agents', 'control-versions'],
+};
+
+/** --suite; else the suites the flags given tune (`--rounds 1` is a throughput run, not all four); else all four. */
+function suitesFor(values: Readonly<Record<string, string | boolean | undefined>>): Suite[] {
+  if (values.suite !== undefined) return subset('suite', values.suite as string, SUITES);
+  const tuned = SUITES.filter((suite) => SUITE_FLAGS[suite].some((flag) => values[flag] !== undefined));
+  return tuned.length > 0 ? tuned : [...SUITES];
+}
+
 /** Parses the bench's flags; throws with the usage text on anything it does not understand. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      duration: { type: 'string', default: '8' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '2' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
       rows: { type: 'string' },
       scenarios: { type: 'string' },
       against: { type: 'string' },
       suite: { type: 'string' },
       'gossip-sizes': { type: 'string' },
       'gossip-systems': { type: 'string' },
-      'gossip-stress': { type: 'string', default: '60' },
-      'gossip-idle': { type: 'string', default: '30' },
-      'gossip-kills': { type: 'string', default: '5' },
-      'control-agents': { type: 'string', default: '50' },
-      'control-versions': { type: 'string', default: '10' },
+      'gossip-stress': { type: 'string' },
+      'gossip-idle': { type: 'string' },
+      'gossip-kills': { type: 'string' },
+      'control-agents': { type: 'string' },
+      'control-versions': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -83,24 +99,24 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   const picked = subset('rows', values.rows, ROW_NAMES, DEFAULT_ROWS);
   if (baseline === undefined && picked.includes('meshlet-base')) throw new Error(`--rows meshlet-base needs --against REF\n${USAGE}`);
   return {
-    durationS: positiveInteger('duration', values.duration),
-    rounds: positiveInteger('rounds', values.rounds),
-    warmupS: positiveInteger('warmup', values.warmup, true),
+    durationS: positiveInteger('duration', values.duration ?? '8'),
+    rounds: positiveInteger('rounds', values.rounds ?? '3'),
+    warmupS: positiveInteger('warmup', values.warmup ?? '2', true),
     // --against exists to run meshlet-base, so it joins whatever rows were picked.
     rows: baseline === undefined ? picked : ROW_NAMES.filter((row) => row === 'meshlet-base' || picked.includes(row)),
     scenarios: SCENARIOS.filter((s) => scenarioIds.includes(s.id)),
     baseline,
-    suites: subset('suite', values.suite, SUITES),
+    suites: suitesFor(values),
     gossip: {
       sizes: gossipSizes(values['gossip-sizes']),
       systems: subset('gossip-systems', values['gossip-systems'], GOSSIP_SYSTEMS),
-      stressS: positiveInteger('gossip-stress', values['gossip-stress']),
-      idleS: positiveInteger('gossip-idle', values['gossip-idle']),
-      kills: positiveInteger('gossip-kills', values['gossip-kills']),
+      stressS: positiveInteger('gossip-stress', values['gossip-stress'] ?? '60'),
+      idleS: positiveInteger('gossip-idle', values['gossip-idle'] ?? '30'),
+      kills: positiveInteger('gossip-kills', values['gossip-kills'] ?? '5'),
     },
     control: {
-      agents: positiveInteger('control-agents', values['control-agents']),
-      versions: positiveInteger('control-versions', values['control-versions']),
+      agents: positiveInteger('control-agents', values['control-agents'] ?? '50'),
+      versions: positiveInteger('control-versions', values['control-versions'] ?? '10'),
     },
   };
 }

@@ -43,6 +43,16 @@ describe('parseBenchOptions gossip', () => {
     expect(options.gossip).toEqual({ sizes: [10, 25, 50], systems: ['meshlet', 'serf'], stressS: 60, idleS: 30, kills: 5 });
   });
 
+  it('runs only the suites the flags given tune when there is no --suite', () => {
+    expect(parse('--rounds', '1', '--duration', '3').suites).toEqual(['throughput']);
+    expect(parse('--rows', 'direct,meshlet', '--scenarios', 'h1-c50').suites).toEqual(['throughput']);
+    expect(parse('--against', 'HEAD~1').suites).toEqual(['throughput']);
+    expect(parse('--gossip-sizes', '10').suites).toEqual(['gossip']);
+    expect(parse('--control-agents', '3', '--rounds', '1').suites).toEqual(['throughput', 'control']);
+    expect(parse('--suite', 'faults', '--rounds', '1').suites).toEqual(['faults']);
+    expect(parse('--rounds', '1').durationS).toBe(8);
+  });
+
   it('takes a short smoke run of one size and system', () => {
     const options = parse('--suite', 'gossip', '--gossip-sizes', '10', '--gossip-systems', 'serf', '--gossip-stress', '10', '--gossip-idle', '5', '--gossip-kills', '1');
     expect(options.suites).toEqual(['gossip']);
