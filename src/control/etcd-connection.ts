@@ -2,8 +2,12 @@
 // members, and one Etcd3 client for the store and the election together, with a deadline on
 // every unary call (streams — watch, lease keepalive — have none: they are meant to stay open)
 // and a watch stream that comes back within a couple of seconds of etcd returning (etcd3's
-// default backoff grows to 30 s, longer than a failover may take).
-import { Etcd3 } from 'etcd3';
+// default backoff grows to 30 s, longer than a failover may take). A member that refuses or
+// drops a call is skipped from its first failure, not its third, and a call is tried on every
+// member before it fails: with etcd3's defaults (three failures to open a member's breaker,
+// three attempts on random members) a call could fail whole while two members of three were up.
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError } from 'etcd3';
 import { parseHostPort } from '../config/address.ts';
 
 export const ETCD_SCHEME = 'etcd://';
@@ -11,6 +15,8 @@ export const ETCD_SCHEME = 'etcd://';
 export const DEFAULT_ETCD_REQUEST_TIMEOUT_MS = 2_000;
 const WATCH_RETRY_FIRST_MS = 100;
 const WATCH_RETRY_CAP_MS = 2_000;
+/** A member skipped after a failure is tried again this much later. */
+const MEMBER_HALF_OPEN_MS = 2_000;
 
 export type EtcdUrlResult = { readonly ok: true; readonly members: readonly string[] } | { readonly ok: false; readonly reason: string };
 
@@ -40,7 +46,11 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
     hosts: options.members.map((member) => `http://${member}`),
     dialTimeout: timeout,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: options.wallNow() + timeout }),
-    faultHandling: { watchBackoff: cappedBackoff(WATCH_RETRY_FIRST_MS) },
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(1) }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: options.members.length + 1 }),
+      watchBackoff: cappedBackoff(WATCH_RETRY_FIRST_MS),
+    },
   });
 }
 

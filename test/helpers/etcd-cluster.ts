@@ -1,4 +1,4 @@
-// Real etcd members for tests: N `etcd` processes on 127.0.0.1 with free ports, fresh data
+// Real etcd members for tests: N `etcd` processes on one loopback address with free ports, fresh data
 // dirs in one temp folder and one --initial-cluster, started together and waited for until
 // each answers /health. Each member can be killed (by its PID) and started again on its own
 // data dir and ports; stop() ends them all and removes the folder.
@@ -27,22 +27,30 @@ export class EtcdCluster {
     readonly members: readonly EtcdMember[],
   ) {}
 
-  /** Starts `size` members and resolves once every one is healthy. */
+  /**
+   * Starts `size` members and resolves once every one is healthy. A port found free can be
+   * taken by a parallel test before etcd binds it: such a start is made again on fresh ports.
+   */
   static async start(size: number): Promise<EtcdCluster> {
-    const dir = await mkdtemp(join(tmpdir(), 'meshlet-etcd-'));
-    const members: EtcdMember[] = [];
-    for (let i = 0; i < size; i++) {
-      members.push({ name: `m${i}`, client: `127.0.0.1:${await freePort()}`, peer: `127.0.0.1:${await freePort()}`, dataDir: join(dir, `m${i}`), child: undefined });
+    for (let attempt = 1; ; attempt++) {
+      const dir = await mkdtemp(join(tmpdir(), 'meshlet-etcd-'));
+      // A loopback address of its own, away from the 127.0.0.x that other tests bind.
+      const host = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+      const members: EtcdMember[] = [];
+      for (let i = 0; i < size; i++) {
+        members.push({ name: `m${i}`, client: `${host}:${await freePort(host)}`, peer: `${host}:${await freePort(host)}`, dataDir: join(dir, `m${i}`), child: undefined });
+      }
+      const cluster = new EtcdCluster(dir, members);
+      for (const member of members) cluster.spawn(member);
+      try {
+        for (const member of members) await cluster.waitHealthy(member);
+        return cluster;
+      } catch (error) {
+        const portTaken = members.some((m) => m.child?.stderr().includes('address already in use'));
+        await cluster.stop();
+        if (!portTaken || attempt === 3) throw error;
+      }
     }
-    const cluster = new EtcdCluster(dir, members);
-    for (const member of members) cluster.spawn(member);
-    try {
-      for (const member of members) await cluster.waitHealthy(member);
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
-    return cluster;
   }
 
   /** The `--store` value for `meshlet control`: etcd://every member. */
@@ -110,12 +118,12 @@ export class EtcdCluster {
   }
 }
 
-/** A port the OS hands out now and that nothing holds once this resolves. */
-function freePort(): Promise<number> {
+/** A port the OS hands out now on `host` and that nothing holds once this resolves. */
+function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
