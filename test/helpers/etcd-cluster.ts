@@ -62,6 +62,19 @@ export class EtcdCluster {
     return this.members.map((m) => m.client);
   }
 
+  /**
+   * A member that is not etcd's own Raft leader: killing the leader makes etcd elect another
+   * (seconds, with calls failing "leader changed" meanwhile), which is etcd's behaviour, not ours.
+   */
+  async raftFollower(): Promise<number> {
+    for (const [index, member] of this.members.entries()) {
+      const response = await fetch(`http://${member.client}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2_000) });
+      const status = (await response.json()) as { header: { member_id: string }; leader: string };
+      if (status.header.member_id !== status.leader) return index;
+    }
+    throw new Error('no etcd member is a Raft follower');
+  }
+
   /** kill -9 of one member. */
   async kill(index: number): Promise<void> {
     const member = this.members[index]!;
