@@ -22,8 +22,8 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MAX_AUTHOR_CHARS } from './file-policy-store.ts';
 import {
-  EMPTY_SNAPSHOT, MAX_DOCUMENT_BYTES, MAX_HISTORY_PAGE, StoreUnavailableError,
-  type HistoryPage, type NewSnapshot, type PolicySnapshot, type PolicyStore, type PutResult,
+  EMPTY_SNAPSHOT, MAX_DOCUMENT_BYTES, MAX_HISTORY_PAGE, snapshotOf, StoreUnavailableError,
+  type HistoryPage, type NewSnapshot, type PolicySnapshot, type PolicyStore, type PutResult, type StoredVersion,
 } from './policy-store.ts';
 
 export const DEFAULT_ETCD_PREFIX = '/meshlet/';
@@ -36,14 +36,6 @@ const MAX_FORCED_ATTEMPTS = 5;
 /** How soon delivery is tried again after etcd failed to give a version it announced. */
 const RETRY_MS = 1_000;
 
-interface Meta {
-  readonly version: number;
-  readonly createdAtMs: number;
-  readonly author: string;
-  readonly rolledBackFrom: number;
-  readonly bytes: number;
-  readonly sha256: string;
-}
 
 export interface EtcdPolicyStoreOptions {
   readonly client: Etcd3;
@@ -61,7 +53,7 @@ export class EtcdPolicyStore implements PolicyStore {
   /** The newest version etcd is known to hold: delivery runs up to it. */
   private target = 0;
   /** Parts of versions the watch carried and delivery has not reached yet. */
-  private readonly parts = new Map<number, { meta?: Meta; document?: string }>();
+  private readonly parts = new Map<number, { meta?: StoredVersion; document?: string }>();
   private readonly listeners = new Set<(snapshot: PolicySnapshot) => void>();
   private delivery: Promise<void> = Promise.resolve();
   private watcher: Watcher | undefined;
@@ -116,7 +108,7 @@ export class EtcdPolicyStore implements PolicyStore {
     const sha256 = createHash('sha256').update(document).digest('hex');
     for (let attempt = 1; ; attempt++) {
       const base = expectedVersion ?? await this.readCurrentVersion();
-      const meta: Meta = { version: base + 1, createdAtMs: next.createdAtMs, author: next.author.slice(0, MAX_AUTHOR_CHARS), rolledBackFrom: next.rolledBackFrom, bytes: document.length, sha256 };
+      const meta: StoredVersion = { version: base + 1, createdAtMs: next.createdAtMs, author: next.author.slice(0, MAX_AUTHOR_CHARS), rolledBackFrom: next.rolledBackFrom, bytes: document.length, sha256 };
       const metaJson = JSON.stringify(meta);
       const compare = base === 0 ? this.ns.if(CURRENT, 'Create', '==', 0) : this.ns.if(CURRENT, 'Value', '==', String(base));
       const result = await this.call('store the policy version', () => compare
@@ -284,15 +276,15 @@ function versionIn(key: string): number | undefined {
   return /^\d{20}$/.test(digits) ? Number(digits) : undefined;
 }
 
-function parseMeta(kv: IKeyValue): Meta {
-  const value = JSON.parse(kv.value.toString()) as Partial<Meta> | null;
+function parseMeta(kv: IKeyValue): StoredVersion {
+  const value = JSON.parse(kv.value.toString()) as Partial<StoredVersion> | null;
   if (value === null || typeof value !== 'object' || typeof value.version !== 'number' || typeof value.sha256 !== 'string') {
     throw new Error(`${kv.key.toString()}: not the metadata of a policy version`);
   }
-  return value as Meta;
+  return value as StoredVersion;
 }
 
-function metaOf(snapshot: PolicySnapshot): Meta {
+function metaOf(snapshot: PolicySnapshot): StoredVersion {
   const bytes = Buffer.from(snapshot.documentJson, 'utf8');
   return {
     version: snapshot.version, createdAtMs: snapshot.createdAtMs, author: snapshot.author, rolledBackFrom: snapshot.rolledBackFrom,
@@ -300,6 +292,3 @@ function metaOf(snapshot: PolicySnapshot): Meta {
   };
 }
 
-function snapshotOf(meta: Meta, documentJson: string): PolicySnapshot {
-  return { version: meta.version, documentJson, createdAtMs: meta.createdAtMs, author: meta.author, rolledBackFrom: meta.rolledBackFrom };
-}

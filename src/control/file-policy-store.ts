@@ -15,8 +15,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createDurably, nodeStoreFs, readHead, TEMP_PREFIX, type StoreFs } from './durable-file.ts';
 import {
-  EMPTY_SNAPSHOT, MAX_HISTORY_PAGE,
-  type HistoryPage, type NewSnapshot, type PolicySnapshot, type PolicyStore, type PutResult,
+  EMPTY_SNAPSHOT, MAX_HISTORY_PAGE, snapshotOf,
+  type HistoryPage, type NewSnapshot, type PolicySnapshot, type PolicyStore, type PutResult, type StoredVersion,
 } from './policy-store.ts';
 
 const FILE_PATTERN = /^v(\d{20})\.json$/;
@@ -24,14 +24,6 @@ const FILE_PATTERN = /^v(\d{20})\.json$/;
 const MAX_HEADER_BYTES = 8192;
 export const MAX_AUTHOR_CHARS = 256;
 
-interface Header {
-  readonly version: number;
-  readonly createdAtMs: number;
-  readonly author: string;
-  readonly rolledBackFrom: number;
-  readonly bytes: number;
-  readonly sha256: string;
-}
 
 export class StoreCorruptError extends Error {}
 
@@ -106,7 +98,7 @@ export class FilePolicyStore implements PolicyStore {
     if (expectedVersion !== undefined && expectedVersion !== current) return { ok: false, currentVersion: current };
     const version = current + 1;
     const document = Buffer.from(next.documentJson, 'utf8');
-    const header: Header = {
+    const header: StoredVersion = {
       version,
       createdAtMs: next.createdAtMs,
       author: next.author.slice(0, MAX_AUTHOR_CHARS),
@@ -160,7 +152,7 @@ export class FilePolicyStore implements PolicyStore {
     return snapshotOf(header, text.slice(newline + 1));
   }
 
-  private async readHeader(version: number): Promise<Header> {
+  private async readHeader(version: number): Promise<StoredVersion> {
     const path = join(this.dir, fileName(version));
     const head = (await readHead(this.fs, path, MAX_HEADER_BYTES)).toString('utf8');
     const newline = head.indexOf('\n');
@@ -172,26 +164,23 @@ function fileName(version: number): string {
   return `v${String(version).padStart(20, '0')}.json`;
 }
 
-function parseHeader(line: string, path: string): Header {
+function parseHeader(line: string, path: string): StoredVersion {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     throw new StoreCorruptError(`${path}: the metadata line is not JSON`);
   }
-  const header = value as Partial<Header> | null;
+  const header = value as Partial<StoredVersion> | null;
   if (
     header === null || typeof header !== 'object' || typeof header.version !== 'number' || typeof header.createdAtMs !== 'number'
     || typeof header.author !== 'string' || typeof header.rolledBackFrom !== 'number' || typeof header.bytes !== 'number' || typeof header.sha256 !== 'string'
   ) {
     throw new StoreCorruptError(`${path}: the metadata line lacks a field`);
   }
-  return header as Header;
+  return header as StoredVersion;
 }
 
-function snapshotOf(header: Header, documentJson: string): PolicySnapshot {
-  return { version: header.version, documentJson, createdAtMs: header.createdAtMs, author: header.author, rolledBackFrom: header.rolledBackFrom };
-}
 
 /** The index of the first element ≥ value in an ascending array. */
 function lowerBound(values: readonly number[], value: number): number {

@@ -60,3 +60,17 @@ export interface PolicyStore {
 }
 
 export const EMPTY_SNAPSHOT: PolicySnapshot = Object.freeze({ version: 0, documentJson: '', createdAtMs: 0, author: '', rolledBackFrom: 0 });
+
+/** What a store keeps of a version beside its document: the document's length and SHA-256 guard it. */
+export interface StoredVersion {
+  readonly version: number;
+  readonly createdAtMs: number;
+  readonly author: string;
+  readonly rolledBackFrom: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export function snapshotOf(stored: StoredVersion, documentJson: string): PolicySnapshot {
+  return { version: stored.version, documentJson, createdAtMs: stored.createdAtMs, author: stored.author, rolledBackFrom: stored.rolledBackFrom };
+}
