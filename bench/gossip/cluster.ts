@@ -74,6 +74,11 @@ export interface DriverContext {
   /** 32 random bytes, base64: Meshlet's keyring and Serf's -encrypt take the same. */
   readonly key: string;
   readonly onObservation: ObservationListener;
+  /**
+   * An agent suspected a member (Meshlet: listed it suspect; Serf: logged its own probe of it as
+   * failed). Kept apart from the observations: Serf logs no change when a suspect refutes.
+   */
+  readonly onSuspicion: ObservationListener;
 }
 
 /** Epoch milliseconds with sub-millisecond precision, comparable across processes on this machine. */

@@ -66,3 +66,13 @@ export function detectionMs(observations: readonly Observation[], survivors: rea
   if (survivors.some((s) => !seen.has(s))) return undefined;
   return Math.max(...seen.values()) - killedAt;
 }
+
+/** The first survivor to suspect `victim` after the kill, and how long after it (undefined: none did, or none was seen to). */
+export function firstSuspicion(observations: readonly Observation[], survivors: readonly string[], victim: string, killedAt: number): { observer: string; ms: number } | undefined {
+  const wanted = new Set(survivors);
+  let first: Observation | undefined;
+  for (const o of observations) {
+    if (o.member === victim && o.status === 'suspect' && o.at >= killedAt && wanted.has(o.observer) && (!first || o.at < first.at)) first = o;
+  }
+  return first && { observer: first.observer, ms: first.at - killedAt };
+}

@@ -94,7 +94,10 @@ export class MeshletDriver implements ClusterDriver {
       return;
     }
     const poll = { observer: node, listed, startedAt: state.startedAt, previousSentAt: state.lastSentAt, answeredAt: wallClockMs() };
-    for (const observation of changesFound(poll, state.known)) this.context.onObservation(observation);
+    for (const observation of changesFound(poll, state.known)) {
+      this.context.onObservation(observation);
+      if (observation.status === 'suspect') this.context.onSuspicion(observation);
+    }
     state.lastSentAt = sentAt;
   }
 

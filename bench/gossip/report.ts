@@ -47,7 +47,7 @@ function seconds(ms: number): string {
 /** The run's line of the table; logged as each cluster ends, so an interrupted suite leaves its rows. */
 export function tableRow(run: GossipRun): string {
   const r = run.result;
-  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} |||||||||||||`;
+  if (!r) return `| ${run.n} | ${run.system} | failed: ${run.error ?? '?'} ||||||||||||||`;
   const rss = r.rssKiB.length === 0 ? DASH : `${(median([...r.rssKiB]) / MIB).toFixed(1)} / ${(Math.max(...r.rssKiB) / MIB).toFixed(1)}`;
   return `| ${[
     run.n,
@@ -56,6 +56,8 @@ export function tableRow(run: GossipRun): string {
     millis(maxMs(r.joinMs)),
     seconds(medianMs(r.detectionMs)),
     seconds(maxMs(r.detectionMs)),
+    // A kill no survivor was seen to suspect (a poll that missed it) has no first suspicion, rather than a never.
+    seconds(medianMs(r.firstSuspicionMs.filter((ms) => ms !== undefined))),
     r.detectionMs.length,
     r.stress.suspicions,
     r.stress.deaths,
@@ -104,13 +106,13 @@ export function renderGossip(runs: readonly GossipRun[], options: GossipOptions,
     `- ${info.serf} with \`-profile=lan\` and \`-encrypt\` (a 32-byte key, as Meshlet's); Meshlet ${info.commit}, \`bin/meshlet.js agent\` on Node ${info.node} with its default (LAN) gossip timings; both probe every 1 s`,
     `- member i binds 127.0.0.(i+1):7946, everyone joins through member 1; every agent on CPU 1, the harness on CPU 0; load average when the suite started: ${info.loadAverage.toFixed(2)}${info.loadAverageAtEnd === undefined ? '' : `, when it ended: ${info.loadAverageAtEnd.toFixed(2)}`}`,
     '- join: n − 3 members converged, then the last three start one at a time; each from its gossip UDP socket being bound (/proc/net/udp) until every agent so far lists every other alive; median and max over the three',
-    `- detection: kill -9 of ${options.kills} member(s) one after another (never the seed), each restarted under its name once detected and rejoined before the next, so every kill meets n members; until every survivor lists it dead (Serf: failed); median and max over the kills ("never": not within 60 s)`,
+    `- detection: kill -9 of ${options.kills} member(s) one after another (never the seed), each restarted under its name once detected and rejoined before the next, so every kill meets n members; until every survivor lists it dead (Serf: failed); median and max over the kills ("never": not within 60 s). First suspicion: until the first survivor suspected it (Meshlet: listed it suspect, timed by its \`since\`; Serf: logged \`memberlist: Suspect … has failed\` for its own probe), median over the kills`,
     `- stress: \`stress-ng --cpu 2\` for ${options.stressS} s plus 10 s after; suspicions and deaths are alive→suspect and →dead transitions summed over the agents (Meshlet: \`meshlet_gossip_member_changes_total\`; Serf: memberlist's \`msg.suspect\` / \`msg.dead\` counters over statsd); every member was healthy, so each is false. Recovered: all listed all alive again within 30 s`,
     `- bytes: iptables counters (IP packet bytes) on each member's gossip UDP and TCP port over ${options.idleS} s idle, after the join; per member = all gossip bytes on the wire ÷ n ÷ s; busiest: one member's own sent + received. RSS: VmRSS per agent at the end of that window, median / max; idle CPU: user + system per agent over that window, median`,
     `- ${info.stressNg}`,
     '',
-    '| n | system | join median ms | join max ms | detection median s | detection max s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB | idle CPU ms/s |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+    '| n | system | join median ms | join max ms | detection median s | detection max s | first suspicion median s | kills | suspicions under stress | deaths under stress | recovered | B/s per member | TCP % | busiest member B/s | RSS median / max MiB | idle CPU ms/s |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
     ...runs.map(tableRow),
     '',
     ...runs.flatMap((run) => (run.result?.notes ?? []).map((note) => `- ${run.system} n=${run.n}: ${note}`)),

@@ -10,7 +10,7 @@ import { clockTicksPerSecond, readCpuTicks, readRssKiB } from '../lib/proc-stats
 import type { ProcessGroup } from '../lib/processes.ts';
 import { lastError } from '../lib/readiness.ts';
 import { gossipHost, GOSSIP_PORT, SEED_INDEX, wallClockMs, type ChangeCounts, type ClusterDriver, type DriverContext, type GossipAgent, type GossipSystem, type MemberStatus, type Observation } from './cluster.ts';
-import { convergedAt, detectionMs, missingPairs } from './membership.ts';
+import { convergedAt, detectionMs, firstSuspicion, missingPairs } from './membership.ts';
 import { MeshletDriver } from './meshlet-driver.ts';
 import { SerfDriver } from './serf-driver.ts';
 import { summarizeTraffic, TrafficCounters, type TrafficSummary } from './traffic.ts';
@@ -45,6 +45,8 @@ export interface GossipResult {
   readonly joinMs: readonly (number | undefined)[];
   /** Per kill, until the last survivor listed the victim dead; undefined: not within DETECT_TIMEOUT_MS. */
   readonly detectionMs: readonly (number | undefined)[];
+  /** Per kill, until the first survivor suspected the victim; undefined: none was seen to. */
+  readonly firstSuspicionMs: readonly (number | undefined)[];
   readonly stress: StressResult;
   readonly traffic: TrafficSummary;
   /** VmRSS of every agent at the end of the idle window. */
@@ -75,6 +77,8 @@ const DETECT_TIMEOUT_MS = 60_000;
 const RECOVERY_TIMEOUT_MS = 30_000;
 /** Lets the join's broadcasts die down before the idle window, and a kill's before the next. */
 const SETTLE_MS = 3000;
+/** The kills' random phase: one probe interval. */
+const KILL_PHASE_MS = 1000;
 /** After the stress: a suspicion raised under it is refuted or becomes a death within this. */
 const STRESS_GRACE_MS = 10_000;
 const STOP_GRACE_MS = 5000;
@@ -120,13 +124,14 @@ async function stressBothCores(group: ProcessGroup, seconds: number): Promise<vo
 /** One cluster under test: its driver, the agents started, everything they were seen to see. */
 class Cluster {
   readonly observations: Observation[] = [];
+  readonly suspicions: Observation[] = [];
   /** Anything that makes the figures doubtful, or explains one that stands out. */
   readonly notes: string[] = [];
   readonly agents: GossipAgent[] = [];
   readonly driver: ClusterDriver;
 
   constructor(system: GossipSystem, group: ProcessGroup, tmpDir: string) {
-    this.driver = newDriver(system, { group, tmpDir, key: randomBytes(32).toString('base64'), onObservation: (o) => this.observations.push(o) });
+    this.driver = newDriver(system, { group, tmpDir, key: randomBytes(32).toString('base64'), onObservation: (o) => this.observations.push(o), onSuspicion: (o) => this.suspicions.push(o) });
   }
 
   running(): GossipAgent[] {
@@ -183,16 +188,25 @@ class Cluster {
     return joined ? convergedAt(this.observations, members(), boundAt)! - boundAt : undefined;
   }
 
-  /** kill -9 of member `index`, then the time until every survivor lists it dead (undefined: not within DETECT_TIMEOUT_MS). */
-  async timeDetection(index: number): Promise<number | undefined> {
+  /**
+   * kill -9 of member `index`, then the time until every survivor lists it dead (undefined: not
+   * within DETECT_TIMEOUT_MS) and until the first one suspected it.
+   */
+  async timeDetection(index: number): Promise<{ deadMs: number | undefined; firstSuspicion: { observer: string; ms: number } | undefined }> {
     const victim = this.running().find((a) => a.index === index);
     if (!victim) throw new Error(`member ${index} is not running`);
+    // Every wait before a kill ends on a poll or a logged event, which may keep step with the
+    // agents' 1 s probe ticks; a random phase keeps the kill from landing at a fixed point of them.
+    await sleep(Math.random() * KILL_PHASE_MS);
     const killedAt = wallClockMs();
     process.kill(victim.process.pid, 'SIGKILL');
     await victim.process.exited;
     const survivors = this.running().map((a) => a.node);
     const seen = await this.waitUntil(() => detectionMs(this.observations, survivors, victim.node, killedAt) !== undefined, DETECT_TIMEOUT_MS);
-    return seen ? detectionMs(this.observations, survivors, victim.node, killedAt) : undefined;
+    return {
+      deadMs: seen ? detectionMs(this.observations, survivors, victim.node, killedAt) : undefined,
+      firstSuspicion: firstSuspicion(this.suspicions, survivors, victim.node, killedAt),
+    };
   }
 
   /**
@@ -304,11 +318,14 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
     say(`under stress ${stress.suspicions} suspicions, ${stress.deaths} deaths${recovered ? '' : ', not all alive again after it'}`);
 
     const detections: (number | undefined)[] = [];
+    const firstSuspicions: (number | undefined)[] = [];
     for (const index of victimIndices(n, options.kills)) {
       const name = cluster.driver.nodeName(index);
-      const ms = await cluster.timeDetection(index);
+      const { deadMs: ms, firstSuspicion: suspicion } = await cluster.timeDetection(index);
       detections.push(ms);
-      say(`kill -9 ${name}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}`);
+      firstSuspicions.push(suspicion?.ms);
+      const suspected = suspicion === undefined ? '' : `, first suspected by ${suspicion.observer} after ${(suspicion.ms / 1000).toFixed(2)} s`;
+      say(`kill -9 ${name}, every survivor listed it dead after ${ms === undefined ? `more than ${DETECT_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`}${suspected}`);
       // Restarted under its name and address, as a crashed sidecar is, so every kill meets n members.
       const rejoinMs = await cluster.restart(index);
       if (rejoinMs === undefined) {
@@ -319,7 +336,7 @@ async function runCluster(group: ProcessGroup, tmpDir: string, system: GossipSys
       await sleep(SETTLE_MS);
     }
     for (const note of notes) say(note);
-    return { joinMs, detectionMs: detections, stress, traffic: trafficSummary, rssKiB, cpuMsPerSecond, notes };
+    return { joinMs, detectionMs: detections, firstSuspicionMs: firstSuspicions, stress, traffic: trafficSummary, rssKiB, cpuMsPerSecond, notes };
   } finally {
     await cluster.close();
     await traffic.remove();

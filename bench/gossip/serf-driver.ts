@@ -59,7 +59,10 @@ export class SerfDriver implements ClusterDriver {
     writeFileSync(configFile, JSON.stringify({ statsd_addr: statsd.address }));
     const child = this.context.group.start(node, PROXY_CPU, 'serf', serfAgentArgs(node, index, rpcPort, this.context.key, configFile), (line) => {
       const event = parseSerfLogLine(line);
-      if (event) this.context.onObservation({ observer: node, member: event.member, status: event.status, at: wallClockMs() });
+      if (!event) return;
+      const observation = { observer: node, member: event.member, status: event.status, at: wallClockMs() };
+      if (event.status === 'suspect') this.context.onSuspicion(observation);
+      else this.context.onObservation(observation);
     });
     await waitForPort(child, rpcPort);
     const group = this.context.group;

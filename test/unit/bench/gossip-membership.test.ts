@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberStatus, Observation } from '../../../bench/gossip/cluster.ts';
-import { convergedAt, detectionMs, detectionTimes, missingPairs } from '../../../bench/gossip/membership.ts';
+import { convergedAt, detectionMs, detectionTimes, firstSuspicion, missingPairs } from '../../../bench/gossip/membership.ts';
 import { disagreements, victimIndices } from '../../../bench/gossip/run-gossip.ts';
 
 const seen = (observer: string, member: string, status: MemberStatus, at: number): Observation => ({ observer, member, status, at });
@@ -66,6 +66,13 @@ describe('detection', () => {
     expect(detectionMs(afterKill, ['a', 'b'], 'v', kill)).toBe(6_500);
     expect(detectionMs(afterKill, ['a', 'b', 'c'], 'v', kill)).toBeUndefined();
     expect(detectionMs([...afterKill, seen('c', 'v', 'left', 17_000)], ['a', 'b', 'c'], 'v', kill)).toBe(7_000);
+  });
+
+  it('times the first suspicion by any survivor after the kill, of the victim only', () => {
+    const suspicions = [seen('a', 'v', 'suspect', 8_000), seen('b', 'v', 'suspect', 12_500), seen('a', 'v', 'suspect', 11_000), seen('c', 'v', 'suspect', 10_200), seen('b', 'x', 'suspect', 10_100)];
+    expect(firstSuspicion(suspicions, ['a', 'b'], 'v', kill)).toEqual({ observer: 'a', ms: 1_000 });
+    expect(firstSuspicion(suspicions, ['b'], 'v', kill)).toEqual({ observer: 'b', ms: 2_500 });
+    expect(firstSuspicion(suspicions, ['d'], 'v', kill)).toBeUndefined();
   });
 });
 

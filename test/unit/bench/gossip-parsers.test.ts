@@ -23,7 +23,8 @@ describe('Serf', () => {
     expect(parseSerfLogLine('    2026/12/01 17:14:19 [INFO] serf: EventMemberJoin: s3 127.0.0.4')).toEqual({ member: 's3', status: 'alive' });
     expect(parseSerfLogLine('    2026/12/01 17:14:27 [INFO] serf: EventMemberFailed: s3 127.0.0.4')).toEqual({ member: 's3', status: 'dead' });
     expect(parseSerfLogLine('    2026/12/01 17:14:27 [INFO] serf: EventMemberLeave: s3 127.0.0.4')).toEqual({ member: 's3', status: 'left' });
-    expect(parseSerfLogLine('    2026/12/01 17:14:23 [INFO] memberlist: Suspect s3 has failed, no acks received')).toBeUndefined();
+    expect(parseSerfLogLine('    2026/12/01 17:14:23 [INFO] memberlist: Suspect s3 has failed, no acks received')).toEqual({ member: 's3', status: 'suspect' });
+    expect(parseSerfLogLine('    2026/12/01 17:14:23 [DEBUG] memberlist: Failed UDP ping: s3 (timeout reached)')).toBeUndefined();
     expect(parseSerfLogLine('    2026/12/01 17:14:28 [INFO] agent: Received event: member-failed')).toBeUndefined();
   });
 

@@ -6,6 +6,7 @@ function result(over: Partial<GossipResult> = {}): GossipResult {
   return {
     joinMs: [400, 350, 500],
     detectionMs: [6000, 6500, 7000],
+    firstSuspicionMs: [1200, undefined, 2100],
     stress: { seconds: 60, suspicions: 4, deaths: 0, recovered: true },
     traffic: { bytesPerSecondPerMember: 300, tcpShare: 0.25, maxMemberBytesPerSecond: 700 },
     rssKiB: [12 * 1024, 13 * 1024, 14 * 1024],
@@ -68,12 +69,12 @@ describe('evaluateGossipGoals', () => {
 
 describe('renderGossip', () => {
   it('writes one line per size and system, a failed one with why, and the goals', () => {
-    const runs = [run('meshlet', 10, result()), run('serf', 10, result({ joinMs: [200, undefined, 300], detectionMs: [6000, undefined] })), run('meshlet', 25, undefined, 'the first 22 members did not all list each other alive within 60 s')];
+    const runs = [run('meshlet', 10, result()), run('serf', 10, result({ joinMs: [200, undefined, 300], detectionMs: [6000, undefined], firstSuspicionMs: [undefined, undefined] })), run('meshlet', 25, undefined, 'the first 22 members did not all list each other alive within 60 s')];
     const text = renderGossip(runs, OPTIONS, { serf: 'serf 0.9.4~ds1-1+b13 (0.8.2-dev)', stressNg: 'stress-ng, version 0.15.06', node: 'v20.20.2', commit: 'abc1234', loadAverage: 0.5, loadAverageAtEnd: 3.25 }, evaluateGossipGoals(runs, [10]));
     const lines = text.split('\n');
-    expect(lines).toContain('| 10 | meshlet | 400 | 500 | 6.50 | 7.00 | 3 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
-    expect(lines).toContain('| 10 | serf | 300 | never | never | never | 2 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
-    expect(lines).toContain('| 25 | meshlet | failed: the first 22 members did not all list each other alive within 60 s |||||||||||||');
+    expect(lines).toContain('| 10 | meshlet | 400 | 500 | 6.50 | 7.00 | 1.65 | 3 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
+    expect(lines).toContain('| 10 | serf | 300 | never | never | never | — | 2 | 4 | 0 | yes | 300 | 25 | 700 | 13.0 / 14.0 | 2.5 |');
+    expect(lines).toContain('| 25 | meshlet | failed: the first 22 members did not all list each other alive within 60 s ||||||||||||||');
     expect(lines).toContain('- MISS n=10 join median <= Serf: meshlet 0.40 s vs serf 0.30 s');
     expect(lines.filter((l) => l.startsWith('- meshlet n=') || l.startsWith('- serf n='))).toEqual([]);
     expect(text).toContain('serf 0.9.4~ds1-1+b13');
