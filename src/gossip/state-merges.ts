@@ -30,6 +30,8 @@ export interface StateMergesOptions {
   readonly settings: Pick<GossipSettings, 'maxMembers' | 'probeIntervalMs' | 'suspicionMultiplier' | 'suspicionMaxTimeoutMultiplier'>;
   /** The prober's; a function, so the prober and the merges need not know each other. */
   readonly probe: VerdictProbe;
+  /** The sender's extra gossip round (at most one per interval), for news that should not wait for a tick. */
+  readonly gossipNow: () => void;
 }
 
 export class StateMerges {
@@ -86,6 +88,10 @@ export class StateMerges {
     state.suspicion = undefined;
     this.deps.table.update(state, { ...state.member, incarnation: d.incarnation, status: 'dead' }, reason, true);
     this.deps.broadcasts.enqueue(d.node, d);
+    // Callers keep sending to a dead member until their agent hears of the death, and each hop
+    // of the news waiting for its gossip tick costs half an interval on average: passed on at
+    // once, it reaches everyone in a few network round trips (memberlist waits for the ticks).
+    this.deps.gossipNow();
   }
 
   leave(l: Leave): void {

@@ -75,7 +75,7 @@ export class Membership implements MembershipView {
     this.self = new LocalMember(this.node, this.transport, this.broadcasts, options.meta ?? EMPTY_META);
     // The merges and the prober call each other (a failed probe suspects; an expired suspicion
     // probes once more): the merges get the prober's probe as a function, bound late.
-    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult) });
+    this.merges = new StateMerges({ self: this.self, table: this.table, broadcasts: this.broadcasts, awareness: this.awareness, clock, metrics: this.metrics, logger: this.logger, settings: this.settings, probe: (target, interval, onResult) => this.prober.probe(target, interval, onResult), gossipNow: () => this.sender.gossipNow() });
     this.prober = new Prober({ self: this.self, table: this.table, sender: this.sender, timers: this.timers, awareness: this.awareness, metrics: this.metrics, settings: this.settings, merges: this.merges });
     this.antiEntropy = new AntiEntropy({ self: this.self, table: this.table, merges: this.merges, timers: this.timers, transport: this.transport, random: this.random, metrics: this.metrics, logger: this.logger, settings: this.settings, gossipNow: () => this.sender.gossipNow() });
   }

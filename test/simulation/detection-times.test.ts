@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GOSSIP_SETTINGS } from '../../src/gossip/settings.ts';
 import { suspicionTimeout } from '../../src/gossip/timing.ts';
-import { detectionSummary } from './detection-times.ts';
+import { detectionSummary, median } from './detection-times.ts';
 
 const SIZES = [10, 25, 50];
 const SEEDS = Array.from({ length: 21 }, (_, i) => 100 + i);
@@ -30,5 +30,20 @@ describe('failure detection times', () => {
       // The load is over: a member killed now is found about as fast as on a quiet cluster.
       expect(afterLoad.medianMs, `median after load, n = ${n}`).toBeLessThanOrEqual(quiet.medianMs + 1000);
     }
+  }, 120_000);
+
+  it('spreads a death to every survivor within network round trips of the first to declare it, not gossip ticks', async () => {
+    const spreads = [];
+    for (const n of SIZES) {
+      const { runs } = await detectionSummary(n, SEEDS.slice(0, 7));
+      spreads.push(...runs.map((r) => ({ n, seed: r.seed, spreadMs: r.allDeadMs - r.firstDeadMs })));
+    }
+    console.table(spreads);
+    // A hop waiting for its tick takes half a gossip interval (200 ms) on average, and 50
+    // members need three or four (median 250 ms when every hop waited). Passed on at once, the
+    // news reaches most members in a few round trips; the few that one push each missed hear
+    // at the next ticks.
+    expect(median(spreads.map((s) => s.spreadMs))).toBeLessThan(DEFAULT_GOSSIP_SETTINGS.gossipIntervalMs / 4);
+    for (const { n, seed, spreadMs } of spreads) expect(spreadMs, `n = ${n}, seed ${seed}`).toBeLessThan(2 * DEFAULT_GOSSIP_SETTINGS.gossipIntervalMs);
   }, 120_000);
 });
