@@ -1,6 +1,6 @@
 // The fake clock's intervals, which outlier sweeps, health checks and gossip rounds will be
 // tested on: every due tick fires, in deadline order with the timeouts around it.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, systemClock } from '../../src/clock.ts';
 
 describe('FakeClock intervals', () => {
@@ -55,5 +55,27 @@ describe('systemClock intervals', () => {
     expect(seen).toBeGreaterThanOrEqual(2);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(count).toBe(seen);
+  });
+});
+
+describe('timeouts with an argument', () => {
+  it('call one shared callback with each timer\'s own argument, on the fake clock and the system one', () => {
+    const seen: string[] = [];
+    const shared = (request: { id: string }): void => void seen.push(request.id);
+    const fake = new FakeClock();
+    fake.setTimeout(shared, 20, { id: 'b' });
+    const cleared = fake.setTimeout(shared, 15, { id: 'x' });
+    fake.setTimeout(shared, 10, { id: 'a' });
+    fake.clearTimeout(cleared);
+    fake.advance(30);
+    expect(seen).toEqual(['a', 'b']);
+    vi.useFakeTimers();
+    try {
+      systemClock.setTimeout(shared, 10, { id: 'c' });
+      vi.advanceTimersByTime(10);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(seen).toEqual(['a', 'b', 'c']);
   });
 });
