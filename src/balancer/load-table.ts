@@ -11,6 +11,8 @@ export class EndpointLoad {
   ewmaMs = 0;
   stampMs = 0;
   sampled = false;
+  /** When peak_ewma last saw an attempt to it fail; never: -Infinity. */
+  failedAtMs = Number.NEGATIVE_INFINITY;
   /** weighted_round_robin's running score, carried so a new snapshot goes on with the sequence. */
   wrrScore = 0;
 

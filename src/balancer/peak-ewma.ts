@@ -1,9 +1,17 @@
 // Peak EWMA as Finagle and Linkerd do it: each endpoint's latency estimate jumps to any
 // slower observation at once (the peak) and otherwise decays toward what is observed, with
 // time constant `lb.decay`; between observations it decays toward zero, so an endpoint left
-// alone after being slow is eventually tried again. Cost = estimate × (inFlight + 1); each
-// pick compares `choiceCount` distinct random endpoints (two by default, as Finagle's P2C)
-// and takes the cheapest.
+// alone after being slow is eventually tried again. Cost = estimate × (inFlight + 1) × the
+// failure factor; each pick compares `choiceCount` distinct random endpoints (two by default,
+// as Finagle's P2C) and takes the cheapest.
+// The failure factor is this balancer's own (MOSN's peak EWMA divides by a success rate to the
+// same end): 1 + e^(−t/decay), t the time since the endpoint's last failed attempt, so a failure
+// doubles its cost and the doubling fades as the estimate does. Without it an endpoint that
+// answers every second call with a fast 500 costs what its healthy peers do, and at low
+// concurrency P2C gives the cheapest endpoint nearly every call: one that led before it began to
+// fail kept half the traffic, and its failures outgrew the retry budget before outlier detection
+// could judge it (its peers then had too few calls for a success-rate verdict). Bounded at 2×
+// however often it fails: removing a failing endpoint is outlier detection's and the breakers' job.
 // Weights are not used, as in Finagle and Linkerd.
 
 import type { Clock } from '../clock.ts';
@@ -39,10 +47,15 @@ export function observeLatency(load: EndpointLoad, latencyMs: number, nowMs: num
   load.sampled = true;
 }
 
+/** 1 + e^(−t/decay), t since the last failed attempt: 2 right after one, 1 for an endpoint that never failed. */
+export function failureFactor(load: EndpointLoad, nowMs: number, decayMs: number): number {
+  return 1 + Math.exp(-Math.max(0, nowMs - load.failedAtMs) / decayMs);
+}
+
 /** What a pick minimizes. An endpoint never measured costs nothing while idle, so a new one is tried at once. */
 export function peakEwmaCost(load: EndpointLoad, nowMs: number, decayMs: number): number {
   if (!load.sampled) return load.inFlight === 0 ? 0 : UNPROBED_PENALTY + load.inFlight;
-  return decayedEstimate(load, nowMs, decayMs) * (load.inFlight + 1);
+  return decayedEstimate(load, nowMs, decayMs) * (load.inFlight + 1) * failureFactor(load, nowMs, decayMs);
 }
 
 export class PeakEwmaPicker extends TrackedPicker {
@@ -79,11 +92,12 @@ export class PeakEwmaPicker extends TrackedPicker {
 
   /**
    * A failure is no evidence of speed: it may raise the estimate (a timeout) but never lowers
-   * it, so an endpoint that refuses fast does not look attractive. Breakers deal with failures.
+   * it, so an endpoint that refuses fast does not look attractive; and it doubles the cost for a while.
    */
   protected override observe(load: EndpointLoad, latencyMs: number, failed: boolean): void {
     if (!(latencyMs >= 0)) return;
     const now = this.clock.now();
+    if (failed) load.failedAtMs = now;
     const sample = failed && load.sampled ? Math.max(latencyMs, decayedEstimate(load, now, this.decayMs)) : latencyMs;
     observeLatency(load, sample, now, this.decayMs);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EndpointLoad } from '../../../src/balancer/load-table.ts';
-import { decayedEstimate, observeLatency, peakEwmaCost } from '../../../src/balancer/peak-ewma.ts';
+import { decayedEstimate, failureFactor, observeLatency, peakEwmaCost } from '../../../src/balancer/peak-ewma.ts';
 import type { Endpoint } from '../../../src/balancer/endpoint-set.ts';
 import type { Picker } from '../../../src/balancer/picker.ts';
 import type { FakeClock } from '../../../src/clock.ts';
@@ -32,6 +32,21 @@ describe('peak EWMA estimate', () => {
     expect(peakEwmaCost(load, 0, DECAY)).toBe(300);
   });
 
+  it.each([
+    // [ms since the last failure, factor]
+    [Number.POSITIVE_INFINITY, 1], // never failed
+    [0, 2],
+    [DECAY, 1 + Math.exp(-1)],
+    [100 * DECAY, 1],
+  ])('multiplies the cost by the failure factor: %d ms after a failure, %d', (since, factor) => {
+    const load = new EndpointLoad();
+    observeLatency(load, 10, 0, DECAY);
+    load.failedAtMs = Number.isFinite(since) ? 0 : Number.NEGATIVE_INFINITY;
+    const now = Number.isFinite(since) ? since : 0;
+    expect(failureFactor(load, now, DECAY)).toBeCloseTo(factor, 9);
+    expect(peakEwmaCost(load, now, DECAY)).toBeCloseTo(decayedEstimate(load, now, DECAY) * factor, 9);
+  });
+
   it('costs nothing for an endpoint never measured, until a request is out to it', () => {
     const load = new EndpointLoad();
     expect(peakEwmaCost(load, 0, DECAY)).toBe(0);
@@ -40,8 +55,8 @@ describe('peak EWMA estimate', () => {
   });
 });
 
-/** One request at a time: pick, wait out its latency on the fake clock, report it. */
-function serve(picker: Picker, clock: FakeClock, latencyOf: (e: Endpoint) => number, requests: number): Map<string, number> {
+/** One request at a time: pick, wait out its latency on the fake clock, report it (failed as `fails` says). */
+function serve(picker: Picker, clock: FakeClock, latencyOf: (e: Endpoint) => number, requests: number, fails: (e: Endpoint) => boolean = () => false): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < requests; i++) {
     const picked = picker.pick({})!;
@@ -49,7 +64,7 @@ function serve(picker: Picker, clock: FakeClock, latencyOf: (e: Endpoint) => num
     picker.onStart(picked);
     const latency = latencyOf(picked);
     clock.advance(latency);
-    picker.onEnd(picked, latency, false);
+    picker.onEnd(picked, latency, fails(picked));
   }
   return counts;
 }
@@ -102,6 +117,21 @@ describe('peak_ewma', () => {
     }
     const after = picker.describe().endpoints.find((e) => e.address === slow.address)!.ewmaMs as number;
     expect(after).toBeGreaterThanOrEqual(before);
+  });
+
+  it('gives an endpoint that fails every second call, as fast as its peers answer, few calls, and its share back once it stops', () => {
+    const h = harness(3);
+    const set = [endpoint('10.0.0.1:80'), endpoint('10.0.0.2:80'), endpoint('10.0.0.3:80')];
+    const bad = set[2]!;
+    const picker = h.build(lbConfig('peak_ewma', { decay: DECAY }), set);
+    serve(picker, h.clock, () => 5, 300);
+    let calls = 0;
+    const failing = serve(picker, h.clock, () => 5, 600, (e) => e === bad && ++calls % 2 === 0);
+    expect((failing.get(bad.address) ?? 0) / 600).toBeLessThan(0.05);
+    // Healthy again: the doubling fades with the decay.
+    serve(picker, h.clock, () => 5, 2000);
+    const healed = serve(picker, h.clock, () => 5, 600);
+    expect(healed.get(bad.address)! / 600).toBeGreaterThan(0.2);
   });
 
   it('describes each endpoint latency estimate', () => {
