@@ -27,7 +27,8 @@ export type Random = () => number;
 
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn: (arg?: unknown) => void, ms: number, arg?: unknown) => setTimeout(fn, ms, arg),
+  // Node keeps a timer's arguments in an array: none is made for a timer that has no argument.
+  setTimeout: (fn: (arg?: unknown) => void, ms: number, arg?: unknown) => (arg === undefined ? setTimeout(fn, ms) : setTimeout(fn, ms, arg)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval>),
