@@ -197,5 +197,7 @@ describe('the cap on requests in flight', () => {
       if (normal.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(normal.status).toBe(200);
-  }, 30_000);
+    // 19 s alone on this machine (at 57c852f too), most of it the 1,050 calls filling their
+    // windows; over 30 s once in a CI run with the rest of the suite beside it.
+  }, 60_000);
 });
