@@ -148,7 +148,6 @@ class HedgedCall implements Attempt {
     this.launch();
   }
 
-
   private launch(): void {
     const branch = new Branch(this);
     this.branches.push(branch);

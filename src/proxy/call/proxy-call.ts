@@ -270,7 +270,6 @@ export class ProxyCall<T extends CallTarget = Upstream> implements AttemptHandle
     }
   }
 
-
   /**
    * Runs once per call; callers set `done` first so re-entrant outcomes are ignored. `status`
    * and `grpcStatus` are what the client was given.
