@@ -1,6 +1,7 @@
 // What a fault run shows a caller and an operator: the client's success rate and latency during
 // the fault, the bad instance's share of traffic once detection had its chance, how long until
-// it stopped getting traffic, and what reached the instances (amplification, connection attempts).
+// it stopped getting traffic, and what reached the instances (amplification, connection attempts)
+// or, for a killed one, what its proxy still sent it.
 import { percentileOfSorted } from '../lib/percentile.ts';
 import type { InstanceStats } from './instances.ts';
 import type { Sample } from './paced-client.ts';
@@ -31,6 +32,8 @@ export interface FaultResult {
   readonly amplification: number;
   /** TCP connections the instances accepted in the fault's last 5 s (none should while a breaker is open). */
   readonly tailAccepts: number;
+  /** Request attempts the proxy sent a killed instance after its death, by the proxy's counters; undefined when none was killed. */
+  readonly deadAttempts: number | undefined;
 }
 
 const STOPPED_SHARE = 0.05;
@@ -49,7 +52,7 @@ function counted(polls: readonly Poll[], from: number, to: number, pick: (s: Ins
   return Math.max(0, total(before(to)) - total(before(from)));
 }
 
-export function analyse(samples: readonly Sample[], rawPolls: readonly Poll[], faultAtMs: number, endMs: number, bad: number | undefined): FaultResult {
+export function analyse(samples: readonly Sample[], rawPolls: readonly Poll[], faultAtMs: number, endMs: number, bad: number | undefined, deadAttempts?: number): FaultResult {
   const polls = carriedForward(rawPolls);
   const healthy = samples.filter((s) => s.at >= 1000 && s.at < faultAtMs);
   const during = samples.filter((s) => s.at >= faultAtMs);
@@ -87,5 +90,6 @@ export function analyse(samples: readonly Sample[], rawPolls: readonly Poll[], f
     timeToStopMs,
     amplification: during.length === 0 ? 0 : counted(polls, faultAtMs, endMs, requests) / during.length,
     tailAccepts: counted(polls, endMs - SHARE_TAIL_MS, endMs, (s) => s.accepts),
+    deadAttempts,
   };
 }

@@ -18,6 +18,8 @@ export const FAULT_PROXIES: readonly FaultProxy[] = ['meshlet', 'haproxy'];
 export interface RunningProxy {
   readonly port: number;
   readonly process: ManagedProcess;
+  /** Request attempts the proxy has sent the instance at `port` so far, by its own counters. */
+  attemptsAt(port: number): Promise<number>;
 }
 
 export interface ProxyOptions {
@@ -52,7 +54,7 @@ export function meshletFaultConfig(adminPort: number, listenPort: number, instan
   });
 }
 
-export function haproxyFaultConfig(listenPort: number, instancePorts: readonly number[], options: ProxyOptions): string {
+export function haproxyFaultConfig(listenPort: number, statsPort: number, instancePorts: readonly number[], options: ProxyOptions): string {
   return [
     ...haproxyPreamble({ connect: '1s', client: '30s', server: '2s' }),
     '  retries 3',
@@ -64,18 +66,23 @@ export function haproxyFaultConfig(listenPort: number, instancePorts: readonly n
     'backend be',
     `  balance ${options.haproxyBalance}`,
     ...instancePorts.map((port, i) => `  server s${i + 1} 127.0.0.1:${port} check inter 1s fall 2 rise 2 observe layer7`),
+    'frontend stats',
+    `  bind 127.0.0.1:${statsPort}`,
+    '  stats enable',
+    '  stats uri /stats',
     '',
   ].join('\n');
 }
 
 export async function startProxy(kind: FaultProxy, group: ProcessGroup, tmpDir: string, instancePorts: readonly number[], options: ProxyOptions): Promise<RunningProxy> {
   if (kind === 'haproxy') {
-    const [port] = (await freePorts(1)) as [number];
+    const [port, statsPort] = (await freePorts(2)) as [number, number];
     const file = join(tmpDir, 'haproxy-faults.cfg');
-    writeFileSync(file, haproxyFaultConfig(port, instancePorts, options));
+    writeFileSync(file, haproxyFaultConfig(port, statsPort, instancePorts, options));
     const proxy = group.start('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', file]);
     await waitForPort(proxy, port);
-    return { port, process: proxy };
+    const server = (instancePort: number) => `s${instancePorts.indexOf(instancePort) + 1}`;
+    return { port, process: proxy, attemptsAt: async (instancePort) => haproxySessions(await fetchText(`http://127.0.0.1:${statsPort}/stats;csv`), server(instancePort)) };
   }
   const [admin, port] = (await freePorts(2)) as [number, number];
   const file = join(tmpDir, 'meshlet-faults.yaml');
@@ -83,5 +90,32 @@ export async function startProxy(kind: FaultProxy, group: ProcessGroup, tmpDir: 
   const agent = group.start('meshlet', PROXY_CPU, process.execPath, agentNodeArgs(['-c', file], process.version));
   await waitForHttpOk(agent, `http://127.0.0.1:${admin}/readyz`);
   await waitForPort(agent, port);
-  return { port, process: agent };
+  return { port, process: agent, attemptsAt: async (instancePort) => meshletAttempts(await fetchText(`http://127.0.0.1:${admin}/metrics`), `127.0.0.1:${instancePort}`) };
+}
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.text();
+}
+
+/**
+ * A server's `stot` in HAProxy's CSV stats: the sessions assigned to it, a connect that failed
+ * (and was redispatched) included.
+ */
+export function haproxySessions(csv: string, server: string): number {
+  const [header = '', ...rows] = csv.split('\n');
+  const stot = header.replace(/^# /, '').split(',').indexOf('stot');
+  const row = rows.find((line) => line.startsWith(`be,${server},`));
+  if (stot < 0 || row === undefined) throw new Error(`no stot for server ${server} in HAProxy's stats`);
+  return Number(row.split(',')[stot]);
+}
+
+/** meshlet_requests_total over every label set of one endpoint: every attempt sent there, connect failures included. */
+export function meshletAttempts(metrics: string, endpoint: string): number {
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    if (line.startsWith('meshlet_requests_total{') && line.includes(`endpoint="${endpoint}"`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
 }

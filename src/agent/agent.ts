@@ -37,6 +37,7 @@ import { InboundService, prepareInbound, type InboundChange } from '../proxy/inb
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 import type { GossipRuntime } from './gossip-runtime.ts';
 import { MESHLET_VERSION } from './version.ts';
+import { tcpConnectProbe } from '../proxy/forward/connect-probe.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {
@@ -345,7 +346,7 @@ export class Agent {
   }
 
   private commitUpstreams(plan: AgentPlan): void {
-    const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders, decisions: this.decisions };
+    const deps = { clock: this.clock, random: this.random, metrics: this.metrics, forwarders: this.forwarders, decisions: this.decisions, connectProbe: tcpConnectProbe };
     const next = new Map<string, UpstreamSlot>();
     for (const [name, planned] of plan.upstreams) {
       const slot = this.slots.get(name);

@@ -13,6 +13,8 @@ export type DecisionKind =
   | 'breaker_forced'
   | 'ejected'
   | 'unejected'
+  | 'unreachable'
+  | 'reachable'
   | 'panic'
   | 'overflow'
   | 'shed'

@@ -23,6 +23,7 @@ import type { Forwarder, ForwarderSettings } from '../../src/proxy/forward/forwa
 import { SharedForwarder, type ForwarderLease } from '../../src/proxy/forward/forwarder-lease.ts';
 import type { ForwarderPool, ForwarderTarget } from '../../src/proxy/forward/forwarder-pool.ts';
 import { prepareUpstream, Upstream } from '../../src/proxy/upstream/upstream.ts';
+import type { ConnectProbe } from '../../src/proxy/upstream/reachability.ts';
 import { InboundService, prepareInbound } from '../../src/proxy/inbound/inbound-service.ts';
 
 /** One attempt as the endpoint side of the test sees it: drive the response, read what the call did. */
@@ -98,6 +99,17 @@ export class DrivenForwarderPool {
   /** Every forwarder made, in order. */
   readonly made: DrivenForwarder[] = [];
   private readonly shared = new Map<string, SharedForwarder>();
+  /** Addresses a reachability probe finds nobody listening at; every other probe connects. */
+  readonly down = new Set<string>();
+  /** Every reachability probe made, in order, as host:port. */
+  readonly probed: string[] = [];
+
+  /** The upstream's ConnectProbe: answers at once, by `down`. */
+  readonly connectProbe: ConnectProbe = (host, port) => {
+    const address = `${host}:${port}`;
+    this.probed.push(address);
+    return Promise.resolve(!this.down.has(address));
+  };
 
   lease(target: ForwarderTarget, settings: ForwarderSettings): ForwarderLease {
     const key = `${target.transport}|${target.host}|${target.port}|${JSON.stringify(target.connections)}`;
@@ -228,7 +240,7 @@ export function callRig(
   const addresses = options.addresses ?? ['127.0.0.1:1'];
   const pool = new DrivenForwarderPool();
   const decisions = new DecisionLog(clock, () => 0);
-  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool(), decisions };
+  const deps = { clock, random: () => 0, metrics, forwarders: pool.asPool(), decisions, connectProbe: pool.connectProbe };
   const upstream = new Upstream(prepareUpstream(catalogConfig(addresses, { timeout: options.timeoutMs ?? 0, ...options.policy }), deps), deps);
   const forwarders = addresses.map((address) => pool.forwarderOf(address)!);
   const order: DrivenAttempt[] = [];

@@ -4,6 +4,8 @@ import { connect as connectH2, type ClientHttp2Session, type IncomingHttpHeaders
 import net from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Decision } from '../../src/observability/decisions.ts';
 import type { RunningAgent } from '../helpers/processes.ts';
 
 export interface H2Response {
@@ -98,6 +100,24 @@ export function splitAddress(address: string): { host: string; port: number } {
 export async function adminJson<T>(agent: RunningAgent, path: string): Promise<T> {
   const res = await request(`http://${agent.admin}${path}`);
   return (await res.body.json()) as T;
+}
+
+/** The decisions the agent has taken so far: the backlog /api/v1/events sends a new reader, read for 500 ms. */
+export async function decisionBacklog(agent: RunningAgent): Promise<Decision[]> {
+  const controller = new AbortController();
+  const res = await request(`http://${agent.admin}/api/v1/events`, { signal: controller.signal });
+  let text = '';
+  const done = sleep(500).then(() => controller.abort());
+  try {
+    for await (const chunk of res.body) text += String(chunk);
+  } catch {
+    // The abort ends the endless stream.
+  }
+  await done;
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice('data: '.length)) as Decision);
 }
 
 export async function metricsText(agent: RunningAgent): Promise<string> {

@@ -7,9 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Decision } from '../../src/observability/decisions.ts';
 import { startAgent, type RunningAgent } from '../helpers/processes.ts';
-import { metricsText, sampleValue } from './http-support.ts';
+import { decisionBacklog, metricsText, sampleValue } from './http-support.ts';
 
 /** Wall-clock arrival times of the requests an instance received. */
 interface Instance {
@@ -65,24 +64,6 @@ afterAll(async () => {
   await Promise.all((instances ?? []).map((i) => new Promise((resolve) => i.server.close(resolve))));
 });
 
-/** The decisions the agent has taken so far: the backlog /api/v1/events sends a new reader. */
-async function decisions(): Promise<Decision[]> {
-  const controller = new AbortController();
-  const res = await request(`http://${agent.admin}/api/v1/events`, { signal: controller.signal });
-  let text = '';
-  const done = sleep(500).then(() => controller.abort());
-  try {
-    for await (const chunk of res.body) text += String(chunk);
-  } catch {
-    // The abort ends the endless stream.
-  }
-  await done;
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('data: '))
-    .map((line) => JSON.parse(line.slice('data: '.length)) as Decision);
-}
-
 describe('an instance answering 500 to every second request', () => {
   it('is ejected by success rate, and until its ejection time is over gets under 5 % of the requests', async () => {
     const url = `http://${agent.listeners['upstream:flaky']}/`;
@@ -103,7 +84,7 @@ describe('an instance answering 500 to every second request', () => {
     const ended = Date.now();
 
     const bad = instances[2]!;
-    const log = (await decisions()).filter((d) => d.scope === 'flaky' && d.endpoint === bad.address);
+    const log = (await decisionBacklog(agent)).filter((d) => d.scope === 'flaky' && d.endpoint === bad.address);
     const ejections = log.filter((d) => d.kind === 'ejected');
     expect(ejections.length).toBeGreaterThan(0);
     expect(ejections[0]!.reason).toMatch(/^ejected for 4 s \(1st time\): success rate 5\d\.\d % of \d+ calls in 1 s, below \d+\.\d % \(peers 100 %\)$/);

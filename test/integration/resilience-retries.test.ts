@@ -1,9 +1,10 @@
 // Retries, the retry budget and hedging through a real agent process, against real upstreams on
-// loopback, under a paced client: an instance killed with SIGKILL costs no idempotent request;
+// loopback, under a paced client: an instance killed with SIGKILL costs no idempotent request
+// and leaves the picks at its first refused connect;
 // a storm of 503s is not multiplied by the attempts; a slow instance is hedged around.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, startUpstream, type RunningAgent, type SampleUpstream } from '../helpers/processes.ts';
-import { metricsText, sampleValue } from './http-support.ts';
+import { decisionBacklog, metricsText, sampleValue } from './http-support.ts';
 import { countingHttp1Upstream, type CountingUpstream } from './limits-support.ts';
 import { pacedLoad, quantile } from './paced-load.ts';
 
@@ -26,7 +27,7 @@ function upstreamConfig(name: string, endpoints: readonly string[], policy: obje
 }
 
 describe('retries through a real agent', () => {
-  it('kill -9 of one of three instances under 200 req/s: no idempotent request fails, and the dead one gets no attempt after 2 s', async () => {
+  it('kill -9 of one of three instances under 200 req/s: no idempotent request fails, the dead one leaves the picks at its first refused connect, and gets no attempt after 2 s', async () => {
     samples = await Promise.all(['kill-a', 'kill-b', 'kill-c'].map((id) => startUpstream({ kind: 'http1', id })));
     agent = await startAgent({
       node: 'retries-kill',
@@ -42,6 +43,7 @@ describe('retries through a real agent', () => {
     const victim = samples[0]!;
     const killAt = 2 * RATE;
     const attemptsToVictim = (text: string): number => sampleValue(text, 'meshlet_requests_total', { upstream: 'catalog', endpoint: victim.address });
+    let atKill: Promise<string> | undefined;
     let twoSecondsAfter: Promise<string> | undefined;
     // Each answer takes 50 ms, so requests are in flight at the victim when it dies.
     const result = await pacedLoad({
@@ -50,15 +52,24 @@ describe('retries through a real agent', () => {
       seconds: 6,
       headers: { 'x-delay-ms': '50' },
       onTick: (sent) => {
-        if (sent === killAt) process.kill(victim.pid, 'SIGKILL');
+        if (sent === killAt) {
+          atKill = metricsText(agent!);
+          void atKill.then(() => process.kill(victim.pid, 'SIGKILL'));
+        }
         if (sent === killAt + 2 * RATE) twoSecondsAfter = metricsText(agent!);
       },
     });
     const failed = result.statuses.filter((status) => status !== 200);
     const text = await metricsText(agent);
+    const beforeKill = await atKill!;
     expect(failed).toEqual([]);
     // Connect failures are attempts too: after the ejection there are none.
     expect(attemptsToVictim(text)).toBe(attemptsToVictim(await twoSecondsAfter!));
+    // Besides the calls in flight when it died, about one: its first refused connect takes it out of the picks.
+    const inFlightAtKill = sampleValue(beforeKill, 'meshlet_endpoint_requests_in_flight', { upstream: 'catalog', endpoint: victim.address });
+    expect(attemptsToVictim(text) - attemptsToVictim(beforeKill)).toBeLessThanOrEqual(inFlightAtKill + 3);
+    const unreachable = (await decisionBacklog(agent)).filter((d) => d.kind === 'unreachable' && d.endpoint === victim.address);
+    expect(unreachable.map((d) => d.reason)).toEqual([expect.stringMatching(/^unreachable: its connection was refused;/)]);
     expect(sampleValue(text, 'meshlet_retries_total', { upstream: 'catalog' })).toBeGreaterThan(0);
   }, 30_000);
 

@@ -1,6 +1,7 @@
 // Health flips under load, in-process with real forwarders against real upstreams on
 // loopback: each flip publishes a new snapshot, and every endpoint keeps its connections
 // (the upstreams count their accepts) while no request is lost.
+import { tcpConnectProbe } from '../../src/proxy/forward/connect-probe.ts';
 import { DecisionLog } from '../../src/observability/decisions.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,7 @@ describe('health changes under load', () => {
     const config = catalogConfig(upstreams.map((u) => u.address), { timeout: 5000 });
     const metrics = new MeshletMetrics();
     const forwarders = new ForwarderPool(systemClock);
-    const deps = { clock: systemClock, random: systemRandom, metrics, forwarders, decisions: new DecisionLog(systemClock, Date.now) };
+    const deps = { clock: systemClock, random: systemRandom, metrics, forwarders, decisions: new DecisionLog(systemClock, Date.now), connectProbe: tcpConnectProbe };
     const upstream = new Upstream(prepareUpstream(config, deps), deps);
     const env = {
       clock: systemClock,

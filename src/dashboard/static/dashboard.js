@@ -13,11 +13,11 @@ const POLL_MS = 1000;
 const HISTORY = 60;
 const MAX_DECISIONS = 50;
 /** Every kind the decision stream names (src/observability/decisions.ts); SSE delivers named events only to their listeners. */
-const DECISION_KINDS = ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback', 'concurrency_limit_changed', 'member_changed', 'service_health_changed', 'gossip_keys_changed'];
+const DECISION_KINDS = ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'unreachable', 'reachable', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback', 'concurrency_limit_changed', 'member_changed', 'service_health_changed', 'gossip_keys_changed'];
 /** Decisions that change what a row shows: the stats are read again at once. */
 const STATE_KINDS = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected']);
-const BAD_KINDS = new Set(['breaker_opened', 'ejected', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback']);
-const GOOD_KINDS = new Set(['breaker_closed', 'unejected']);
+const BAD_KINDS = new Set(['breaker_opened', 'ejected', 'unreachable', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback']);
+const GOOD_KINDS = new Set(['breaker_closed', 'unejected', 'reachable']);
 
 const sourceName = new URLSearchParams(location.search).get('source') ?? document.body.dataset.defaultSource ?? 'agent';
 const source = SOURCES[sourceName] ?? SOURCES.agent;

@@ -3,15 +3,19 @@
 // - 'breaker_open': the endpoint's circuit breaker is open. Half-open is not an exclusion: the
 //   endpoint is eligible again and its breaker admits a bounded number of probes.
 // - 'ejected': the outlier detector ejected it, until its ejection time is over.
+// - 'unreachable': a connection to it could not be made, until one can (reachability.ts). Tried
+//   only when no other endpoint is eligible, and never spread to in panic, which would relieve
+//   no one: nothing listens there.
 // An excluded endpoint leaves the picker's eligible set (a new picker snapshot); while another
 // endpoint is eligible and the upstream is not in panic no pick returns it. Panic
-// (eligibleEndpoints) may spread calls over ejected endpoints, never over an open breaker.
+// (eligibleEndpoints) may spread calls over ejected endpoints, never over an open breaker or an
+// unreachable one.
 
 import type { ExclusionLevel } from '../../balancer/endpoint-set.ts';
 
-export type Exclusion = 'breaker_open' | 'ejected';
+export type Exclusion = 'breaker_open' | 'ejected' | 'unreachable';
 
-const BITS: Readonly<Record<Exclusion, number>> = { breaker_open: 1, ejected: 2 };
+const BITS: Readonly<Record<Exclusion, number>> = { breaker_open: 1, ejected: 2, unreachable: 4 };
 
 /** The exclusions in force for one endpoint, as a set of bits. */
 export class Exclusions {
@@ -21,10 +25,11 @@ export class Exclusions {
     return this.bits !== 0;
   }
 
-  /** What eligibility makes of it (endpoint-set.ts): an open breaker bars it even from panic. */
+  /** What eligibility makes of it (endpoint-set.ts): an open breaker bars it even from panic; unreachable, it is only a last resort. */
   get level(): ExclusionLevel {
     if (this.bits === 0) return 'none';
-    return this.has('breaker_open') ? 'barred' : 'excluded';
+    if (this.has('breaker_open')) return 'barred';
+    return this.has('unreachable') ? 'last_resort' : 'excluded';
   }
 
   has(exclusion: Exclusion): boolean {

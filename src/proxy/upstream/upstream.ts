@@ -25,6 +25,7 @@ import { breakerSettings, type BreakerOverride, type BreakerSettings } from '../
 import { UpstreamBreakers, type UpstreamBreakersView } from '../../resilience/upstream-breakers.ts';
 import { EndpointState } from './endpoint-state.ts';
 import type { Exclusion } from './exclusion.ts';
+import { Reachability, type ConnectProbe } from './reachability.ts';
 import { hashKeyExtractor, type HashKeyExtractor } from './hash-key.ts';
 import { ENDPOINT_BREAKERS_OPEN, NO_ELIGIBLE_ENDPOINT, QUEUE, UPSTREAM_REMOVED, type PendingPick, type PickedEndpoint, type PickResult } from './pick-result.ts';
 import { FallbackPlan } from '../../resilience/fallback-plan.ts';
@@ -37,6 +38,8 @@ export interface UpstreamDependencies {
   readonly forwarders: ForwarderPool;
   /** Where breakers, ejections and other decisions about this upstream are recorded. */
   readonly decisions: DecisionLog;
+  /** How an unreachable endpoint is tried again (reachability.ts): a TCP connect in the agent. */
+  readonly connectProbe: ConnectProbe;
 }
 
 /** How each configured protocol is spoken to its endpoints (also an inbound service's). */
@@ -201,6 +204,7 @@ export class Upstream implements OutlierHost {
   /** Reused by every pick: pickers read it and keep nothing of it. */
   private readonly pickRequest: { hashKey: string | undefined } = { hashKey: undefined };
   private readonly outliers: OutlierDetector;
+  private readonly reachability: Reachability;
   /** Left the config: no call waits for it any more. */
   private closed = false;
   /** Whether the published picker spreads over more primaries than are eligible (endpoint-set.ts). */
@@ -232,6 +236,15 @@ export class Upstream implements OutlierHost {
     // Replaced by the commit below, once the endpoint states it names exist.
     this.snapshot = { set: NOTHING_YET.set, picker: change.picker, picks: new Map() };
     this.outliers = new OutlierDetector(this, { clock: deps.clock, decisions: deps.decisions, metrics: this.metrics });
+    this.reachability = new Reachability(
+      {
+        name: this.name,
+        has: (endpoint) => this.states.get(endpoint.address) === endpoint,
+        setExcluded: (endpoint, exclusion, on) => this.setExcluded(endpoint, exclusion, on),
+        connectTimeoutMs: () => this.current.forwarder.connectTimeoutMs,
+      },
+      { clock: deps.clock, random: deps.random, decisions: deps.decisions, probe: deps.connectProbe },
+    );
     this.commit(change);
     this.outliers.configure(change.settings.outlierDetection);
   }
@@ -316,6 +329,7 @@ export class Upstream implements OutlierHost {
   observe(endpoint: EndpointState, outcome: Outcome): void {
     this.inFlight--;
     this.snapshot.picker.onEnd(endpoint.endpoint, outcome.latencyMs, outcome.failed);
+    this.reachability.observe(endpoint, outcome);
     const outlierDetection = this.current.outlierDetection;
     if (outlierDetection !== undefined) this.outliers.observe(endpoint, outcome, outlierDetection);
     if (this.current.tracksLatency && outcome.latencyMs !== undefined && !outcome.failed) this.latency.record(outcome.latencyMs);
@@ -374,6 +388,7 @@ export class Upstream implements OutlierHost {
       if (addresses.has(address)) continue;
       this.states.delete(address);
       this.breakers.remove(state);
+      this.reachability.forget(state);
       state.lease.release();
       this.deps.metrics.removeEndpoint(this.name, address);
     }
@@ -404,6 +419,7 @@ export class Upstream implements OutlierHost {
   close(): void {
     this.closed = true;
     this.outliers.close();
+    this.reachability.close();
     this.breakers.close(this.states.values());
     for (const state of this.states.values()) state.lease.release();
     this.states.clear();
