@@ -33,6 +33,12 @@ export interface ReachabilityDependencies {
 }
 
 export const RECONNECT_BACKOFF = { initialMs: 100, multiplier: 1.6, maxMs: 1000, jitter: 0.2 } as const;
+/**
+ * An endpoint unreachable again this soon after it was back (a port that accepts TCP but never
+ * brings up a usable connection, such as an HTTP/1-only server behind an h2 upstream) goes on
+ * from its last backoff step instead of 100 ms, so it flaps at most once a second.
+ */
+export const FLAP_WINDOW_MS = 10_000;
 
 /** One unreachable endpoint's probing: the backoff step it is at, and its pending timer. */
 interface ProbeState {
@@ -47,6 +53,8 @@ interface ProbeState {
 export class Reachability {
   /** At most one entry per endpoint of the upstream, removed when it is reachable again or leaves. */
   private readonly unreachable = new Map<EndpointState, ProbeState>();
+  /** When each endpoint that was unreachable came back, and the backoff it had reached; forgotten with the endpoint. */
+  private readonly recovered = new Map<EndpointState, { readonly at: number; readonly backoffMs: number }>();
   private closed = false;
 
   constructor(
@@ -67,6 +75,7 @@ export class Reachability {
 
   /** The endpoint left the upstream: its probing stops. */
   forget(endpoint: EndpointState): void {
+    this.recovered.delete(endpoint);
     const state = this.unreachable.get(endpoint);
     if (state === undefined) return;
     this.stop(state);
@@ -76,10 +85,14 @@ export class Reachability {
   close(): void {
     this.closed = true;
     for (const state of [...this.unreachable.values()]) this.stop(state);
+    this.recovered.clear();
   }
 
   private markUnreachable(endpoint: EndpointState, reason: 'connect_failed' | 'connect_timeout'): void {
-    const state: ProbeState = { endpoint, since: this.deps.clock.now(), backoffMs: RECONNECT_BACKOFF.initialMs, failedProbes: 0, timer: undefined };
+    const now = this.deps.clock.now();
+    const before = this.recovered.get(endpoint);
+    const backoffMs = before !== undefined && now - before.at < FLAP_WINDOW_MS ? nextBackoff(before.backoffMs) : RECONNECT_BACKOFF.initialMs;
+    const state: ProbeState = { endpoint, since: now, backoffMs, failedProbes: 0, timer: undefined };
     this.unreachable.set(endpoint, state);
     this.host.setExcluded(endpoint, 'unreachable', true);
     const why = reason === 'connect_timeout' ? `no connection within ${this.host.connectTimeoutMs()} ms` : 'its connection was refused';
@@ -87,7 +100,7 @@ export class Reachability {
       kind: 'unreachable',
       scope: this.host.name,
       endpoint: endpoint.address,
-      reason: `unreachable: ${why}; kept out of the balancer until a connect succeeds, tried again in ${RECONNECT_BACKOFF.initialMs} ms and then up to every ${RECONNECT_BACKOFF.maxMs} ms`,
+      reason: `unreachable: ${why}; kept out of the balancer until a connect succeeds, tried again in ${Math.round(backoffMs)} ms and then up to every ${RECONNECT_BACKOFF.maxMs} ms`,
       data: { reason },
     });
     this.arm(state);
@@ -95,6 +108,7 @@ export class Reachability {
 
   private markReachable(state: ProbeState, why: string): void {
     this.stop(state);
+    this.recovered.set(state.endpoint, { at: this.deps.clock.now(), backoffMs: state.backoffMs });
     this.host.setExcluded(state.endpoint, 'unreachable', false);
     const downMs = Math.round(this.deps.clock.now() - state.since);
     this.deps.decisions.record({
@@ -129,8 +143,12 @@ export class Reachability {
         return;
       }
       state.failedProbes++;
-      state.backoffMs = Math.min(state.backoffMs * RECONNECT_BACKOFF.multiplier, RECONNECT_BACKOFF.maxMs);
+      state.backoffMs = nextBackoff(state.backoffMs);
       this.arm(state);
     });
   }
+}
+
+function nextBackoff(ms: number): number {
+  return Math.min(ms * RECONNECT_BACKOFF.multiplier, RECONNECT_BACKOFF.maxMs);
 }

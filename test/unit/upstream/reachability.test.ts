@@ -4,7 +4,7 @@
 // that succeeds there meanwhile. With nothing else eligible it is still tried.
 import { describe, expect, it } from 'vitest';
 import { outcomeOf, type Outcome } from '../../../src/proxy/call/outcome.ts';
-import { RECONNECT_BACKOFF } from '../../../src/proxy/upstream/reachability.ts';
+import { FLAP_WINDOW_MS, RECONNECT_BACKOFF } from '../../../src/proxy/upstream/reachability.ts';
 import { catalogConfig } from '../../helpers/in-memory-forwarder.ts';
 import { observeAttempt, pickedAddresses, upstreamHarness, type UpstreamHarness } from './fixtures.ts';
 
@@ -81,6 +81,37 @@ describe('an unreachable endpoint', () => {
     expect(h.deps.decisions.recent().at(-1)!.reason).toBe('reachable again: a call to it succeeded, after 0 ms and 0 failed probes');
     await advance(h, 10_000);
     expect(h.pool.probed).toEqual([]);
+    upstream.close();
+  });
+
+  it('flapping (probes connect, calls do not) goes on from its last backoff step, and starts over once it stayed up', async () => {
+    const h = upstreamHarness(3);
+    const upstream = h.build(catalogConfig(ADDRESSES));
+    const nextProbeIn = async (): Promise<number> => {
+      const start = h.clock.now();
+      const before = h.pool.probed.length;
+      while (h.pool.probed.length === before) await advance(h, 1);
+      return h.clock.now() - start;
+    };
+    const gaps: number[] = [];
+    // Every probe's TCP connect succeeds and every call's connection fails right after.
+    for (let i = 0; i < 8; i++) {
+      observeAttempt(upstream, DEAD, REFUSED);
+      gaps.push(await nextProbeIn());
+      expect(upstream.endpointState(DEAD)!.exclusions.any).toBe(false);
+    }
+    let expected: number = RECONNECT_BACKOFF.initialMs;
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(Math.floor(expected * (1 - RECONNECT_BACKOFF.jitter)));
+      expect(gap).toBeLessThanOrEqual(Math.ceil(expected * (1 + RECONNECT_BACKOFF.jitter)) + 1);
+      expected = Math.min(expected * RECONNECT_BACKOFF.multiplier, RECONNECT_BACKOFF.maxMs);
+    }
+    // At most one pair of decisions a second once at the cap.
+    expect(kinds(h)).toHaveLength(16);
+    await advance(h, FLAP_WINDOW_MS);
+    observeAttempt(upstream, DEAD, REFUSED);
+    expect(h.deps.decisions.recent().at(-1)!.reason).toMatch(/tried again in 100 ms/);
+    expect(await nextProbeIn()).toBeLessThanOrEqual(RECONNECT_BACKOFF.initialMs * (1 + RECONNECT_BACKOFF.jitter) + 1);
     upstream.close();
   });
 
