@@ -6,25 +6,29 @@
 
 import type { Clock } from '../clock.ts';
 
-export type DecisionKind =
-  | 'breaker_opened'
-  | 'breaker_half_open'
-  | 'breaker_closed'
-  | 'breaker_forced'
-  | 'ejected'
-  | 'unejected'
-  | 'unreachable'
-  | 'reachable'
-  | 'panic'
-  | 'overflow'
-  | 'shed'
-  | 'rate_limited'
-  | 'budget_exhausted'
-  | 'fallback'
-  | 'concurrency_limit_changed'
-  | 'member_changed'
-  | 'service_health_changed'
-  | 'gossip_keys_changed';
+/** Every kind, in the order the dashboard lists them (static/dashboard.js keeps the same list: SSE delivers named events only to their listeners). */
+export const DECISION_KINDS = [
+  'breaker_opened',
+  'breaker_half_open',
+  'breaker_closed',
+  'breaker_forced',
+  'ejected',
+  'unejected',
+  'unreachable',
+  'reachable',
+  'panic',
+  'overflow',
+  'shed',
+  'rate_limited',
+  'budget_exhausted',
+  'fallback',
+  'concurrency_limit_changed',
+  'member_changed',
+  'service_health_changed',
+  'gossip_keys_changed',
+] as const;
+
+export type DecisionKind = (typeof DECISION_KINDS)[number];
 
 export interface Decision {
   /** Increases by one per decision recorded, so a reader can tell it missed some. */

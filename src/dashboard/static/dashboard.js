@@ -12,7 +12,7 @@ const POLL_MS = 1000;
 /** Points kept per row for its sparkline: about a minute at one poll a second. */
 const HISTORY = 60;
 const MAX_DECISIONS = 50;
-/** Every kind the decision stream names (src/observability/decisions.ts); SSE delivers named events only to their listeners. */
+/** Every kind the decision stream names (DECISION_KINDS in src/observability/decisions.ts; a unit test keeps the two equal); SSE delivers named events only to their listeners. */
 const DECISION_KINDS = ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'unreachable', 'reachable', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback', 'concurrency_limit_changed', 'member_changed', 'service_health_changed', 'gossip_keys_changed'];
 /** Decisions that change what a row shows: the stats are read again at once. */
 const STATE_KINDS = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected']);
