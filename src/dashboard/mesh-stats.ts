@@ -54,6 +54,9 @@ export function nodeStatsFromReport(node: string, report: AgentReport): NodeStat
         breaker: breakerStatus(breakers.get(`${u.name}\n${e.address}`)),
         ejected: e.ejected,
         ejectionReason: e.ejected ? e.ejectionReason : '',
+        // Agents do not report reachability to the control plane yet.
+        unreachable: false,
+        unreachableReason: '',
         requestsPerSecond: e.requestsPerSecond,
         errorPercent: e.errorPercent,
         p50Ms: latency(e.p50Ms, e.requestsPerSecond),

@@ -1,6 +1,7 @@
 // GET /api/v1/stats: what the dashboard shows of one agent, in one document: each upstream's
 // and endpoint's recent traffic (traffic-stats.ts) next to its breaker states, health,
-// exclusions, and the reason the agent recorded for every open breaker and ejection. The
+// exclusions, and the reason the agent recorded for every open breaker, ejection and
+// unreachable endpoint. The
 // control plane serves the same shape per agent (src/dashboard/mesh-stats.ts), so one page
 // reads either.
 
@@ -26,6 +27,10 @@ export interface EndpointStats {
   readonly ejected: boolean;
   /** The reason of its latest ejection while it is ejected, else "". */
   readonly ejectionReason: string;
+  /** A connection to it could not be made, and none has been since (proxy/upstream/reachability.ts). */
+  readonly unreachable: boolean;
+  /** Why, as the agent recorded it, while it is unreachable; else "". */
+  readonly unreachableReason: string;
   readonly requestsPerSecond: number;
   readonly errorPercent: number;
   readonly p50Ms: number | null;
@@ -74,13 +79,18 @@ export interface NodeStatsInput {
   readonly atMs: number;
   readonly traffic: TrafficView;
   readonly states: readonly UpstreamState[];
-  /** The decision log's recent entries, oldest first: where ejection reasons are read. */
+  /** The decision log's recent entries, oldest first: where ejection and unreachable reasons are read. */
   readonly decisions: readonly Decision[];
 }
 
 export function nodeStats({ node, atMs, traffic, states, decisions }: NodeStatsInput): NodeStats {
   const ejections = new Map<string, string>();
-  for (const d of decisions) if (d.kind === 'ejected' && d.endpoint !== undefined) ejections.set(`${d.scope}\n${d.endpoint}`, d.reason);
+  const unreachable = new Map<string, string>();
+  for (const d of decisions) {
+    if (d.endpoint === undefined) continue;
+    if (d.kind === 'ejected') ejections.set(`${d.scope}\n${d.endpoint}`, d.reason);
+    else if (d.kind === 'unreachable') unreachable.set(`${d.scope}\n${d.endpoint}`, d.reason);
+  }
   const byName = new Map(states.map((s) => [s.name, s]));
   const upstreams = traffic.upstreams.map((t): UpstreamStats => {
     const state = byName.get(t.name);
@@ -95,12 +105,15 @@ export function nodeStats({ node, atMs, traffic, states, decisions }: NodeStatsI
       endpoints: t.endpoints.map((e): EndpointStats => {
         const s = endpointStates.get(e.address);
         const ejected = s?.exclusions.includes('ejected') ?? false;
+        const cannotConnect = s?.exclusions.includes('unreachable') ?? false;
         return {
           address: e.address,
           health: s?.health ?? 'unknown',
           breaker: breakerStatus(s?.breaker ?? null),
           ejected,
           ejectionReason: ejected ? (ejections.get(`${t.name}\n${e.address}`) ?? '') : '',
+          unreachable: cannotConnect,
+          unreachableReason: cannotConnect ? (unreachable.get(`${t.name}\n${e.address}`) ?? '') : '',
           requestsPerSecond: e.requestsPerSecond,
           errorPercent: e.errorPercent,
           p50Ms: e.p50Ms,

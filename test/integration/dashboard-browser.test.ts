@@ -1,8 +1,9 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core): a real agent
 // with an upstream of two real instances under a circuit breaker policy and steady traffic;
 // one instance starts answering 500s, and the page shows its breaker open, with the reason
-// the agent recorded, at the top of the page and in red, within a few seconds. The screenshot
-// is kept under test-results/.
+// the agent recorded, at the top of the page and in red, within a few seconds; another stops
+// listening and shows as unreachable until it listens again. The screenshot is kept under
+// test-results/.
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ interface Instance {
   failing: boolean;
 }
 
-function startInstance(id: string): Promise<Instance> {
+function startInstance(id: string, port = 0): Promise<Instance> {
   const server = createServer((req, res) => {
     req.resume();
     const status = instance.failing ? 500 : 200;
@@ -36,7 +37,7 @@ function startInstance(id: string): Promise<Instance> {
   });
   const instance: Instance = { server, address: '', failing: false };
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       resolve(Object.assign(instance, { address: `127.0.0.1:${(server.address() as { port: number }).port}` }));
     }),
   );
@@ -51,8 +52,8 @@ let page: Page;
 let load: SteadyLoad | undefined;
 
 beforeAll(async () => {
-  instances = await Promise.all(['pay-a', 'pay-b', 'cat-a'].map(startInstance));
-  const [a, b, c] = instances;
+  instances = await Promise.all(['pay-a', 'pay-b', 'cat-a', 'inv-a', 'inv-b'].map((id) => startInstance(id)));
+  const [a, b, c, d, e] = instances;
   agent = await startAgent({
     node: 'dashboard-test',
     admin: { listen: '127.0.0.1:0' },
@@ -66,9 +67,11 @@ beforeAll(async () => {
         policy: { circuitBreaker: { errorThresholdPercentage: 60, volumeThreshold: 5, window: '10s', resetTimeout: '10m' }, retry: { attempts: 2, on: ['5xx'] } },
       },
       { name: 'catalog', protocol: 'http', listen: '127.0.0.1:0', endpoints: [c!.address], policy: { circuitBreaker: { resetTimeout: '10m' } } },
+      // No breaker: an instance that stops listening shows as unreachable, not as an open breaker.
+      { name: 'inventory', protocol: 'http', listen: '127.0.0.1:0', endpoints: [d!.address, e!.address] },
     ],
   });
-  load = startSteadyLoad(['upstream:payments', 'upstream:catalog'].map((name) => `http://${agent.listeners[name]}/`), dispatcher);
+  load = startSteadyLoad(['upstream:payments', 'upstream:catalog', 'upstream:inventory'].map((name) => `http://${agent.listeners[name]}/`), dispatcher);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 640 } });
 }, 60_000);
@@ -91,10 +94,10 @@ describe('dashboard in headless Chromium', () => {
     const endpoint = payments.locator(`[data-endpoint="${failing.address}"]`);
     // Healthy and carrying traffic: both upstreams on one line each, breakers closed, a request rate shown.
     // In the page, so as a string: this process's types have no DOM.
-    await page.waitForFunction("document.querySelectorAll('article.upstream').length === 2 && document.querySelector('#live').textContent === 'live'", undefined, { timeout: 15_000 });
+    await page.waitForFunction("document.querySelectorAll('article.upstream').length === 3 && document.querySelector('#live').textContent === 'live'", undefined, { timeout: 15_000 });
     await expect.poll(() => endpoint.getAttribute('data-state'), { timeout: 15_000 }).toBe('closed');
     expect(await payments.locator('.endpoints').isHidden()).toBe(true);
-    expect(await page.locator('#summary').textContent()).toBe('all 2 upstreams healthy');
+    expect(await page.locator('#summary').textContent()).toBe('all 3 upstreams healthy');
 
     failing.failing = true;
     const started = performance.now();
@@ -132,4 +135,25 @@ describe('dashboard in headless Chromium', () => {
     console.log(`screenshot: ${shot}`);
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('shows an instance that stops listening as unreachable with its reason, and healthy again once it listens on its port', async () => {
+    const stopped = instances[4]!;
+    const port = Number(stopped.address.split(':')[1]);
+    const inventory = page.locator('article[data-upstream="inventory"]');
+    const endpoint = inventory.locator(`[data-endpoint="${stopped.address}"]`);
+    await expect.poll(() => endpoint.getAttribute('data-state'), { timeout: 15_000 }).toBe('healthy');
+    stopped.server.closeAllConnections();
+    await new Promise((resolve) => stopped.server.close(resolve));
+
+    await expect.poll(() => endpoint.getAttribute('data-state'), { timeout: 10_000, interval: 100 }).toBe('unreachable');
+    expect(await inventory.locator(`[data-reason-for="${stopped.address}"]`).textContent()).toMatch(/^unreachable: its connection was refused; kept out of the balancer until a connect succeeds/);
+    expect(await inventory.getAttribute('class')).toContain('sev-3');
+    expect(await page.locator('#summary').textContent()).toContain('1 unreachable endpoint');
+    await expect.poll(() => page.locator('#decisions li[data-kind="unreachable"]').count(), { timeout: 5000 }).toBeGreaterThan(0);
+
+    instances[4] = await startInstance('inv-b', port);
+    await expect.poll(() => endpoint.getAttribute('data-state'), { timeout: 10_000, interval: 100 }).toBe('healthy');
+    await expect.poll(() => page.locator('#decisions li[data-kind="reachable"]').count(), { timeout: 5000 }).toBeGreaterThan(0);
+    expect(await page.locator('#summary').textContent()).not.toContain('unreachable');
+  }, 40_000);
 });

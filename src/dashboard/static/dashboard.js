@@ -15,7 +15,7 @@ const MAX_DECISIONS = 50;
 /** Every kind the decision stream names (DECISION_KINDS in src/observability/decisions.ts; a unit test keeps the two equal); SSE delivers named events only to their listeners. */
 const DECISION_KINDS = ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'unreachable', 'reachable', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback', 'concurrency_limit_changed', 'member_changed', 'service_health_changed', 'gossip_keys_changed'];
 /** Decisions that change what a row shows: the stats are read again at once. */
-const STATE_KINDS = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected']);
+const STATE_KINDS = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'unreachable', 'reachable']);
 const BAD_KINDS = new Set(['breaker_opened', 'ejected', 'unreachable', 'panic', 'overflow', 'shed', 'rate_limited', 'budget_exhausted', 'fallback']);
 const GOOD_KINDS = new Set(['breaker_closed', 'unejected', 'reachable']);
 
@@ -57,15 +57,16 @@ function formatPercent(p) {
   return p === 0 ? '0 %' : p < 1 ? `${p.toFixed(2)} %` : `${p.toFixed(1)} %`;
 }
 
-/** 3 broken (open breaker, ejected), 2 degraded (half-open, unhealthy), 1 failing calls, 0 fine. */
+/** 3 broken (open breaker, ejected, unreachable), 2 degraded (half-open, unhealthy), 1 failing calls, 0 fine. */
 function endpointSeverity(e) {
-  if (e.breaker?.state === 'open' || e.ejected) return 3;
+  if (e.breaker?.state === 'open' || e.ejected || e.unreachable) return 3;
   if (e.breaker?.state === 'half_open' || e.health === 'unhealthy') return 2;
   return e.errorPercent >= 1 ? 1 : 0;
 }
 function endpointState(e) {
   if (e.breaker?.state === 'open') return 'open';
   if (e.ejected) return 'ejected';
+  if (e.unreachable) return 'unreachable';
   if (e.breaker?.state === 'half_open') return 'half_open';
   if (e.health === 'unhealthy') return 'unhealthy';
   return e.breaker ? 'closed' : 'healthy';
@@ -73,6 +74,7 @@ function endpointState(e) {
 function endpointReason(e) {
   if (e.breaker?.state === 'open' || e.breaker?.state === 'half_open') return e.breaker.reason;
   if (e.ejected) return e.ejectionReason || 'ejected by outlier detection';
+  if (e.unreachable) return e.unreachableReason || 'unreachable: no connection could be made';
   return '';
 }
 
@@ -172,7 +174,7 @@ function renderUpstream(u) {
       h('span', { class: 'name', title: e.address }, e.address),
       h('span', {}, h('span', { class: `pill ${e.state}` }, e.state.replace('_', '-'))),
       ...figures(e),
-      h('span'), h('span'), h('span', { class: 'num' }, e.ejected ? 'ejected' : ''),
+      h('span'), h('span'), h('span', { class: 'num' }, e.ejected ? 'ejected' : e.unreachable ? 'unreachable' : ''),
       sparkline(ekey),
     );
     list.append(row);
@@ -194,15 +196,19 @@ function render() {
 
   const openBreakers = upstreams.reduce((n, u) => n + (u.breaker?.state === 'open' ? 1 : 0) + u.endpoints.filter((e) => e.breaker?.state === 'open').length, 0);
   const ejected = upstreams.reduce((n, u) => n + u.endpoints.filter((e) => e.ejected).length, 0);
+  // Counted once: an endpoint whose breaker is open or that is ejected is counted as that.
+  const unreachable = upstreams.reduce((n, u) => n + u.endpoints.filter((e) => e.unreachable && !e.ejected && e.breaker?.state !== 'open').length, 0);
+  const broken = openBreakers + ejected + unreachable;
   const degraded = upstreams.filter((u) => u.severity > 0 && u.severity < 3).length;
   const summary = $('summary');
   const parts = [];
   if (openBreakers > 0) parts.push(`${openBreakers} open breaker${openBreakers === 1 ? '' : 's'}`);
   if (ejected > 0) parts.push(`${ejected} ejected endpoint${ejected === 1 ? '' : 's'}`);
+  if (unreachable > 0) parts.push(`${unreachable} unreachable endpoint${unreachable === 1 ? '' : 's'}`);
   if (degraded > 0) parts.push(`${degraded} degraded upstream${degraded === 1 ? '' : 's'}`);
   summary.textContent = parts.length > 0 ? parts.join(' · ') : `all ${upstreams.length} upstreams healthy`;
-  summary.className = `summary ${openBreakers + ejected > 0 ? 'broken' : degraded > 0 ? 'degraded' : 'healthy'}`;
-  document.title = openBreakers + ejected > 0 ? `(${openBreakers + ejected}) Meshlet` : 'Meshlet';
+  summary.className = `summary ${broken > 0 ? 'broken' : degraded > 0 ? 'degraded' : 'healthy'}`;
+  document.title = broken > 0 ? `(${broken}) Meshlet` : 'Meshlet';
 }
 
 async function poll() {

@@ -25,9 +25,9 @@ describe('meshStats', () => {
     const [pay, other] = mesh.nodes[0]!.upstreams;
     expect(pay).toMatchObject({ name: 'pay', retries: 1, fallbacks: 2, ejections: 1, breaker: { state: 'closed', reason: '', sinceMs: null } });
     expect(pay!.endpoints).toEqual([
-      { address: 'a:1', health: 'healthy', breaker: { state: 'open', reason: 'opened: 9 of 10 calls failed', sinceMs: 70 }, ejected: true, ejectionReason: 'ejected for 30s', requestsPerSecond: 0, errorPercent: 0, p50Ms: null, p99Ms: null },
+      { address: 'a:1', health: 'healthy', breaker: { state: 'open', reason: 'opened: 9 of 10 calls failed', sinceMs: 70 }, ejected: true, ejectionReason: 'ejected for 30s', unreachable: false, unreachableReason: '', requestsPerSecond: 0, errorPercent: 0, p50Ms: null, p99Ms: null },
     ]);
-    expect(other!.endpoints).toEqual([{ address: 'c:1', health: 'unknown', breaker: null, ejected: false, ejectionReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2 }]);
+    expect(other!.endpoints).toEqual([{ address: 'c:1', health: 'unknown', breaker: null, ejected: false, ejectionReason: '', unreachable: false, unreachableReason: '', requestsPerSecond: 1, errorPercent: 0, p50Ms: 1, p99Ms: 2 }]);
   });
 
   it('turns breaker and ejection events into decisions carrying their node, and nothing else', () => {
