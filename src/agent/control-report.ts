@@ -2,8 +2,9 @@
 // transition, every endpoint with its health and any ejection and why, per upstream and endpoint
 // the request rate, error percentage and p50/p99 of the last 10 s (traffic-stats.ts), and per
 // upstream the retries, fallbacks and ejections since the agent started. Built from the agent's own views on demand; the one
-// thing kept here is each ejected endpoint's reason, heard on the decision log (bounded: an
-// entry goes when its ejection ends or its endpoint or upstream leaves).
+// thing kept here is each ejected or unreachable endpoint's reason, heard on the decision log
+// (bounded: an entry goes when its ejection ends, it is reachable again, or its endpoint or
+// upstream leaves).
 import type { AgentReport, BreakerReport, BreakerState as ReportedState, EndpointReport, UpstreamReport } from '../control/control-proto.ts';
 import type { Decision, DecisionLog } from '../observability/decisions.ts';
 import type { MeshletMetrics } from '../observability/metrics.ts';
@@ -18,7 +19,7 @@ const STATES: Readonly<Record<BreakerState, ReportedState>> = {
 };
 
 /** Decisions that change what a report says of breakers or ejections: each sends a report at once. */
-export const REPORTED_DECISIONS: ReadonlySet<Decision['kind']> = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected']);
+export const REPORTED_DECISIONS: ReadonlySet<Decision['kind']> = new Set(['breaker_opened', 'breaker_half_open', 'breaker_closed', 'breaker_forced', 'ejected', 'unejected', 'unreachable', 'reachable']);
 
 export interface ReportSource {
   readonly decisions: DecisionLog;
@@ -37,6 +38,8 @@ function traffic(figures: TrafficFigures | undefined): Pick<EndpointReport, 'req
 export class ControlReports {
   /** "upstream\nendpoint" → why it was ejected. */
   private readonly ejections = new Map<string, string>();
+  /** "upstream\nendpoint" → why it is unreachable. */
+  private readonly unreachable = new Map<string, string>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -49,6 +52,8 @@ export class ControlReports {
       const key = `${decision.scope}\n${decision.endpoint}`;
       if (decision.kind === 'ejected') this.ejections.set(key, decision.reason);
       else if (decision.kind === 'unejected') this.ejections.delete(key);
+      else if (decision.kind === 'unreachable') this.unreachable.set(key, decision.reason);
+      else if (decision.kind === 'reachable') this.unreachable.delete(key);
     });
   }
 
@@ -75,6 +80,7 @@ export class ControlReports {
         const key = `${view.name}\n${endpoint.address}`;
         live.add(key);
         const ejected = endpoint.excluded.includes('ejected');
+        const cannotConnect = endpoint.excluded.includes('unreachable');
         endpoints.push({
           upstream: view.name,
           address: endpoint.address,
@@ -84,13 +90,15 @@ export class ControlReports {
           ...traffic(seen?.endpoints.find((e) => e.address === endpoint.address)),
           // The server names the node where it lists many agents' endpoints.
           node: '',
+          unreachable: cannotConnect,
+          unreachableReason: cannotConnect ? (this.unreachable.get(key) ?? '') : '',
         });
       }
       // Counters since the agent started, as Prometheus counters are: the control plane takes differences.
       const counters = this.source.metrics.bindUpstream(view.name);
       upstreams.push({ name: view.name, ...traffic(seen), retries: counters.retriesTotal(), fallbacks: counters.fallbacksTotal(), ejections: counters.ejectionsTotal() });
     }
-    for (const key of this.ejections.keys()) if (!live.has(key)) this.ejections.delete(key);
+    for (const reasons of [this.ejections, this.unreachable]) for (const key of reasons.keys()) if (!live.has(key)) reasons.delete(key);
     return { atMs: this.wallNow(), breakers, endpoints, upstreams };
   }
 }

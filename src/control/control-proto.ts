@@ -111,6 +111,8 @@ export interface EndpointReport {
   p50Ms: number;
   p99Ms: number;
   node: string;
+  unreachable: boolean;
+  unreachableReason: string;
 }
 
 export interface UpstreamReport {

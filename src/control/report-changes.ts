@@ -1,7 +1,7 @@
 // Turns an agent's new report into the mesh events WatchMesh sends: a breaker whose state
-// changed, an endpoint ejected or let back, an endpoint whose health changed. Against no
-// earlier report, only what is not normal (a breaker not closed, an endpoint ejected or
-// unhealthy) is news, so a fresh agent does not flood the watchers with "all is well".
+// changed, an endpoint ejected or let back, found unreachable or reachable again, an endpoint
+// whose health changed. Against no earlier report, only what is not normal (a breaker not
+// closed, an endpoint ejected, unreachable or unhealthy) is news, so a fresh agent does not flood the watchers with "all is well".
 import type { AgentReport, BreakerReport, EndpointReport, MeshEvent } from './control-proto.ts';
 
 export function reportChanges(node: string, previous: AgentReport | null, next: AgentReport, atMs: number): MeshEvent[] {
@@ -18,8 +18,8 @@ export function reportChanges(node: string, previous: AgentReport | null, next: 
   for (const endpoint of next.endpoints) {
     const before = endpoints.get(endpointKey(endpoint));
     const changed = before === undefined
-      ? endpoint.ejected || endpoint.health === 'unhealthy'
-      : before.ejected !== endpoint.ejected || before.health !== endpoint.health;
+      ? endpoint.ejected || endpoint.unreachable || endpoint.health === 'unhealthy'
+      : before.ejected !== endpoint.ejected || before.unreachable !== endpoint.unreachable || before.health !== endpoint.health;
     if (changed) events.push({ atMs, node, kind: 'endpoint', endpoint: { ...endpoint, node } });
   }
   return events;

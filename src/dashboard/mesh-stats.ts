@@ -54,9 +54,8 @@ export function nodeStatsFromReport(node: string, report: AgentReport): NodeStat
         breaker: breakerStatus(breakers.get(`${u.name}\n${e.address}`)),
         ejected: e.ejected,
         ejectionReason: e.ejected ? e.ejectionReason : '',
-        // Agents do not report reachability to the control plane yet.
-        unreachable: false,
-        unreachableReason: '',
+        unreachable: e.unreachable,
+        unreachableReason: e.unreachable ? e.unreachableReason : '',
         requestsPerSecond: e.requestsPerSecond,
         errorPercent: e.errorPercent,
         p50Ms: latency(e.p50Ms, e.requestsPerSecond),
@@ -81,7 +80,11 @@ export function meshDecision(event: MeshEvent): DecisionInput | undefined {
   }
   if (event.kind === 'endpoint') {
     const { endpoint } = event;
-    return { kind: endpoint.ejected ? 'ejected' : 'unejected', node, scope: endpoint.upstream, endpoint: endpoint.address, reason: endpoint.ejected ? endpoint.ejectionReason : 'back in the balancer' };
+    const about = { node, scope: endpoint.upstream, endpoint: endpoint.address };
+    if (endpoint.ejected) return { kind: 'ejected', ...about, reason: endpoint.ejectionReason };
+    if (endpoint.unreachable) return { kind: 'unreachable', ...about, reason: endpoint.unreachableReason };
+    // The event carries the endpoint as it is now: whichever of the two ended, it is back.
+    return { kind: 'unejected', ...about, reason: 'back in the balancer' };
   }
   return undefined;
 }

@@ -14,7 +14,7 @@ import { launchChromium } from '../helpers/chromium.ts';
 const OPEN_REASON = 'opened: 9 of 10 calls failed in the last 10s (90 % ≥ 50 %, at least 5 calls), last HTTP 503 from 10.0.0.2:8080; half-open in 30s';
 
 function report(breakerState: BreakerState, reason: string): AgentReport {
-  const endpoint = (address: string, errorPercent: number) => ({ upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 10, errorPercent, p50Ms: 2, p99Ms: 30, node: '' });
+  const endpoint = (address: string, errorPercent: number) => ({ upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 10, errorPercent, p50Ms: 2, p99Ms: 30, node: '', unreachable: false, unreachableReason: '' });
   return {
     atMs: 1,
     breakers: [

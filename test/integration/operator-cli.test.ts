@@ -42,7 +42,7 @@ const openBreakerReport: AgentReport = {
     { upstream: 'search', endpoint: '', state: 'BREAKER_STATE_HALF_OPEN', reason: 'trial after 30s open', sinceMs: 1_700_000_000_500, node: '' },
   ],
   endpoints: [
-    { upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx', requestsPerSecond: 0, errorPercent: 100, p50Ms: 0, p99Ms: 0, node: '' },
+    { upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx', requestsPerSecond: 0, errorPercent: 100, p50Ms: 0, p99Ms: 0, node: '', unreachable: false, unreachableReason: '' },
   ],
   upstreams: [],
 };

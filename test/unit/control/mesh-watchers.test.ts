@@ -42,7 +42,7 @@ describe('mesh watchers', () => {
 
 describe('report changes', () => {
   const breaker: BreakerReport = { upstream: 'p', endpoint: 'e:1', state: 'BREAKER_STATE_OPEN', reason: 'failures', sinceMs: 0, node: '' };
-  const endpoint = { upstream: 'p', address: 'e:1', health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, node: '' };
+  const endpoint = { upstream: 'p', address: 'e:1', health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 0, errorPercent: 0, p50Ms: 0, p99Ms: 0, node: '', unreachable: false, unreachableReason: '' };
   const report = (b: typeof breaker[], e: typeof endpoint[]) => ({ atMs: 0, breakers: b, endpoints: e, upstreams: [] });
 
   it('a first report is news only where something is wrong; later, every state or health change is', () => {
@@ -55,5 +55,13 @@ describe('report changes', () => {
       { node: 'n', kind: 'endpoint', endpoint: { ejected: true, node: 'n' } },
     ]);
     expect(reportChanges('n', next, next, 3)).toEqual([]);
+  });
+
+  it('an endpoint found unreachable, or reachable again, is news', () => {
+    const up = report([], [endpoint]);
+    const refused = report([], [{ ...endpoint, unreachable: true, unreachableReason: 'unreachable: its connection was refused; …' }]);
+    expect(reportChanges('n', null, refused, 1)).toMatchObject([{ kind: 'endpoint', endpoint: { unreachable: true, node: 'n' } }]);
+    expect(reportChanges('n', up, refused, 2)).toMatchObject([{ kind: 'endpoint', endpoint: { unreachable: true } }]);
+    expect(reportChanges('n', refused, up, 3)).toMatchObject([{ kind: 'endpoint', endpoint: { unreachable: false } }]);
   });
 });
