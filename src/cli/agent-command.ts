@@ -9,12 +9,14 @@ import { systemClock, systemRandom } from '../clock.ts';
 import { Agent } from '../agent/agent.ts';
 import { ConfigState } from '../agent/config-state.ts';
 import { MESHLET_VERSION } from '../agent/version.ts';
+import { installLeanAsyncBind } from '../agent/lean-async-bind.ts';
 import type { AgentConfig, ControlConfig, LoadResult } from '../config/types.ts';
 import type { CachedPolicy } from '../control/policy-cache.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { keepConfigWorkerWarm, loadConfig } from './config-source.ts';
 
 export async function runAgent(path: string, options: { watch: boolean }): Promise<number> {
+  installLeanAsyncBind();
   const first = await loadConfig({ path });
   if (!first.result.ok) {
     const logger = createLogger({ level: 'info', name: 'meshlet' });
