@@ -34,10 +34,10 @@ import { prepareUpstream, Upstream, type UpstreamChange } from '../proxy/upstrea
 import { InFlightCounter } from '../proxy/listen/in-flight.ts';
 import type { CallTarget } from '../proxy/call/call-target.ts';
 import { InboundService, prepareInbound, type InboundChange } from '../proxy/inbound/inbound-service.ts';
+import { tcpConnectProbe } from '../proxy/forward/connect-probe.ts';
 import { openFilesSoftLimit } from './descriptor-limit.ts';
 import type { GossipRuntime } from './gossip-runtime.ts';
 import { MESHLET_VERSION } from './version.ts';
-import { tcpConnectProbe } from '../proxy/forward/connect-probe.ts';
 
 /** An upstream plus the frontend its port and CONNECT tunnels feed; both live as long as its name is in the config. */
 interface UpstreamSlot {

@@ -40,6 +40,7 @@ export type ExclusionLevel = 'none' | 'last_resort' | 'excluded' | 'barred';
 export type ExclusionCheck = (endpoint: Endpoint) => ExclusionLevel;
 
 const NONE_EXCLUDED: ExclusionCheck = () => 'none';
+const SPREAD_IN_PANIC: ReadonlySet<ExclusionLevel> = new Set(['none', 'excluded']);
 
 export interface Eligibility {
   readonly endpoints: readonly Endpoint[];
@@ -57,8 +58,8 @@ export interface Eligibility {
  *    (any number of them when the threshold is 0).
  * 2. No primary eligible: eligible backups. Backups take calls only when no primary can.
  * 3. Panic (some primaries eligible, but fewer than the threshold): every primary whose breaker
- *    is not open and that is not unreachable, unhealthy and ejected ones too, as Envoy's healthy_panic_threshold, so the
- *    few left are not crushed by the whole load. Unlike Envoy, panic needs one eligible primary:
+ *    is not open and that is reachable, unhealthy and ejected ones too, as Envoy's
+ *    healthy_panic_threshold, so the few left are not crushed by the whole load. Unlike Envoy, panic needs one eligible primary:
  *    with none, nothing healthy is left to protect, and failing fast (or the fallback) is the
  *    deliberate answer rather than sending every call to endpoints known to be down.
  * 4. No endpoint eligible: the unreachable ones ('last_resort'), primaries before backups.
@@ -76,7 +77,7 @@ export function eligibility(set: EndpointSet, excluded: ExclusionCheck = NONE_EX
     return result(unreachable.length > 0 ? unreachable : lastResort(true), false);
   }
   if (eligible.length * 100 >= panicThreshold * primaries.length) return result(eligible, false);
-  const spread = primaries.filter((e) => excluded(e) === 'none' || excluded(e) === 'excluded');
+  const spread = primaries.filter((e) => SPREAD_IN_PANIC.has(excluded(e)));
   return spread.length > eligible.length ? result(spread, true) : result(eligible, false);
 }
 

@@ -1,7 +1,8 @@
 // Turns an agent's new report into the mesh events WatchMesh sends: a breaker whose state
 // changed, an endpoint ejected or let back, found unreachable or reachable again, an endpoint
 // whose health changed. Against no earlier report, only what is not normal (a breaker not
-// closed, an endpoint ejected, unreachable or unhealthy) is news, so a fresh agent does not flood the watchers with "all is well".
+// closed, an endpoint ejected, unreachable or unhealthy) is news, so a fresh agent does not
+// flood the watchers with "all is well".
 import type { AgentReport, BreakerReport, EndpointReport, MeshEvent } from './control-proto.ts';
 
 export function reportChanges(node: string, previous: AgentReport | null, next: AgentReport, atMs: number): MeshEvent[] {

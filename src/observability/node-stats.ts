@@ -1,9 +1,8 @@
 // GET /api/v1/stats: what the dashboard shows of one agent, in one document: each upstream's
 // and endpoint's recent traffic (traffic-stats.ts) next to its breaker states, health,
 // exclusions, and the reason the agent recorded for every open breaker, ejection and
-// unreachable endpoint. The
-// control plane serves the same shape per agent (src/dashboard/mesh-stats.ts), so one page
-// reads either.
+// unreachable endpoint. The control plane serves the same shape per agent
+// (src/dashboard/mesh-stats.ts), so one page reads either.
 
 import type { Decision } from './decisions.ts';
 import type { TrafficView, UpstreamTraffic } from './traffic-stats.ts';
