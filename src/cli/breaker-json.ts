@@ -1,4 +1,4 @@
-// Breakers and ejected endpoints as status, breakers and breakers --watch print them, in
+// Breakers and ejected or unreachable endpoints as status, breakers and breakers --watch print them, in
 // text and in JSON, so the three agree on names and shapes.
 import type { BreakerReport, EndpointReport } from '../control/control-proto.ts';
 import { breakerStateName, isoTime } from './control-output.ts';
@@ -27,7 +27,16 @@ export function breakerJson(breaker: BreakerReport, node: string): BreakerJson {
 }
 
 export function endpointJson(endpoint: EndpointReport): object {
-  return { node: endpoint.node, upstream: endpoint.upstream, address: endpoint.address, health: endpoint.health, ejected: endpoint.ejected, ejectionReason: endpoint.ejectionReason };
+  return {
+    node: endpoint.node,
+    upstream: endpoint.upstream,
+    address: endpoint.address,
+    health: endpoint.health,
+    ejected: endpoint.ejected,
+    ejectionReason: endpoint.ejectionReason,
+    unreachable: endpoint.unreachable,
+    unreachableReason: endpoint.unreachableReason,
+  };
 }
 
 /** "payments 127.0.0.1:9001", or "payments (all endpoints)" for the upstream's own breaker. */

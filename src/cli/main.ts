@@ -142,7 +142,7 @@ operatorCommand('agents', 'list the agents: connected, acknowledged policy versi
     process.exitCode = await runAgents(opts);
   });
 
-operatorCommand('status', 'the mesh at a glance: policy version, agents, open breakers, ejected endpoints')
+operatorCommand('status', 'the mesh at a glance: policy version, agents, open breakers, ejected and unreachable endpoints')
   .addOption(outputOption())
   .action(async (opts: import('./status-command.ts').StatusFlags) => {
     const { runStatus } = await import('./status-command.ts');

@@ -1,4 +1,5 @@
-// `meshlet status`: the mesh on one screen: policy version, agents, open breakers, ejected endpoints.
+// `meshlet status`: the mesh on one screen: policy version, agents, open breakers, ejected and
+// unreachable endpoints.
 import { EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { breakerJson, endpointJson } from './breaker-json.ts';
 import { formatAgo, formatRows, formatTable, plural, printJson, styleFor, styledBreakerState, type OutputFormat } from './control-output.ts';
@@ -18,6 +19,7 @@ export function runStatus(flags: StatusFlags): Promise<number> {
         agentsOnCurrent: status.agentsOnCurrent,
         openBreakers: status.openBreakers.map((breaker) => breakerJson(breaker, breaker.node)),
         ejectedEndpoints: status.ejectedEndpoints.map(endpointJson),
+        unreachableEndpoints: status.unreachableEndpoints.map(endpointJson),
       });
       return EXIT.ok;
     }
@@ -29,6 +31,7 @@ export function runStatus(flags: StatusFlags): Promise<number> {
         ['agents', `${status.agents} (${status.agentsConnected} connected, ${status.agentsOnCurrent} on v${status.currentVersion})`],
         ['breakers', `${status.openBreakers.length} open or half-open`],
         ['ejected', plural(status.ejectedEndpoints.length, 'endpoint')],
+        ['unreachable', plural(status.unreachableEndpoints.length, 'endpoint')],
       ]),
     ];
     if (status.openBreakers.length > 0) {
@@ -39,6 +42,11 @@ export function runStatus(flags: StatusFlags): Promise<number> {
     if (status.ejectedEndpoints.length > 0) {
       lines.push('', formatTable(['NODE', 'UPSTREAM', 'EJECTED ENDPOINT', 'HEALTH', 'REASON'], status.ejectedEndpoints.map((endpoint) => [
         endpoint.node || '-', endpoint.upstream, endpoint.address, endpoint.health, endpoint.ejectionReason,
+      ])));
+    }
+    if (status.unreachableEndpoints.length > 0) {
+      lines.push('', formatTable(['NODE', 'UPSTREAM', 'UNREACHABLE ENDPOINT', 'HEALTH', 'REASON'], status.unreachableEndpoints.map((endpoint) => [
+        endpoint.node || '-', endpoint.upstream, endpoint.address, endpoint.health, endpoint.unreachableReason,
       ])));
     }
     process.stdout.write(`${lines.join('\n')}\n`);

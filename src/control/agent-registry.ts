@@ -128,6 +128,7 @@ export class AgentRegistry {
     let onCurrent = 0;
     const openBreakers: BreakerReport[] = [];
     const ejectedEndpoints: EndpointReport[] = [];
+    const unreachableEndpoints: EndpointReport[] = [];
     for (const record of this.records.values()) {
       if (record.session) connected++;
       if (record.ackedVersion === currentVersion) onCurrent++;
@@ -136,9 +137,10 @@ export class AgentRegistry {
       }
       for (const endpoint of record.lastReport?.endpoints ?? []) {
         if (endpoint.ejected) ejectedEndpoints.push({ ...endpoint, node: record.node });
+        if (endpoint.unreachable) unreachableEndpoints.push({ ...endpoint, node: record.node });
       }
     }
-    return { currentVersion, agents: this.records.size, agentsConnected: connected, agentsOnCurrent: onCurrent, openBreakers, ejectedEndpoints };
+    return { currentVersion, agents: this.records.size, agentsConnected: connected, agentsOnCurrent: onCurrent, openBreakers, ejectedEndpoints, unreachableEndpoints };
   }
 
   private evictOldestDisconnected(): boolean {

@@ -184,6 +184,7 @@ export interface MeshStatus {
   agentsOnCurrent: number;
   openBreakers: BreakerReport[];
   ejectedEndpoints: EndpointReport[];
+  unreachableEndpoints: EndpointReport[];
 }
 
 export type MeshEvent = { atMs: number; node: string } & (

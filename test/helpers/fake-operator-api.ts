@@ -234,6 +234,9 @@ export class FakeOperatorApi {
       ejectedEndpoints: this.agents.flatMap((agent) => (agent.lastReport?.endpoints ?? [])
         .filter((endpoint) => endpoint.ejected)
         .map((endpoint) => ({ ...endpoint, node: agent.node }))),
+      unreachableEndpoints: this.agents.flatMap((agent) => (agent.lastReport?.endpoints ?? [])
+        .filter((endpoint) => endpoint.unreachable)
+        .map((endpoint) => ({ ...endpoint, node: agent.node }))),
     };
   }
 }

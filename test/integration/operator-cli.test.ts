@@ -43,6 +43,8 @@ const openBreakerReport: AgentReport = {
   ],
   endpoints: [
     { upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx', requestsPerSecond: 0, errorPercent: 100, p50Ms: 0, p99Ms: 0, node: '', unreachable: false, unreachableReason: '' },
+    { upstream: 'payments', address: '127.0.0.1:9003', health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 0, errorPercent: 100, p50Ms: 0, p99Ms: 0, node: '', unreachable: true, unreachableReason: 'unreachable: its connection was refused' },
+    { upstream: 'payments', address: '127.0.0.1:9002', health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 12, errorPercent: 0, p50Ms: 1, p99Ms: 2, node: '', unreachable: false, unreachableReason: '' },
   ],
   upstreams: [],
 };
@@ -333,7 +335,7 @@ describe('meshlet operator commands', () => {
       control = server;
       const withCertificate = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--tls-cert', clientCertificate.certPath, '--tls-key', clientCertificate.keyPath]);
       expect(withCertificate.code).toBe(0);
-      expect(withCertificate.stdout).toContain('agents    1 (1 connected');
+      expect(withCertificate.stdout).toMatch(/^agents\s+1 \(1 connected/m);
       const without = await cli(server, ['status', '--tls-ca', serverCertificate.certPath, '--timeout', '2s']);
       expectClean(without);
       expect(without.code).toBe(4);
@@ -422,15 +424,17 @@ describe('meshlet operator commands', () => {
       { node: 'node-c', connected: false },
     ];
 
-    it('status shows version, agents, open breakers and ejected endpoints; -o json the same in fields', async () => {
+    it('status shows version, agents, open breakers, ejected and unreachable endpoints; -o json the same in fields', async () => {
       const server = await start(meshAgents);
       const text = await cli(server, ['status']);
       expectClean(text);
       expect(text.code).toBe(0);
-      expect(text.stdout).toMatch(/^policy\s+none applied yet\nagents\s+3 \(2 connected, 3 on v0\)\nbreakers\s+2 open or half-open\nejected\s+1 endpoint\n/);
+      expect(text.stdout).toMatch(/^policy\s+none applied yet\nagents\s+3 \(2 connected, 3 on v0\)\nbreakers\s+2 open or half-open\nejected\s+1 endpoint\nunreachable\s+1 endpoint\n/);
       expect(text.stdout).toMatch(/node-a\s+payments\s+127\.0\.0\.1:9001\s+open\s+\S+ ago\s+5 consecutive failures \(connect refused\)/);
       expect(text.stdout).toMatch(/node-a\s+search\s+\(all\)\s+half-open\s+\S+ ago\s+trial after 30s open/);
-      expect(text.stdout).toMatch(/node-a\s+payments\s+127\.0\.0\.1:9001\s+unhealthy\s+5 consecutive 5xx/);
+      expect(text.stdout).toMatch(/EJECTED ENDPOINT.*\n.*node-a\s+payments\s+127\.0\.0\.1:9001\s+unhealthy\s+5 consecutive 5xx\n/);
+      expect(text.stdout).toMatch(/UNREACHABLE ENDPOINT.*\n.*node-a\s+payments\s+127\.0\.0\.1:9003\s+healthy\s+unreachable: its connection was refused\n$/);
+      expect(text.stdout).not.toContain('127.0.0.1:9002');
       expect(text.stdout).not.toContain('\x1b[');
 
       const json = await cli(server, ['status', '-o', 'json']);
@@ -440,7 +444,8 @@ describe('meshlet operator commands', () => {
           { node: 'node-a', upstream: 'payments', endpoint: '127.0.0.1:9001', state: 'open', reason: '5 consecutive failures (connect refused)', sinceMs: 1_700_000_000_000, since: '2023-11-14T22:13:20.000Z' },
           { node: 'node-a', upstream: 'search', endpoint: null, state: 'half-open', reason: 'trial after 30s open', sinceMs: 1_700_000_000_500, since: '2023-11-14T22:13:20.500Z' },
         ],
-        ejectedEndpoints: [{ node: 'node-a', upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx' }],
+        ejectedEndpoints: [{ node: 'node-a', upstream: 'payments', address: '127.0.0.1:9001', health: 'unhealthy', ejected: true, ejectionReason: '5 consecutive 5xx', unreachable: false, unreachableReason: '' }],
+        unreachableEndpoints: [{ node: 'node-a', upstream: 'payments', address: '127.0.0.1:9003', health: 'healthy', ejected: false, ejectionReason: '', unreachable: true, unreachableReason: 'unreachable: its connection was refused' }],
       });
     });
 

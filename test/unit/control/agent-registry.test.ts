@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.ts';
 import { AgentRegistry, type AgentSession } from '../../../src/control/agent-registry.ts';
-import type { Hello } from '../../../src/control/control-proto.ts';
+import type { EndpointReport, Hello } from '../../../src/control/control-proto.ts';
 
 const hello = (node: string): Hello => ({ node, version: '1', services: [], upstreams: [], policyVersion: 0 });
 const session = (): AgentSession & { closed: string[] } => {
@@ -76,5 +76,26 @@ describe('agent registry', () => {
     agents.ack(r.record, 2);
     expect(agents.list()[0]).toMatchObject({ version: 2, nack: null, lastSeenMs: 1_000 });
     expect(agents.meshStatus(2)).toMatchObject({ agents: 2, agentsConnected: 2, agentsOnCurrent: 1 });
+  });
+
+  it('mesh status lists each agent’s ejected and unreachable endpoints under its node, and no others', () => {
+    const { agents } = registry();
+    const endpoint = (address: string, state: Partial<EndpointReport>): EndpointReport => ({
+      upstream: 'payments', address, health: 'healthy', ejected: false, ejectionReason: '', requestsPerSecond: 0,
+      errorPercent: 0, p50Ms: 0, p99Ms: 0, node: '', unreachable: false, unreachableReason: '', ...state,
+    });
+    const a = agents.connect(hello('a'), session());
+    const b = agents.connect(hello('b'), session());
+    if (!a.ok || !b.ok) throw new Error('connect');
+    agents.report(a.record, { atMs: 1, breakers: [], upstreams: [], endpoints: [
+      endpoint('10.0.0.1:80', { ejected: true, ejectionReason: '5 consecutive 5xx' }),
+      endpoint('10.0.0.2:80', {}),
+    ] });
+    agents.report(b.record, { atMs: 1, breakers: [], upstreams: [], endpoints: [
+      endpoint('10.0.0.3:80', { unreachable: true, unreachableReason: 'unreachable: its connection was refused' }),
+    ] });
+    const status = agents.meshStatus(0);
+    expect(status.ejectedEndpoints.map((e) => [e.node, e.address, e.ejectionReason])).toEqual([['a', '10.0.0.1:80', '5 consecutive 5xx']]);
+    expect(status.unreachableEndpoints.map((e) => [e.node, e.address, e.unreachableReason])).toEqual([['b', '10.0.0.3:80', 'unreachable: its connection was refused']]);
   });
 });
