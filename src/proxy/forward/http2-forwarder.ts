@@ -90,12 +90,11 @@ export class Http2Forwarder implements Forwarder {
     if (session && !session.closed) await new Promise<void>((resolve) => session.close(resolve));
   }
 
-  /** Counts `stream` as open on its session until it closes (see SessionLiveness). */
-  trackStream(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
+  /** Counts a stream as open on `session` (see SessionLiveness); the caller tells the liveness returned when it closes. */
+  streamOpened(session: ClientHttp2Session): SessionLiveness | undefined {
     const liveness = this.liveness.get(session);
-    if (!liveness) return;
-    liveness.streamOpened();
-    stream.once('close', liveness.streamClosed);
+    liveness?.streamOpened();
+    return liveness;
   }
 
   /** Whether `session` ever connected: failures before that are connect failures. */
@@ -171,6 +170,7 @@ class Http2Exchange implements Attempt, GatedRequest {
   /** Kept here: node clears `stream.session` once the stream closes, before 'error' and 'close' run. */
   private session: ClientHttp2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
+  private liveness: SessionLiveness | undefined;
   private status = 0;
   private trailers: OutgoingHttpHeaders | undefined;
   private endedWithHeaders = false;
@@ -201,8 +201,7 @@ class Http2Exchange implements Attempt, GatedRequest {
       return;
     }
     this.stream = stream;
-    this.forwarder.trackStream(session, stream);
-    stream.once('close', this.forwarder.gate.release);
+    this.liveness = this.forwarder.streamOpened(session);
     stream.on('response', this.onResponse);
     stream.on('trailers', this.onTrailers);
     stream.on('data', this.onData);
@@ -324,7 +323,14 @@ class Http2Exchange implements Attempt, GatedRequest {
     if (stream && !stream.destroyed) stream.destroy(requestCutOff);
   };
 
+  /**
+   * The stream's one 'close' listener (one listener rather than three keeps node from copying a
+   * listener array on every emit): the session's liveness and the gate hear of it whatever the
+   * attempt made of it, before the handler does.
+   */
   private readonly onClose = (): void => {
+    this.liveness?.streamClosed();
+    this.forwarder.gate.release();
     try {
       if (this.over) return;
       const code = this.stream?.rstCode ?? 0;

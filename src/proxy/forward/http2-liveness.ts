@@ -35,9 +35,9 @@ export class SessionLiveness {
     this.openStreams++;
   }
 
-  readonly streamClosed = (): void => {
+  streamClosed(): void {
     this.openStreams--;
-  };
+  }
 
   private readonly onQuiet = (): void => {
     if (this.openStreams === 0 || this.pingTimer !== undefined || this.session.destroyed) return;

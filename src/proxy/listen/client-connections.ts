@@ -149,9 +149,10 @@ export class ClientConnections {
     (stream as Tagged<ServerHttp2Stream>)[kConnection] = connection;
     connection.streams++;
     this.enter(connection, 'busy');
-    stream.once('close', onStreamClose);
+    // Each is emitted once at most: `on` spares the wrapper `once` allocates per stream.
+    stream.on('close', onStreamClose);
     // 'aborted' follows the client's RST_STREAM at once; 'close' may wait for our writes.
-    stream.once('aborted', onStreamAborted);
+    stream.on('aborted', onStreamAborted);
     if ((flags & HTTP2_FLAG_END_STREAM) === 0) {
       connection.uploads.add(stream);
       stream.once('end', onUploadEnd);
@@ -172,7 +173,7 @@ export class ClientConnections {
     connection.response = res;
     this.enter(connection, 'busy');
     (res as Tagged<ServerResponse>)[kConnection] = connection;
-    res.once('close', onHttp1ResponseClose);
+    res.on('close', onHttp1ResponseClose);
     this.serveHttp1(req, res);
   }
 

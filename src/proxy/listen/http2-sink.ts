@@ -43,7 +43,8 @@ export class Http2Sink implements ResponseSink {
     } catch {
       return false;
     }
-    if (waitForTrailers) this.stream.once('wantTrailers', this.sendTrailers);
+    // Emitted once, after the body: `on` spares the wrapper `once` allocates per call.
+    if (waitForTrailers) this.stream.on('wantTrailers', this.sendTrailers);
     this.waitsForTrailers = waitForTrailers;
     return true;
   }
