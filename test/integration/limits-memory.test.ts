@@ -176,7 +176,7 @@ describe('the cap on requests in flight', () => {
     // The stated bound: per call, the client stream window + the upstream stream window (128 KiB
     // each) + 64 KiB of buffers; per connection, 32 KiB (an idle h2c session; HTTP/1.1 costs less).
     const bound = cap * (128 + 128 + 64) * KiB + 300 * 32 * KiB;
-    console.log(`${cap} stalled calls over 300 connections: RSS grew ${(grown / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(0)} MiB); refused ${refused}`);
+    console.log(`${cap} stalled calls over 300 connections: RSS grew ${(grown / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(0)} MiB); refused ${refused}; upstream requests ${upstream.requests}, transparent retries ${sampleValue(metrics, 'meshlet_transparent_retries_total', { upstream: 'blobs' })}`);
     expect(upstream.requests).toBe(cap + 1);
     expect(refused).toBe(1050 - cap);
     expect(refusals()).toBe(refused);
