@@ -1,5 +1,5 @@
-// Breakers and ejected or unreachable endpoints as status, breakers and breakers --watch print them, in
-// text and in JSON, so the three agree on names and shapes.
+// Breakers and ejected or unreachable endpoints as status, breakers and breakers --watch print
+// them, in text and in JSON, so the three agree on names and shapes.
 import type { BreakerReport, EndpointReport } from '../control/control-proto.ts';
 import { breakerStateName, isoTime } from './control-output.ts';
 
