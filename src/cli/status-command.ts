@@ -1,5 +1,6 @@
 // `meshlet status`: the mesh on one screen: policy version, agents, open breakers, ejected and
 // unreachable endpoints.
+import type { EndpointReport } from '../control/control-proto.ts';
 import { EXIT, withControl, type ConnectionFlags } from './operator-client.ts';
 import { breakerJson, endpointJson } from './breaker-json.ts';
 import { formatAgo, formatRows, formatTable, plural, printJson, styleFor, styledBreakerState, type OutputFormat } from './control-output.ts';
@@ -39,17 +40,15 @@ export function runStatus(flags: StatusFlags): Promise<number> {
         breaker.node || '-', breaker.upstream, breaker.endpoint || '(all)', styledBreakerState(breaker.state, style), formatAgo(breaker.sinceMs, now), breaker.reason,
       ])));
     }
-    if (status.ejectedEndpoints.length > 0) {
-      lines.push('', formatTable(['NODE', 'UPSTREAM', 'EJECTED ENDPOINT', 'HEALTH', 'REASON'], status.ejectedEndpoints.map((endpoint) => [
-        endpoint.node || '-', endpoint.upstream, endpoint.address, endpoint.health, endpoint.ejectionReason,
-      ])));
-    }
-    if (status.unreachableEndpoints.length > 0) {
-      lines.push('', formatTable(['NODE', 'UPSTREAM', 'UNREACHABLE ENDPOINT', 'HEALTH', 'REASON'], status.unreachableEndpoints.map((endpoint) => [
-        endpoint.node || '-', endpoint.upstream, endpoint.address, endpoint.health, endpoint.unreachableReason,
-      ])));
-    }
+    if (status.ejectedEndpoints.length > 0) lines.push('', endpointTable('EJECTED ENDPOINT', status.ejectedEndpoints, (e) => e.ejectionReason));
+    if (status.unreachableEndpoints.length > 0) lines.push('', endpointTable('UNREACHABLE ENDPOINT', status.unreachableEndpoints, (e) => e.unreachableReason));
     process.stdout.write(`${lines.join('\n')}\n`);
     return EXIT.ok;
   });
+}
+
+function endpointTable(title: string, endpoints: readonly EndpointReport[], reason: (endpoint: EndpointReport) => string): string {
+  return formatTable(['NODE', 'UPSTREAM', title, 'HEALTH', 'REASON'], endpoints.map((endpoint) => [
+    endpoint.node || '-', endpoint.upstream, endpoint.address, endpoint.health, reason(endpoint),
+  ]));
 }
