@@ -105,7 +105,7 @@ export class GossipRuntime {
     this.config = config;
     this.discovery.setUpstreams(config.upstreams);
     await this.health.update(config.services);
-    this.advertise();
+    void this.advertise();
   }
 
   /** Called after the upstreams of a config were committed: those that were rebuilt get their discovered endpoints again. */
@@ -113,13 +113,23 @@ export class GossipRuntime {
     this.discovery.setUpstreams(config.upstreams);
   }
 
-  /** Tells the mesh this agent is going away, then gives callers a few gossip rounds to stop sending. */
+  /**
+   * Tells the mesh this agent is going away, then gives callers time to stop sending: until the
+   * announcement was sent its retransmit limit's times and at least a few gossip rounds have
+   * passed, at most `maxWaitMs`. Counting the sends, not only the time, keeps the window open
+   * when this agent's own event loop lags and its gossip rounds run late.
+   */
   async announceDraining(maxWaitMs: number): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.advertise();
-    const waitMs = Math.min(maxWaitMs, DRAIN_ANNOUNCE_ROUNDS * this.config.gossip!.timing.gossipInterval);
-    await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, waitMs));
+    const sent = this.advertise();
+    const roundsMs = Math.min(maxWaitMs, DRAIN_ANNOUNCE_ROUNDS * this.config.gossip!.timing.gossipInterval);
+    let cap: TimerHandle | undefined;
+    await Promise.race([
+      Promise.all([sent, new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, roundsMs))]),
+      new Promise<void>((resolve) => (cap = this.deps.clock.setTimeout(resolve, maxWaitMs))),
+    ]);
+    this.deps.clock.clearTimeout(cap!);
   }
 
   async stop(): Promise<void> {
@@ -169,10 +179,11 @@ export class GossipRuntime {
   }
 
   /** A new advertisement: gossiped under a new incarnation, and used for this agent's own calls. */
-  private advertise(): void {
+  private advertise(): Promise<void> {
     const meta = this.meta();
-    this.membership.setMeta(meta);
+    const sent = this.membership.setMeta(meta);
     this.discovery.setLocal(meta);
+    return sent;
   }
 
   private healthChanged(transition: HealthTransition): void {
@@ -182,7 +193,7 @@ export class GossipRuntime {
       reason: `${transition.service} is ${transition.current} (was ${transition.previous}): ${transition.reason}`,
       data: { previous: transition.previous, current: transition.current, check: transition.reason },
     });
-    this.advertise();
+    void this.advertise();
   }
 
   private memberChanged({ member, previous }: MemberChange): void {

@@ -40,11 +40,11 @@ export class LocalMember {
   }
 
   /** New metadata (health changed, draining began): a higher incarnation, gossiped as alive. */
-  setMeta(meta: MemberMeta): void {
+  setMeta(meta: MemberMeta, onSent?: () => void): void {
     this.checkFits(meta);
     this.currentMeta = meta;
     this.currentIncarnation = (this.currentIncarnation + 1) >>> 0;
-    this.announce();
+    this.announce(onSent);
   }
 
   /** Raises the incarnation above an accusation's; announce() then says we are alive. */
@@ -52,9 +52,10 @@ export class LocalMember {
     this.currentIncarnation = (Math.max(this.currentIncarnation, accused) + 1) >>> 0;
   }
 
-  announce(): void {
+  /** `onSent` runs once the announcement was sent its retransmit limit's times, or a newer one replaced it. */
+  announce(onSent?: () => void): void {
     this.changes++;
-    this.broadcasts.enqueue(this.node, this.alive());
+    this.broadcasts.enqueue(this.node, this.alive(), onSent);
   }
 
   /** False when already leaving: leave() is idempotent. */

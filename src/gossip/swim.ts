@@ -161,9 +161,25 @@ export class Membership implements MembershipView {
     }
   }
 
-  /** New metadata (health changed, draining began): a higher incarnation, gossiped as alive. */
-  setMeta(meta: MemberMeta): void {
-    this.self.setMeta(meta);
+  /**
+   * New metadata (health changed, draining began): a higher incarnation, gossiped as alive.
+   * Resolves once the update was sent its retransmit limit's times (or a newer announcement
+   * replaced it), at once when no member is alive to hear it; the sends follow the gossip
+   * rounds this member really ran, so a lagging event loop waits longer.
+   */
+  setMeta(meta: MemberMeta): Promise<void> {
+    if (!this.table.states().some((s) => s.member.status === 'alive')) {
+      this.self.setMeta(meta);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const sent = (): void => {
+        this.timers.released(sent);
+        resolve();
+      };
+      this.timers.releaseOnClose(sent);
+      this.self.setMeta(meta, sent);
+    });
   }
 
   /** Feeds Lifeguard the agent's event-loop delay; call about once a probe interval. */

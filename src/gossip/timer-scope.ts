@@ -49,6 +49,11 @@ export class TimerScope {
     this.waiting.add(resolve);
   }
 
+  /** `resolve` was called by someone else: close() has nothing left to release. */
+  released(resolve: () => void): void {
+    this.waiting.delete(resolve);
+  }
+
   close(): void {
     this.isClosed = true;
     for (const timer of this.timers) this.clock.clearTimeout(timer);

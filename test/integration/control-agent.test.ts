@@ -103,6 +103,8 @@ describe('an agent connected to a control plane', () => {
     expect(await get(pool)).toBe(200);
     expect(upstream.connections).toBe(connections);
     expect(agent.logs().some((l) => l.msg === 'policy applied' && l.policyVersion === 2)).toBe(true);
+    // The cache is written (with fsyncs) after the ACK, so under load it can land a little later.
+    await until(async () => (await cachedVersion(cache())) === 2, 10_000, 'cache holds v2');
   });
 
   it('NACKs a snapshot that does not fit its config, naming the fields, and keeps the last good one in force and in the cache', async () => {

@@ -125,6 +125,30 @@ describe('Membership', () => {
     expect(changes.filter((c) => c.member.node === m.name)).toHaveLength(7);
   });
 
+  it('setMeta resolves once the update has gone out in gossip rounds, and at once with nobody to hear it', async () => {
+    const cluster = await convergedCluster(8, { seed: 6 });
+    const m = cluster.members[3]!;
+    const heard = (): number => cluster.members.filter((o) => o !== m && o.membership.member(m.name)?.meta.draining === true).length;
+    let sent = false;
+    void m.membership.setMeta({ ...EMPTY_META, draining: true }).then(() => (sent = true));
+    await Promise.resolve();
+    expect(sent).toBe(false);
+    const startedAt = cluster.clock.now();
+    const sentAt = await cluster.run(5000, 10, () => sent);
+    expect(sent).toBe(true);
+    // Not at once: only as the probes and gossip rounds that carried it went out.
+    expect(sentAt - startedAt).toBeGreaterThan(50);
+    // Sent its retransmit limit's times: more than one peer has it from this member alone.
+    expect(heard()).toBeGreaterThan(1);
+
+    const alone = new GossipCluster({ seed: 6 });
+    const lone = await alone.add();
+    let loneSent = false;
+    void lone.membership.setMeta({ ...EMPTY_META, draining: true }).then(() => (loneSent = true));
+    await Promise.resolve();
+    expect(loneSent).toBe(true);
+  });
+
   it('ignores garbage, news about unknown members and stale incarnations, and caps the member map', async () => {
     const cluster = new GossipCluster({ seed: 7 });
     const target = await cluster.add({ maxMembers: 3 });
