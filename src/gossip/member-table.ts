@@ -63,6 +63,11 @@ export class MemberTable {
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether any other member is alive to hear what this one gossips. */
+  anyAlive(): boolean {
+    return this.statusCounts.get('alive')! > 0;
+  }
+
   /** Members that are not dead or gone, plus this one: the n of the timing formulas. */
   clusterSize(): number {
     return this.statusCounts.get('alive')! + this.statusCounts.get('suspect')! + 1;

@@ -168,7 +168,7 @@ export class Membership implements MembershipView {
    * rounds this member really ran, so a lagging event loop waits longer.
    */
   setMeta(meta: MemberMeta): Promise<void> {
-    if (!this.table.states().some((s) => s.member.status === 'alive')) {
+    if (!this.table.anyAlive()) {
       this.self.setMeta(meta);
       return Promise.resolve();
     }
@@ -193,7 +193,7 @@ export class Membership implements MembershipView {
    */
   async leave(): Promise<void> {
     if (!this.self.startLeaving()) return;
-    if (!this.table.states().some((s) => s.member.status === 'alive')) return;
+    if (!this.table.anyAlive()) return;
     await new Promise<void>((resolve) => {
       const timer = this.timers.after(this.settings.leaveTimeoutMs, resolve);
       this.timers.releaseOnClose(resolve);
