@@ -29,6 +29,28 @@ function leanBind(this: AsyncResource, fn: AnyFunction, thisArg?: unknown): AnyF
   return boundTo(this, fn, thisArg);
 }
 
+/** Where a bound function keeps its resource, so every bound function shares one accessor pair. */
+const kResource = Symbol('asyncResource');
+
+interface BoundFunction extends AnyFunction {
+  [kResource]: AsyncResource;
+}
+
+// One getter and setter for all bound functions: accessors made per call (as node's bind makes
+// them) give every bound function a map of its own, a few hundred bytes of garbage per request.
+const asyncResourceAccessor: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: BoundFunction): AsyncResource {
+    warnDeprecated();
+    return this[kResource];
+  },
+  set(this: BoundFunction, value: AsyncResource) {
+    warnDeprecated();
+    this[kResource] = value;
+  },
+};
+
 function boundTo(resource: AsyncResource, fn: AnyFunction, thisArg: unknown): AnyFunction {
   if (typeof fn !== 'function') throw Object.assign(new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`), { code: 'ERR_INVALID_ARG_TYPE' });
   const bound =
@@ -37,22 +59,9 @@ function boundTo(resource: AsyncResource, fn: AnyFunction, thisArg: unknown): An
           return resource.runInAsyncScope(fn, this, ...args);
         }
       : resource.runInAsyncScope.bind(resource, fn, thisArg);
-  let self = resource;
-  Object.defineProperties(bound, {
-    length: { configurable: true, enumerable: false, value: fn.length, writable: false },
-    asyncResource: {
-      configurable: true,
-      enumerable: true,
-      get: () => {
-        warnDeprecated();
-        return self;
-      },
-      set: (value: AsyncResource) => {
-        warnDeprecated();
-        self = value;
-      },
-    },
-  });
+  Object.defineProperty(bound, kResource, { configurable: true, enumerable: false, writable: true, value: resource });
+  Object.defineProperty(bound, 'length', { configurable: true, enumerable: false, value: fn.length, writable: false });
+  Object.defineProperty(bound, 'asyncResource', asyncResourceAccessor);
   return bound;
 }
 

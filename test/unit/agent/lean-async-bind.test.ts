@@ -41,4 +41,16 @@ describe('the lean AsyncResource bind', () => {
     expect(results[1]).toMatchObject({ call: { scope: true, self: { name: 'receiver' }, sum: 3 }, fixed: { scope: true, self: { name: 'receiver' }, sum: 7 }, length: 2, resource: true });
     expect(() => new AsyncResource('Test').bind(42 as unknown as () => void)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
+
+  it('keeps each bound function\'s asyncResource its own when one is reassigned', () => {
+    installLeanAsyncBind('v20.20.2');
+    const first = new AsyncResource('First');
+    const second = new AsyncResource('Second');
+    const a = first.bind(() => 'a') as unknown as { asyncResource: AsyncResource };
+    const b = first.bind(() => 'b') as unknown as { asyncResource: AsyncResource };
+    a.asyncResource = second;
+    expect(a.asyncResource).toBe(second);
+    expect(b.asyncResource).toBe(first);
+    expect(Object.keys(a)).toEqual(['asyncResource']);
+  });
 });
