@@ -93,8 +93,9 @@ describe('dashboard in headless Chromium', () => {
     const payments = page.locator('article[data-upstream="payments"]');
     const endpoint = payments.locator(`[data-endpoint="${failing.address}"]`);
     // Healthy and carrying traffic: both upstreams on one line each, breakers closed, a request rate shown.
-    // In the page, so as a string: this process's types have no DOM.
-    await page.waitForFunction("document.querySelectorAll('article.upstream').length === 3 && document.querySelector('#live').textContent === 'live'", undefined, { timeout: 15_000 });
+    // Polled through locators, not a page-side predicate: the page's CSP forbids eval, and newer Chromium enforces it on Playwright's.
+    await expect.poll(() => page.locator('article.upstream').count(), { timeout: 15_000 }).toBe(3);
+    await expect.poll(() => page.locator('#live').textContent(), { timeout: 15_000 }).toBe('live');
     await expect.poll(() => endpoint.getAttribute('data-state'), { timeout: 15_000 }).toBe('closed');
     expect(await payments.locator('.endpoints').isHidden()).toBe(true);
     expect(await page.locator('#summary').textContent()).toBe('all 3 upstreams healthy');
@@ -109,7 +110,8 @@ describe('dashboard in headless Chromium', () => {
     // The reason the agent recorded, next to the endpoint; the broken upstream first, expanded and red.
     const reason = payments.locator(`[data-reason-for="${failing.address}"]`);
     expect(await reason.textContent()).toMatch(/^opened: \d+ of \d+ calls failed in the last 10s \([\d.]+ % ≥ 60 %, at least 5 calls\), last HTTP 500 from 127\.0\.0\.1:\d+/);
-    expect(await reason.evaluate((el) => (globalThis as unknown as PageWindow).getComputedStyle(el).color)).toBe('rgb(255, 77, 79)');
+    // Polled: each refresh redraws the list, and a style read on the element it just replaced is empty.
+    await expect.poll(() => reason.evaluate((el) => (globalThis as unknown as PageWindow).getComputedStyle(el).color), { timeout: 5000 }).toBe('rgb(255, 77, 79)');
     expect(await page.locator('article.upstream').first().getAttribute('data-upstream')).toBe('payments');
     expect(await payments.getAttribute('class')).toContain('sev-3');
     expect(await payments.locator('.endpoints').isVisible()).toBe(true);
