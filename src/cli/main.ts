@@ -5,6 +5,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MESHLET_VERSION } from '../agent/version.ts';
+import { AGENT_OPTIONS } from './agent-options.ts';
 
 const program = new Command()
   .name('meshlet')
@@ -16,8 +17,8 @@ const program = new Command()
 program
   .command('agent')
   .description('run the agent: listeners, load balancing, admin API')
-  .requiredOption('-c, --config <file>', 'agent config (YAML)')
-  .option('-w, --watch', 'reload when the config file changes (SIGHUP always reloads)')
+  .requiredOption(AGENT_OPTIONS.config.flags, AGENT_OPTIONS.config.description)
+  .option(AGENT_OPTIONS.watch.flags, AGENT_OPTIONS.watch.description)
   .action(async (opts: { config: string; watch?: boolean }) => {
     const { runAgent } = await import('./agent-command.ts');
     process.exitCode = await runAgent(opts.config, { watch: opts.watch === true });
