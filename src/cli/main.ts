@@ -1,7 +1,8 @@
 // `meshlet` command line: agent, control, validate, keygen, demo, and the operator commands
 // against the control plane (apply, get policy, agents, status, breakers, rollback). Each
 // command loads its own modules when it runs, so the long-running agent never holds what only
-// validate (zod, yaml), the demo or the operator commands need.
+// validate (zod, yaml), the demo or the operator commands need; an agent started through
+// bin/meshlet.js does not load this file either (agent-options.ts).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MESHLET_VERSION } from '../agent/version.ts';
