@@ -13,8 +13,8 @@
 // helper threads take the core from the thread serving the requests, and with a core or less
 // that stalled every stream in flight at once; it cut h2c's p99 by a quarter and gRPC's by a
 // tenth in the bench, at no cost in throughput or CPU. With its collector single-threaded an
-// 8 MiB semi-space let the peak RSS under h2c/gRPC load reach 150 MiB; 4 MiB keeps it where
-// 8 MiB with helper threads had it (about 124 MiB). Node 24 does not get it: there it made
+// 8 MiB semi-space let the peak RSS under h2c/gRPC load reach 132-147 MiB; 4 MiB keeps it where
+// 8 MiB with helper threads had it (118-123 MiB). Node 24 does not get it: there it made
 // HTTP/1.1 0.73x as fast and RSS under load 173 MiB. The agent's live heap is about 10 MiB idle
 // and under 30 MiB under that load: 256 MiB leaves room for far more connections before it is
 // a limit.
