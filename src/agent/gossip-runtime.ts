@@ -38,7 +38,7 @@ export interface GossipRuntimeDependencies {
 /** While no member is known alive, the seeds are tried again this often (Serf's retry_join). */
 const REJOIN_INTERVAL_MS = 10_000;
 /** After announcing draining, callers get this many gossip rounds' worth of time to hear it. */
-const DRAIN_ANNOUNCE_ROUNDS = 10;
+const DRAIN_ANNOUNCE_ROUNDS = 20;
 
 export class GossipRuntime {
   readonly keyring: Keyring;

@@ -144,7 +144,7 @@ describe('ten agents on loopback, gossip only', () => {
       },
     });
     while (stopping === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-    // Polled tightly and checked at once: the drain window is only 10 of this test's 50 ms rounds.
+    // Polled tightly and checked at once: the drain window is only 20 of this test's 50 ms rounds.
     await until(async () => !(await ordersEndpoints(client)).some((e) => e.address === address), 10_000, 'the client drops agent-7', 10);
     expect(await accepts(address)).toBe(true);
     const result = await load;
