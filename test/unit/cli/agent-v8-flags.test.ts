@@ -9,7 +9,6 @@ describe('missingAgentV8Flags', () => {
   it('leaves out a flag given on the command line or in NODE_OPTIONS, whatever its value or spelling', () => {
     expect(missingAgentV8Flags(['--max_semi_space_size=32'])).toEqual(AGENT_V8_FLAGS.filter((flag) => !flag.startsWith('--max-semi-space-size')));
     expect(missingAgentV8Flags([], ' --max-semi-space-size=8  --max-old-space-size=64')).toEqual(AGENT_V8_FLAGS.filter((flag) => !flag.startsWith('--max-')));
-    expect(missingAgentV8Flags(['--no-single-threaded-gc', '--max-semi-space-size=8', '--max-old-space-size=64'])).toEqual([]);
   });
 
   it('is empty for the arguments agentNodeArgs gives', () => {
@@ -20,8 +19,8 @@ describe('missingAgentV8Flags', () => {
 });
 
 describe('agentV8FlagsFor', () => {
-  it('caps the young generation and collects on one thread on Node 20, and caps the old generation too from Node 22 on', () => {
-    expect(agentV8FlagsFor('v20.18.1')).toEqual(['--max-semi-space-size=4', '--single-threaded-gc']);
+  it('caps the young generation on Node 20, and the old generation too from Node 22 on', () => {
+    expect(agentV8FlagsFor('v20.18.1')).toEqual(['--max-semi-space-size=8']);
     expect(agentV8FlagsFor('v24.22.3')).toEqual(['--max-semi-space-size=2', '--max-old-space-size=256']);
     expect(agentNodeArgs(['-c', 'a.yaml'], 'v24.1.0').slice(0, 2)).toEqual(['--max-semi-space-size=2', '--max-old-space-size=256']);
   });
